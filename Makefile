@@ -1,0 +1,119 @@
+# wsedge — build, run, test, benchmark.
+#
+#   make            release build of every binary into build/
+#   make run        build and start wsedge on 127.0.0.1:9001 (PORT=..., HOST=... to change)
+#   make test       every suite in tests/; ends with one line "N passed, N failed"
+#   make asan       the same suites against an AddressSanitizer + UBSan build (build-asan/)
+#   make bench      Google Benchmark micro benchmarks
+#   make deps       install missing Debian/npm packages (run automatically by the above)
+#   make format     clang-format every source file;  make lint  cppcheck
+#   make clean
+#
+# CXX=clang++ builds with clang. BUILD=dir picks the output folder.
+
+CXX      ?= g++
+BUILD    ?= build
+MODE     ?= release
+HOST     ?= 127.0.0.1
+PORT     ?= 9001
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wnon-virtual-dtor
+CXXFLAGS := -std=c++20 $(WARN) -g -MMD -MP -I. -pthread
+ifeq ($(MODE),asan)
+  CXXFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  LDFLAGS  += -fsanitize=address,undefined
+else
+  CXXFLAGS += -O2
+endif
+LDLIBS   := -lssl -lcrypto -lz -pthread
+
+LIB_SRC   := $(wildcard core/*.cpp net/*.cpp http/*.cpp ws/*.cpp)
+APP_SRC   := $(wildcard apps/*.cpp)
+UNIT_SRC  := $(wildcard tests/unit/*.cpp)
+BENCH_SRC := $(wildcard bench/micro_*.cpp)
+TOOL_SRC  := $(wildcard bench/wsload*.cpp)
+
+LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
+APP_OBJ   := $(APP_SRC:%.cpp=$(BUILD)/obj/%.o)
+UNIT_OBJ  := $(UNIT_SRC:%.cpp=$(BUILD)/obj/%.o)
+BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/obj/%.o)
+TOOL_OBJ  := $(TOOL_SRC:%.cpp=$(BUILD)/obj/%.o)
+LIB       := $(BUILD)/libwsedge.a
+SERVER    := $(BUILD)/wsedge
+UNIT      := $(BUILD)/unit_tests
+BENCHES   := $(BENCH_SRC:bench/%.cpp=$(BUILD)/%)
+TOOLS     := $(TOOL_SRC:bench/%.cpp=$(BUILD)/%)
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+.PHONY: all run test asan bench deps clean format lint
+.DEFAULT_GOAL := all
+
+all: $(DEPS_STAMP) $(SERVER) $(UNIT) $(TOOLS)
+
+# --- dependencies ----------------------------------------------------------------------
+# Debian packages the build and the tests need; installed with apt-get when root,
+# otherwise the one command to run is printed. Node's `ws` comes from tests/package-lock.json.
+DEBS := g++ libssl-dev zlib1g-dev doctest-dev libbenchmark-dev python3 python3-websockets \
+        nodejs curl
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): tests/package.json tests/package-lock.json
+	@missing=""; for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing) >/dev/null || exit 1; \
+	  else echo "missing packages; run: sudo apt-get install -y$$missing"; exit 1; fi; \
+	fi
+	@command -v npm >/dev/null || { echo "npm missing: apt-get install -y npm"; exit 1; }
+	@cd tests && npm ci --silent --no-audit --no-fund >/dev/null
+	@mkdir -p $(BUILD) && touch $@
+
+# --- build -----------------------------------------------------------------------------
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(SERVER): $(APP_OBJ) $(LIB)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(UNIT): $(UNIT_OBJ) $(LIB)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/wsload%: $(BUILD)/obj/bench/wsload%.o $(LIB)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/micro_%: $(BUILD)/obj/bench/micro_%.o $(LIB)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lbenchmark -lbenchmark_main
+
+# --- use -------------------------------------------------------------------------------
+run: all
+	$(SERVER) --host $(HOST) --port $(PORT) --web apps/web
+
+test: all
+	@bash tests/run_all.sh $(BUILD)
+
+asan:
+	@$(MAKE) --no-print-directory MODE=asan BUILD=build-asan all
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  bash tests/run_all.sh build-asan
+
+bench: $(DEPS_STAMP) $(BENCHES)
+	@for b in $(BENCHES); do echo "== $$b"; $$b --benchmark_min_time=0.2 || exit 1; done
+
+format:
+	clang-format -i $$(git ls-files '*.h' '*.cpp')
+
+lint:
+	cppcheck --quiet --enable=warning,performance,portability --std=c++20 --inline-suppr \
+	  --suppress=missingIncludeSystem -I. core net http ws apps
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)

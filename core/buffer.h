@@ -1,0 +1,59 @@
+// core/buffer.h — a growable byte buffer with read and write cursors.
+//
+//   +------------------+------------------+------------------+
+//   |  consumed (free) |  readable bytes  |  writable space  |
+//   0        <=      read_      <=      write_     <=      cap_
+//
+// A Buffer owns no memory until the first write, so an idle connection's tail/output
+// buffers cost only three words. When everything is consumed the cursors return to 0;
+// prepare() compacts (moves the readable bytes to the front) before it grows.
+// release() gives the memory back. Move-only; not thread-safe (one loop owns it).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace wsedge {
+
+class Buffer {
+ public:
+  Buffer() = default;
+  ~Buffer();
+  Buffer(Buffer&& other) noexcept;
+  Buffer& operator=(Buffer&& other) noexcept;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  size_t readable() const { return write_ - read_; }
+  bool empty() const { return write_ == read_; }
+  size_t writable() const { return cap_ - write_; }
+  size_t capacity() const { return cap_; }
+
+  uint8_t* data() { return mem_ + read_; }
+  const uint8_t* data() const { return mem_ + read_; }
+  std::span<const uint8_t> view() const { return {mem_ + read_, readable()}; }
+  std::span<uint8_t> mutable_view() { return {mem_ + read_, readable()}; }
+
+  // Ensures at least n writable bytes (compacting, then growing) and returns the write
+  // position. Pointers from data()/view() are invalidated. Follow with commit(k), k <= n.
+  uint8_t* prepare(size_t n);
+  void commit(size_t n) { write_ += n; }
+
+  void append(const void* p, size_t n);
+  void append(std::span<const uint8_t> s) { append(s.data(), s.size()); }
+
+  // Drops n readable bytes from the front (n <= readable()).
+  void consume(size_t n);
+  void clear() { read_ = write_ = 0; }
+  // Frees the memory; the buffer is as if newly constructed.
+  void release();
+
+ private:
+  uint8_t* mem_ = nullptr;
+  size_t cap_ = 0;
+  size_t read_ = 0;
+  size_t write_ = 0;
+};
+
+}  // namespace wsedge

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs every test suite against the binaries in build dir $1 and sums their results.
+# Each suite reports "N passed, N failed" (doctest's summary is translated); the last
+# line of this script's output is the grand total in the same form. Exit 1 on any failure
+# or on a suite that reported nothing (a suite that ran no test is a failure, not a pass).
+set -u
+BUILD=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export WSEDGE_BIN="$ROOT/$BUILD/wsedge"
+OUT="$ROOT/$BUILD/test-output"
+mkdir -p "$OUT"
+
+total_pass=0
+total_fail=0
+any_missing=0
+
+record() {  # record NAME PASS FAIL
+  printf '  %-28s %5d passed, %d failed\n' "$1" "$2" "$3"
+  total_pass=$((total_pass + $2))
+  total_fail=$((total_fail + $3))
+}
+
+run_suite() {  # run_suite NAME COMMAND...
+  local name=$1; shift
+  local log="$OUT/$name.log"
+  echo "== $name"
+  "$@" >"$log" 2>&1
+  local rc=$?
+  local line pass fail
+  line=$(grep -E '^\[doctest\] test cases:' "$log" | tail -n 1)
+  if [ -n "$line" ]; then
+    pass=$(sed -E 's/.*\| *([0-9]+) passed.*/\1/' <<<"$line")
+    fail=$(sed -E 's/.*\| *([0-9]+) failed.*/\1/' <<<"$line")
+  else
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    pass=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
+    fail=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
+  fi
+  if [ -z "$line" ]; then
+    echo "  $name reported no result (exit $rc); log follows:"
+    tail -n 40 "$log" | sed 's/^/    /'
+    any_missing=1
+    record "$name" 0 1
+    return
+  fi
+  if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi  # crashed after its summary
+  if [ "$fail" -ne 0 ]; then
+    grep -E 'FAIL|ERROR|Error|error' "$log" | head -n 40 | sed 's/^/    /'
+  fi
+  record "$name" "$pass" "$fail"
+}
+
+PY=/usr/bin/python3   # Debian's python3, which has python3-websockets
+
+run_suite unit "$BUILD/unit_tests" --no-colors=true
+for t in tests/interop/test_*.py; do
+  [ -e "$t" ] || continue
+  run_suite "interop-$(basename "$t" .py)" "$PY" "$t"
+done
+for t in tests/interop/test_*.mjs; do
+  [ -e "$t" ] || continue
+  run_suite "interop-$(basename "$t" .mjs)" node "$t"
+done
+for t in tests/conformance/run.py; do
+  [ -e "$t" ] || continue
+  run_suite conformance "$PY" "$t"
+done
+
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ] && [ "$any_missing" -eq 0 ]
