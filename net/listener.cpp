@@ -1,0 +1,194 @@
+#include "net/listener.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.h"
+#include "net/socket.h"
+
+namespace wsedge::net {
+namespace {
+
+// Literal addresses skip the resolver (and its files and sockets) entirely.
+Result<void> resolve(const std::string& host, uint16_t port, sockaddr_storage* out,
+                     socklen_t* len) {
+  std::memset(out, 0, sizeof *out);
+  auto* in = reinterpret_cast<sockaddr_in*>(out);
+  auto* in6 = reinterpret_cast<sockaddr_in6*>(out);
+  if (::inet_pton(AF_INET, host.c_str(), &in->sin_addr) == 1) {
+    in->sin_family = AF_INET;
+    in->sin_port = htons(port);
+    *len = sizeof *in;
+    return {};
+  }
+  if (::inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(port);
+    *len = sizeof *in6;
+    return {};
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* res = nullptr;
+  // getaddrinfo's error space is EAI_*, not errno: report it without an errno.
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) {
+    return Error{"getaddrinfo", 0};
+  }
+  std::memcpy(out, res->ai_addr, res->ai_addrlen);
+  *len = res->ai_addrlen;
+  ::freeaddrinfo(res);
+  if (out->ss_family == AF_INET) in->sin_port = htons(port);
+  if (out->ss_family == AF_INET6) in6->sin6_port = htons(port);
+  return {};
+}
+
+int open_spare() {
+  return ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+}  // namespace
+
+Listener::Listener(Reactor& loop, AcceptFn on_accept)
+    : loop_(loop), on_accept_(std::move(on_accept)) {}
+
+Listener::~Listener() {
+  close();
+}
+
+Result<void> Listener::listen(const Options& options) {
+  if (fd_ >= 0) return Error{"listen: already listening", 0};
+  sockaddr_storage addr;
+  socklen_t len = 0;
+  if (auto r = resolve(options.host, options.port, &addr, &len); !r) return r;
+  int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Error{"socket", errno};
+  // Each failure below must close fd, so collect the first error and close once.
+  Result<void> r = set_reuseaddr(fd);
+  if (r && options.reuse_port) r = set_reuseport(fd);
+  if (r && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) r = Error{"bind", errno};
+  if (r && ::listen(fd, options.backlog) != 0) r = Error{"listen", errno};
+  socklen_t blen = sizeof bound_;
+  if (r && ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound_), &blen) != 0) {
+    r = Error{"getsockname", errno};
+  }
+  if (r) {
+    spare_fd_ = open_spare();
+    if (spare_fd_ < 0) r = Error{"open(/dev/null) for the spare fd", errno};
+  }
+  if (r) r = loop_.add(fd, this);
+  if (!r) {
+    ::close(fd);
+    if (spare_fd_ >= 0) ::close(spare_fd_);
+    spare_fd_ = -1;
+    return r;
+  }
+  fd_ = fd;
+  return {};
+}
+
+uint16_t Listener::port() const {
+  if (fd_ < 0) return 0;
+  if (bound_.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&bound_)->sin6_port);
+  }
+  return ntohs(reinterpret_cast<const sockaddr_in*>(&bound_)->sin_port);
+}
+
+std::string Listener::address() const {
+  return fd_ < 0 ? std::string() : format_address(bound_);
+}
+
+void Listener::close() {
+  if (fd_ < 0) return;
+  loop_.remove(fd_, this);
+  ::close(fd_);
+  fd_ = -1;
+  if (spare_fd_ >= 0) ::close(spare_fd_);
+  spare_fd_ = -1;
+}
+
+void Listener::on_io(uint32_t events) {
+  if (!(events & kReadable)) return;  // writability means nothing on a listening socket
+  // Edge-triggered: accept until EAGAIN, or the connections already queued stay there
+  // unseen until the next client arrives.
+  while (accept_one()) {
+  }
+}
+
+bool Listener::accept_one() {
+  sockaddr_storage peer;
+  socklen_t len = sizeof peer;
+  int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd >= 0) {
+    // Best effort: a peer that already reset makes this fail, and its first read says so.
+    (void)set_nodelay(fd);
+    on_accept_(fd, peer);
+    // Re-fetch after callback: on_accept_ may have called close() (shutdown).
+    return fd_ >= 0;
+  }
+  switch (errno) {
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+      return false;
+    case EINTR:
+    case ECONNABORTED:  // the client reset while queued: its problem, not ours
+    case EPERM:         // a firewall rule refused it
+    case EPROTO:
+      return true;
+    case EMFILE:
+    case ENFILE:
+      warn_fd_limit(errno);
+      return shed_one();
+    default: {
+      // ENOBUFS/ENOMEM and the like: give up on this edge; retrying now would spin.
+      char why[128];
+      WSEDGE_LOG(kWarn, "listener %s: %s", address().c_str(),
+                 describe(Error{"accept4", errno}, why, sizeof why));
+      return false;
+    }
+  }
+}
+
+bool Listener::shed_one() {
+  // Out of fds, the queued connection cannot be accepted, yet with edge-triggered epoll
+  // leaving it queued means silence until the next client, and its peer waits for
+  // nothing. Free the spare, accept, close at once (the peer sees EOF), take the spare
+  // back (libev/nginx's reserve-fd trick).
+  if (spare_fd_ < 0) spare_fd_ = open_spare();  // limit may have eased since last time
+  if (spare_fd_ < 0) return false;              // no spare: stop; the next edge retries
+  ::close(spare_fd_);
+  int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd >= 0) {
+    ::close(fd);
+    ++dropped_;
+    ++dropped_unlogged_;
+  }
+  // The slot freed above is free again either way, unless another thread took it.
+  spare_fd_ = open_spare();
+  // Accepted one: go on, the next accept4 meets EMFILE again and sheds the next client.
+  // Failed (EAGAIN: drained; anything else): wait for the next edge.
+  return fd >= 0 && spare_fd_ >= 0;
+}
+
+void Listener::warn_fd_limit(int err) {
+  // Rate limit: at most one line per second, however fast clients arrive.
+  int64_t now = loop_.now_ms();
+  if (now - last_warn_ms_ < 1000) return;
+  last_warn_ms_ = now;
+  WSEDGE_LOG(kWarn, "listener %s: accept4: %s; dropped %llu connection(s) since last report",
+             address().c_str(), std::strerror(err),
+             static_cast<unsigned long long>(dropped_unlogged_));
+  dropped_unlogged_ = 0;
+}
+
+}  // namespace wsedge::net

@@ -1,0 +1,201 @@
+#include "net/reactor.h"
+
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "core/clock.h"
+#include "core/log.h"
+
+namespace wsedge::net {
+
+Result<std::unique_ptr<Reactor>> Reactor::create() {
+  auto backend = EpollBackend::create();
+  if (!backend) return backend.error();
+  int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd < 0) return Error{"eventfd", errno};
+  std::unique_ptr<Reactor> r(new Reactor(std::move(backend.value()), wake_fd));
+  if (auto added = r->backend_.add(wake_fd, &r->waker_, kReadable); !added) return added.error();
+  return r;
+}
+
+Reactor::Reactor(EpollBackend backend, int wake_fd)
+    : backend_(std::move(backend)), now_ms_(mono_ms()), wake_fd_(wake_fd) {}
+
+Reactor::~Reactor() {
+  // Closing the fds also drops them from the epoll set, which closes with backend_.
+  ::close(wake_fd_);
+  if (signal_fd_ >= 0) ::close(signal_fd_);
+}
+
+Result<void> Reactor::add(int fd, IoHandler* handler) {
+  return backend_.add(fd, handler, kReadable | kWritable);
+}
+
+void Reactor::remove(int fd, IoHandler* handler) {
+  if (auto r = backend_.remove(fd); !r) {
+    char why[128];
+    WSEDGE_LOG(kWarn, "reactor: remove fd %d: %s", fd, describe(r.error(), why, sizeof why));
+  }
+  // Stale-event defence: the rest of this batch may still name handler, which the caller
+  // is now free to delete. Null those entries; dispatch() skips nulls (uWS, nginx).
+  for (int i = ready_pos_ + 1; i < ready_n_; ++i) {
+    if (ready_[i].handler == handler) ready_[i].handler = nullptr;
+  }
+}
+
+void Reactor::defer(std::function<void()> fn) {
+  assert(in_loop_thread());
+  deferred_.push_back(std::move(fn));
+}
+
+void Reactor::post(std::function<void()> fn) {
+  bool was_empty;
+  {
+    std::lock_guard<std::mutex> lock(posted_mu_);
+    was_empty = posted_.empty();
+    posted_.push_back(std::move(fn));
+  }
+  // One wakeup per non-empty queue is enough: the loop takes the whole queue at once, and
+  // the next post after that finds it empty again and wakes it anew.
+  if (was_empty) wake();
+}
+
+void Reactor::stop() {
+  stop_.store(true, std::memory_order_release);
+  wake();
+}
+
+void Reactor::wake() {
+  uint64_t one = 1;
+  // EAGAIN means the counter is saturated: the loop is already due to wake.
+  ssize_t n;
+  do {
+    n = ::write(wake_fd_, &one, sizeof one);
+  } while (n < 0 && errno == EINTR);
+}
+
+void Reactor::Waker::on_io(uint32_t /*events*/) {
+  // Edge-triggered: one read resets the counter to 0 so the next write is a new edge.
+  // The tasks themselves run in run_posted(), which checks the queue every iteration.
+  uint64_t count;
+  ssize_t n;
+  do {
+    n = ::read(r_->wake_fd_, &count, sizeof count);
+  } while (n < 0 && errno == EINTR);
+}
+
+Result<void> Reactor::watch_signals(std::initializer_list<int> signals,
+                                    std::function<void(int)> fn) {
+  assert(in_loop_thread());
+  sigset_t set;
+  sigemptyset(&set);
+  for (auto& [signo, _] : signal_fns_)
+    sigaddset(&set, signo);
+  for (int signo : signals) {
+    sigaddset(&set, signo);
+    signal_fns_.emplace_back(signo, fn);
+  }
+  // Blocked, so the default action (often: terminate) never runs; the signal stays
+  // pending until the signalfd read takes it.
+  if (int e = ::pthread_sigmask(SIG_BLOCK, &set, nullptr); e != 0) {
+    return Error{"pthread_sigmask", e};
+  }
+  const bool fresh = signal_fd_ < 0;
+  int fd = ::signalfd(signal_fd_, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (fd < 0) return Error{"signalfd", errno};
+  signal_fd_ = fd;
+  if (fresh) return backend_.add(fd, &signal_reader_, kReadable);
+  return {};
+}
+
+void Reactor::SignalReader::on_io(uint32_t /*events*/) {
+  signalfd_siginfo info;
+  for (;;) {  // drain: several signals may have arrived on one edge
+    ssize_t n = ::read(r_->signal_fd_, &info, sizeof info);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != static_cast<ssize_t>(sizeof info)) return;  // EAGAIN: drained
+    // Re-fetch after callback: fn may call watch_signals(), growing signal_fns_, so index
+    // instead of holding iterators.
+    for (size_t i = 0; i < r_->signal_fns_.size(); ++i) {
+      if (r_->signal_fns_[i].first == static_cast<int>(info.ssi_signo)) {
+        r_->signal_fns_[i].second(static_cast<int>(info.ssi_signo));
+      }
+    }
+  }
+}
+
+int Reactor::wait_timeout(int timeout_ms) const {
+  if (!deferred_.empty() || stopping()) return 0;
+  if (timers_.empty()) return timeout_ms;
+  int64_t until_timer = timers_.earliest_ms() - now_ms_;
+  if (until_timer <= 0) return 0;
+  if (timeout_ms >= 0 && timeout_ms < until_timer) return timeout_ms;
+  // epoll_wait rounds up to the clock tick, never down, so the timer is due on return.
+  return until_timer > INT32_MAX ? INT32_MAX : static_cast<int>(until_timer);
+}
+
+int Reactor::dispatch(int n) {
+  int delivered = 0;
+  ready_n_ = n;
+  // Re-fetch ready_[i] every round: a handler may remove() another handler, which nulls
+  // that handler's later entries in this very array.
+  for (ready_pos_ = 0; ready_pos_ < ready_n_; ++ready_pos_) {
+    IoHandler* h = ready_[ready_pos_].handler;
+    if (h == nullptr) continue;  // removed earlier in this batch; may already be deleted
+    if (h != &waker_ && h != &signal_reader_) ++delivered;
+    h->on_io(ready_[ready_pos_].events);
+  }
+  ready_n_ = 0;
+  ready_pos_ = 0;
+  return delivered;
+}
+
+void Reactor::run_posted() {
+  {
+    // Swapping two vectors keeps both capacities alive, so steady posting stops allocating.
+    std::lock_guard<std::mutex> lock(posted_mu_);
+    running_.swap(posted_);
+  }
+  for (auto& fn : running_)
+    fn();
+  running_.clear();
+}
+
+void Reactor::run_deferred() {
+  // Index, not iterators: a deferred fn may defer more, which can reallocate deferred_.
+  for (size_t i = 0; i < deferred_.size(); ++i) {
+    auto fn = std::move(deferred_[i]);
+    fn();
+  }
+  deferred_.clear();
+}
+
+int Reactor::run_once(int timeout_ms) {
+  loop_thread_ = std::this_thread::get_id();
+  now_ms_ = mono_ms();
+  auto n = backend_.wait(ready_, kMaxBatch, wait_timeout(timeout_ms));
+  if (!n) {
+    // EBADF/EFAULT/EINVAL: the loop's own state is broken; continuing would spin.
+    char why[128];
+    WSEDGE_LOG(kError, "reactor: %s", describe(n.error(), why, sizeof why));
+    std::abort();
+  }
+  now_ms_ = mono_ms();
+  int delivered = dispatch(n.value());
+  timers_.run_due(now_ms_);
+  run_posted();
+  run_deferred();
+  return delivered;
+}
+
+void Reactor::run() {
+  while (!stopping())
+    run_once(-1);
+}
+
+}  // namespace wsedge::net
