@@ -171,7 +171,6 @@ bool Listener::shed_one() {
   if (fd >= 0) {
     ::close(fd);
     ++dropped_;
-    ++dropped_unlogged_;
   }
   // The slot freed above is free again either way, unless another thread took it.
   spare_fd_ = open_spare();
@@ -185,10 +184,8 @@ void Listener::warn_fd_limit(int err) {
   int64_t now = loop_.now_ms();
   if (now - last_warn_ms_ < 1000) return;
   last_warn_ms_ = now;
-  WSEDGE_LOG(kWarn, "listener %s: accept4: %s; dropped %llu connection(s) since last report",
-             address().c_str(), std::strerror(err),
-             static_cast<unsigned long long>(dropped_unlogged_));
-  dropped_unlogged_ = 0;
+  WSEDGE_LOG(kWarn, "listener %s: accept4: %s; closing queued connections (%llu so far)",
+             address().c_str(), std::strerror(err), static_cast<unsigned long long>(dropped_));
 }
 
 }  // namespace wsedge::net

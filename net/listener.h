@@ -56,7 +56,6 @@ class Listener final : public IoHandler {
   int spare_fd_ = -1;
   sockaddr_storage bound_{};
   uint64_t dropped_ = 0;
-  uint64_t dropped_unlogged_ = 0;
   int64_t last_warn_ms_ = -1'000'000;
 };
 

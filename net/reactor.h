@@ -118,7 +118,7 @@ class Reactor {
   void wake();
 
   EpollBackend backend_;
-  ReadyEvent ready_[kMaxBatch];
+  ReadyEvent ready_[kMaxBatch] = {};
   int ready_n_ = 0;    // size of the batch being dispatched (0 outside dispatch)
   int ready_pos_ = 0;  // index of the event being dispatched
   int64_t now_ms_;
