@@ -22,17 +22,6 @@ inline void opaque(size_t& v) {
 #endif
 }
 
-// The key as a 32-bit word whose bytes, in memory order, are the key rotated so that the
-// first one applies to the next payload byte. Broadcast into a vector, every 4-byte lane
-// then lines up with the payload, because a 16/32/64-byte step is a multiple of 4.
-uint32_t key_word(MaskKey key, size_t phase) {
-  const uint8_t rotated[4] = {key[phase & 3], key[(phase + 1) & 3], key[(phase + 2) & 3],
-                              key[(phase + 3) & 3]};
-  uint32_t w;
-  std::memcpy(&w, rotated, 4);
-  return w;
-}
-
 // The key word after `n` more payload bytes: rotating carries the phase, so no kernel
 // ever needs a byte loop to re-synchronise (the trick Beast calls rol()).
 uint32_t advance(uint32_t w, size_t n) {
@@ -42,6 +31,15 @@ uint32_t advance(uint32_t w, size_t n) {
   } else {
     return std::rotl(w, bits);
   }
+}
+
+// The key as a 32-bit word whose bytes, in memory order, are the key rotated so that the
+// first one applies to the next payload byte. Broadcast into a vector, every 4-byte lane
+// then lines up with the payload, because a 16/32/64-byte step is a multiple of 4.
+uint32_t key_word(MaskKey key, size_t phase) {
+  uint32_t w;
+  std::memcpy(&w, key.data(), 4);
+  return advance(w, phase);
 }
 
 // XOR with a phase-0 key word, 8 bytes at a time, then bytes. Shared tail of every kernel.
@@ -74,86 +72,96 @@ void unmask_word(uint8_t* data, size_t len, MaskKey key, size_t phase) {
 }
 
 #if defined(__x86_64__)
-// SSE2 and AVX2 use unaligned loads and stores: on current x86 they cost the same as
-// aligned ones except when they split a cache line, and skipping an alignment prologue
-// keeps small payloads cheap. Four independent vectors per iteration hide the latency.
+// Every SIMD kernel has the same shape, for len >= one vector W:
+//
+//   [first W bytes, unaligned][ aligned middle: whole W-byte lines ... ][last W, unaligned]
+//
+// The two edge vectors are loaded before anything is written and stored after the
+// middle. Where they overlap the middle, both compute the same bytes from the same
+// original input, so the overlap is harmless: no byte loop for heads and tails, no
+// masked (slow on some cores) or split-line accesses in the loop. The middle starts
+// `head` bytes in, so its key is advanced by `head`; the last edge's by len - W.
+// Shorter payloads go to the next narrower kernel.
+
 __attribute__((target("sse2"))) void unmask_sse2(uint8_t* p, size_t len, MaskKey key,
                                                  size_t phase) {
   const uint32_t kw = key_word(key, phase);
-  const __m128i k = _mm_set1_epi32(static_cast<int>(kw));
+  if (len < 16) return xor_words(p, len, kw);
+  const __m128i first = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i last = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + len - 16));
+  const size_t head = (0 - reinterpret_cast<uintptr_t>(p)) & 15;
+  const size_t lines = (len - head) / 16;
+  const __m128i k = _mm_set1_epi32(static_cast<int>(advance(kw, head)));
+  auto* q = reinterpret_cast<__m128i*>(p + head);
   size_t i = 0;
-  for (; i + 64 <= len; i += 64) {
-    auto* q = reinterpret_cast<__m128i*>(p + i);
-    __m128i a = _mm_loadu_si128(q), b = _mm_loadu_si128(q + 1);
-    __m128i c = _mm_loadu_si128(q + 2), d = _mm_loadu_si128(q + 3);
-    _mm_storeu_si128(q, _mm_xor_si128(a, k));
-    _mm_storeu_si128(q + 1, _mm_xor_si128(b, k));
-    _mm_storeu_si128(q + 2, _mm_xor_si128(c, k));
-    _mm_storeu_si128(q + 3, _mm_xor_si128(d, k));
+  for (; i + 4 <= lines; i += 4) {  // four independent lines per step hide the latency
+    __m128i a = _mm_load_si128(q + i), b = _mm_load_si128(q + i + 1);
+    __m128i c = _mm_load_si128(q + i + 2), d = _mm_load_si128(q + i + 3);
+    _mm_store_si128(q + i, _mm_xor_si128(a, k));
+    _mm_store_si128(q + i + 1, _mm_xor_si128(b, k));
+    _mm_store_si128(q + i + 2, _mm_xor_si128(c, k));
+    _mm_store_si128(q + i + 3, _mm_xor_si128(d, k));
   }
-  for (; i + 16 <= len; i += 16) {
-    auto* q = reinterpret_cast<__m128i*>(p + i);
-    _mm_storeu_si128(q, _mm_xor_si128(_mm_loadu_si128(q), k));
-  }
-  xor_words(p + i, len - i, kw);  // i is a multiple of 4: the key word is still in phase
+  for (; i < lines; ++i)
+    _mm_store_si128(q + i, _mm_xor_si128(_mm_load_si128(q + i), k));
+  const __m128i k_first = _mm_set1_epi32(static_cast<int>(kw));
+  const __m128i k_last = _mm_set1_epi32(static_cast<int>(advance(kw, len - 16)));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm_xor_si128(first, k_first));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p + len - 16), _mm_xor_si128(last, k_last));
 }
 
 __attribute__((target("avx2"))) void unmask_avx2(uint8_t* p, size_t len, MaskKey key,
                                                  size_t phase) {
+  if (len < 32) return unmask_sse2(p, len, key, phase);
   const uint32_t kw = key_word(key, phase);
-  const __m256i k = _mm256_set1_epi32(static_cast<int>(kw));
+  const __m256i first = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  const __m256i last = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + len - 32));
+  const size_t head = (0 - reinterpret_cast<uintptr_t>(p)) & 31;
+  const size_t lines = (len - head) / 32;
+  const __m256i k = _mm256_set1_epi32(static_cast<int>(advance(kw, head)));
+  auto* q = reinterpret_cast<__m256i*>(p + head);
   size_t i = 0;
-  for (; i + 128 <= len; i += 128) {
-    auto* q = reinterpret_cast<__m256i*>(p + i);
-    __m256i a = _mm256_loadu_si256(q), b = _mm256_loadu_si256(q + 1);
-    __m256i c = _mm256_loadu_si256(q + 2), d = _mm256_loadu_si256(q + 3);
-    _mm256_storeu_si256(q, _mm256_xor_si256(a, k));
-    _mm256_storeu_si256(q + 1, _mm256_xor_si256(b, k));
-    _mm256_storeu_si256(q + 2, _mm256_xor_si256(c, k));
-    _mm256_storeu_si256(q + 3, _mm256_xor_si256(d, k));
+  for (; i + 4 <= lines; i += 4) {
+    __m256i a = _mm256_load_si256(q + i), b = _mm256_load_si256(q + i + 1);
+    __m256i c = _mm256_load_si256(q + i + 2), d = _mm256_load_si256(q + i + 3);
+    _mm256_store_si256(q + i, _mm256_xor_si256(a, k));
+    _mm256_store_si256(q + i + 1, _mm256_xor_si256(b, k));
+    _mm256_store_si256(q + i + 2, _mm256_xor_si256(c, k));
+    _mm256_store_si256(q + i + 3, _mm256_xor_si256(d, k));
   }
-  for (; i + 32 <= len; i += 32) {
-    auto* q = reinterpret_cast<__m256i*>(p + i);
-    _mm256_storeu_si256(q, _mm256_xor_si256(_mm256_loadu_si256(q), k));
-  }
-  xor_words(p + i, len - i, kw);
+  for (; i < lines; ++i)
+    _mm256_store_si256(q + i, _mm256_xor_si256(_mm256_load_si256(q + i), k));
+  const __m256i k_first = _mm256_set1_epi32(static_cast<int>(kw));
+  const __m256i k_last = _mm256_set1_epi32(static_cast<int>(advance(kw, len - 32)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_xor_si256(first, k_first));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + len - 32), _mm256_xor_si256(last, k_last));
 }
 
-// AVX-512BW has byte-masked loads and stores whose masked-off lanes never fault, so the
-// head (up to the next 64-byte boundary) and the tail are one instruction each, and the
-// main loop runs on aligned lines: a 64-byte access never splits a cache line.
 __attribute__((target("avx512f,avx512bw"))) void unmask_avx512(uint8_t* p, size_t len, MaskKey key,
                                                                size_t phase) {
-  uint32_t kw = key_word(key, phase);
-  __m512i k = _mm512_set1_epi32(static_cast<int>(kw));
-  size_t head = (0 - reinterpret_cast<uintptr_t>(p)) & 63;
-  if (head > len) head = len;
-  if (head != 0) {
-    const __mmask64 m = (uint64_t{1} << head) - 1;  // head < 64
-    _mm512_mask_storeu_epi8(p, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, p), k));
-    p += head;
-    len -= head;
-    kw = advance(kw, head);  // the aligned part starts `head` bytes later in the key
-    k = _mm512_set1_epi32(static_cast<int>(kw));
-  }
+  if (len < 64) return unmask_avx2(p, len, key, phase);
+  const uint32_t kw = key_word(key, phase);
+  const __m512i first = _mm512_loadu_si512(p);
+  const __m512i last = _mm512_loadu_si512(p + len - 64);
+  const size_t head = (0 - reinterpret_cast<uintptr_t>(p)) & 63;
+  const size_t lines = (len - head) / 64;
+  const __m512i k = _mm512_set1_epi32(static_cast<int>(advance(kw, head)));
+  auto* q = reinterpret_cast<__m512i*>(p + head);
   size_t i = 0;
-  for (; i + 256 <= len; i += 256) {
-    auto* q = reinterpret_cast<__m512i*>(p + i);
-    __m512i a = _mm512_load_si512(q), b = _mm512_load_si512(q + 1);
-    __m512i c = _mm512_load_si512(q + 2), d = _mm512_load_si512(q + 3);
-    _mm512_store_si512(q, _mm512_xor_si512(a, k));
-    _mm512_store_si512(q + 1, _mm512_xor_si512(b, k));
-    _mm512_store_si512(q + 2, _mm512_xor_si512(c, k));
-    _mm512_store_si512(q + 3, _mm512_xor_si512(d, k));
+  for (; i + 4 <= lines; i += 4) {
+    __m512i a = _mm512_load_si512(q + i), b = _mm512_load_si512(q + i + 1);
+    __m512i c = _mm512_load_si512(q + i + 2), d = _mm512_load_si512(q + i + 3);
+    _mm512_store_si512(q + i, _mm512_xor_si512(a, k));
+    _mm512_store_si512(q + i + 1, _mm512_xor_si512(b, k));
+    _mm512_store_si512(q + i + 2, _mm512_xor_si512(c, k));
+    _mm512_store_si512(q + i + 3, _mm512_xor_si512(d, k));
   }
-  for (; i + 64 <= len; i += 64) {
-    auto* q = reinterpret_cast<__m512i*>(p + i);
-    _mm512_store_si512(q, _mm512_xor_si512(_mm512_load_si512(q), k));
-  }
-  if (i < len) {
-    const __mmask64 m = (uint64_t{1} << (len - i)) - 1;  // len - i < 64
-    _mm512_mask_storeu_epi8(p + i, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, p + i), k));
-  }
+  for (; i < lines; ++i)
+    _mm512_store_si512(q + i, _mm512_xor_si512(_mm512_load_si512(q + i), k));
+  const __m512i k_first = _mm512_set1_epi32(static_cast<int>(kw));
+  const __m512i k_last = _mm512_set1_epi32(static_cast<int>(advance(kw, len - 64)));
+  _mm512_storeu_si512(p, _mm512_xor_si512(first, k_first));
+  _mm512_storeu_si512(p + len - 64, _mm512_xor_si512(last, k_last));
 }
 
 constexpr UnmaskFn kKernels[kMaskKernelCount] = {unmask_byte, unmask_word, unmask_sse2, unmask_avx2,
