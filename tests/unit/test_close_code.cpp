@@ -1,11 +1,22 @@
-// ws/close_code: every 16-bit code against the RFC 6455 §7.4 / IANA table of ranges.
+// ws/close_code: every 16-bit code against the RFC 6455 §7.4 / IANA table of ranges;
+// and close frame bodies (ws/frame parse/encode_close_payload, RFC 6455 §5.5.1).
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "ws/close_code.h"
+#include "ws/frame.h"
 
+using wsedge::ws::close_code_for;
+using wsedge::ws::ClosePayloadResult;
+using wsedge::ws::encode_close_payload;
 using wsedge::ws::is_valid_wire_close_code;
+using wsedge::ws::kMaxControlPayload;
+using wsedge::ws::parse_close_payload;
+using wsedge::ws::WsError;
+using Bytes = std::vector<uint8_t>;
 namespace cc = wsedge::ws::close_code;
 
 namespace {
@@ -63,3 +74,79 @@ TEST_CASE("close codes: named constants carry their registered values") {
   CHECK(cc::kBadGateway == 1014);
   CHECK(cc::kTlsHandshake == 1015);
 }
+
+namespace {
+struct CloseRow {
+  const char* name;
+  Bytes payload;
+  WsError error;
+  uint16_t code;
+  std::string reason;
+};
+
+const CloseRow kCloses[] = {
+    {"empty: no status (§7.1.5)", {}, WsError::kNone, 1005, ""},
+    {"one byte (§5.5.1)", {0x03}, WsError::kBadClosePayload, 1005, ""},
+    {"1000, no reason", {0x03, 0xE8}, WsError::kNone, 1000, ""},
+    {"1001 with reason", {0x03, 0xE9, 'b', 'y', 'e'}, WsError::kNone, 1001, "bye"},
+    {"4999 private", {0x13, 0x87}, WsError::kNone, 4999, ""},
+    {"999 invalid", {0x03, 0xE7}, WsError::kBadCloseCode, 999, ""},
+    {"1005 must not be sent", {0x03, 0xED}, WsError::kBadCloseCode, 1005, ""},
+    {"1006 must not be sent", {0x03, 0xEE}, WsError::kBadCloseCode, 1006, ""},
+    {"1015 must not be sent", {0x03, 0xF7}, WsError::kBadCloseCode, 1015, ""},
+    {"5000 invalid", {0x13, 0x88}, WsError::kBadCloseCode, 5000, ""},
+    {"invalid UTF-8 reason is passed through for the caller",
+     {0x03, 0xE8, 0xFF},
+     WsError::kNone,
+     1000,
+     "\xFF"},
+};
+
+TEST_CASE("parse_close_payload: codes and reasons") {
+  for (const CloseRow& row : kCloses) {
+    CAPTURE(row.name);
+    ClosePayloadResult r = parse_close_payload(row.payload);
+    CHECK(r.error == row.error);
+    CHECK(r.code == row.code);
+    CHECK(std::string(r.reason.begin(), r.reason.end()) == row.reason);
+    if (r.error != WsError::kNone) CHECK(close_code_for(r.error) == 1002);
+  }
+  Bytes long_reason = {0x03, 0xE8};
+  long_reason.insert(long_reason.end(), 123, 'r');
+  ClosePayloadResult r = parse_close_payload(long_reason);
+  CHECK(r.error == WsError::kNone);
+  CHECK(r.reason.size() == 123);
+}
+
+TEST_CASE("encode_close_payload: fits 125 bytes, never cuts a UTF-8 character") {
+  struct Row {
+    const char* name;
+    std::string reason;
+    size_t want_reason_bytes;
+  };
+  const std::string a122(122, 'a');
+  const Row rows[] = {
+      {"short", "bye", 3},
+      {"exactly 123", std::string(123, 'x'), 123},
+      {"124 ASCII cut to 123", std::string(124, 'x'), 123},
+      {"2-byte char straddling byte 123", a122 + "\xC3\xA9", 122},
+      {"2-byte char ending at byte 123", std::string(121, 'a') + "\xC3\xA9" + "zz", 123},
+      {"4-byte char straddling", std::string(121, 'a') + "\xF0\x9F\x98\x80", 121},
+      {"3-byte char straddling", a122 + "\xE2\x82\xAC", 122},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.name);
+    uint8_t out[kMaxControlPayload];
+    const size_t n = encode_close_payload(out, cc::kGoingAway, row.reason);
+    CHECK(n == 2 + row.want_reason_bytes);
+    ClosePayloadResult r = parse_close_payload({out, n});
+    CHECK(r.error == WsError::kNone);
+    CHECK(r.code == cc::kGoingAway);
+    CHECK(std::string(r.reason.begin(), r.reason.end()) ==
+          row.reason.substr(0, row.want_reason_bytes));
+  }
+  uint8_t out[kMaxControlPayload];
+  CHECK(encode_close_payload(out, cc::kNoStatus, "ignored") == 0);
+}
+
+}  // namespace
