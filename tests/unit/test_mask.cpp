@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "core/cpu.h"
 #include "ws/mask.h"
 
 using wsedge::ws::kMaskKernelCount;
@@ -76,6 +77,12 @@ TEST_CASE("mask kernels: byte and word always exist; names are distinct") {
   CHECK(std::strlen(wsedge::ws::unmask_variant()) > 0);
   CHECK(mask_kernel_supported(wsedge::ws::unmask_kernel()));
   CHECK(wsedge::ws::unmask_kernel() != MaskKernel::kByte);  // the reference is never dispatched
+}
+
+TEST_CASE("mask: unmask() dispatches on core/cpu.h simd_level() (WSEDGE_SIMD honoured)") {
+  const MaskKernel want[] = {MaskKernel::kWord, MaskKernel::kSse2, MaskKernel::kAvx2,
+                             MaskKernel::kAvx512};
+  CHECK(wsedge::ws::unmask_kernel() == want[static_cast<int>(wsedge::simd_level())]);
 }
 
 TEST_CASE("mask: RFC 6455 §5.3 worked example") {
