@@ -11,11 +11,12 @@ bool is_defined_opcode(uint8_t op) {
   return op <= 0x2 || (op >= 0x8 && op <= 0xA);
 }
 
-DecodeResult fail(DecodeResult r, WsError e, size_t at) {
+// Marks r failed. decode_header returns its one local `r` on every path, so the result is
+// built in the caller's memory (NRVO): copying it piecewise costs store-forwarding stalls.
+void fail(DecodeResult& r, WsError e, size_t at) {
   r.status = DecodeStatus::kError;
   r.error = e;
   r.error_offset = static_cast<uint8_t>(at);
-  return r;
 }
 
 // Byte 0: FIN, RSV1-3, opcode. Everything here is decidable from this byte alone.
@@ -102,12 +103,18 @@ DecodeResult decode_header(std::span<const uint8_t> in, const DecodeRules& rules
   h.rsv2 = (b0 & 0x20) != 0;
   h.rsv3 = (b0 & 0x10) != 0;
   h.opcode = static_cast<Opcode>(b0 & 0x0F);
-  if (WsError e = check_first_byte(h, rules); e != WsError::kNone) return fail(r, e, 0);
+  if (WsError e = check_first_byte(h, rules); e != WsError::kNone) {
+    fail(r, e, 0);
+    return r;
+  }
 
   if (in.size() < 2) return r;
   const uint8_t len7 = in[1] & 0x7F;
   h.masked = (in[1] & 0x80) != 0;
-  if (WsError e = check_second_byte(h, len7, rules); e != WsError::kNone) return fail(r, e, 1);
+  if (WsError e = check_second_byte(h, len7, rules); e != WsError::kNone) {
+    fail(r, e, 1);
+    return r;
+  }
 
   size_t pos = 0;
   WsError err = WsError::kNone;
@@ -115,14 +122,16 @@ DecodeResult decode_header(std::span<const uint8_t> in, const DecodeRules& rules
     case Step::kIncomplete:
       return r;
     case Step::kError:
-      return fail(r, err, 2);
+      fail(r, err, 2);
+      return r;
     case Step::kOk:
       break;
   }
   // The configured limit (RFC 6455 §10.4: implementations SHOULD impose one), checked
   // before a single payload byte is buffered. The offending byte is the length's last.
   if (h.payload_length > rules.max_payload_length) {
-    return fail(r, WsError::kMessageTooBig, pos - 1);
+    fail(r, WsError::kMessageTooBig, pos - 1);
+    return r;
   }
   if (h.masked) {
     if (in.size() < pos + 4) return r;
