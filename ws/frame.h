@@ -1,0 +1,124 @@
+// ws/frame.h — the WebSocket frame codec (RFC 6455 §5.2), pure.
+//
+// decode_header() reads one frame header from the front of a byte span, never more than
+// kMaxHeaderSize bytes and never past the span; FrameSequence checks the order of frames
+// (§5.4). Encoders write into caller memory. No I/O, no heap (except encode_frame, which
+// appends to a Buffer), no state beyond a FrameSequence the caller owns; one thread per object.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "core/buffer.h"
+#include "ws/close_code.h"
+#include "ws/errors.h"
+#include "ws/mask.h"
+
+namespace wsedge::ws {
+
+// 2 fixed bytes + 8 bytes of 64-bit length + 4 bytes of masking key (§5.2).
+inline constexpr size_t kMaxHeaderSize = 14;
+// RFC 6455 §5.5: all control frames MUST have a payload length of 125 bytes or less.
+inline constexpr uint64_t kMaxControlPayload = 125;
+// RFC 6455 §5.5.1: a close payload is a 2-byte code followed by the reason.
+inline constexpr size_t kMaxCloseReason = kMaxControlPayload - 2;
+
+enum class Opcode : uint8_t {
+  kContinuation = 0x0,
+  kText = 0x1,
+  kBinary = 0x2,
+  kClose = 0x8,
+  kPing = 0x9,
+  kPong = 0xA,
+};
+// RFC 6455 §5.5: control opcodes have the most significant bit of the nibble set.
+constexpr bool is_control(Opcode op) {
+  return (static_cast<uint8_t>(op) & 0x8) != 0;
+}
+constexpr bool is_data(Opcode op) {
+  return static_cast<uint8_t>(op) <= 0x2;
+}
+
+struct FrameHeader {
+  bool fin = false;
+  bool rsv1 = false, rsv2 = false, rsv3 = false;
+  Opcode opcode = Opcode::kContinuation;
+  bool masked = false;
+  MaskKey mask_key{};           // wire order, ready for unmask(); zeros when !masked
+  uint64_t payload_length = 0;  // < 2^63
+  uint8_t header_length = 0;    // 2..14; the payload starts at in[header_length]
+};
+
+struct DecodeRules {
+  // RFC 6455 §5.1: a server MUST fail on an unmasked client frame (true, server side);
+  // a client MUST fail on a masked server frame (false, client side).
+  bool expect_masked = true;
+  // RFC 7692 §6: RSV1 marks a compressed message, legal only once permessage-deflate
+  // has been negotiated.
+  bool allow_rsv1 = false;
+  // Frames announcing a longer payload fail with kMessageTooBig as soon as the length
+  // is read, before any payload arrives.
+  uint64_t max_payload_length = UINT64_MAX;
+};
+
+enum class DecodeStatus : uint8_t { kIncomplete, kOk, kError };
+
+struct DecodeResult {
+  DecodeStatus status = DecodeStatus::kIncomplete;
+  FrameHeader header;  // complete when kOk; the fields read so far otherwise
+  WsError error = WsError::kNone;
+  uint8_t error_offset = 0;  // kError: index of the header byte that broke the rule
+};
+
+// Decodes the header at the front of `in`. kIncomplete for every strict prefix of a valid
+// header (more bytes needed; nothing is consumed), kError as soon as the bytes present
+// break a rule. Reads only in[0 .. min(in.size(), 14)).
+DecodeResult decode_header(std::span<const uint8_t> in, const DecodeRules& rules);
+
+// The order of frames on one connection (RFC 6455 §5.4, RFC 7692 §6.1). Feed every decoded
+// header in arrival order; an error means the connection must fail (state is then unchanged).
+class FrameSequence {
+ public:
+  WsError on_frame(const FrameHeader& h);
+  // True between the first frame of a fragmented message and its final continuation.
+  bool in_message() const { return open_; }
+  // kText or kBinary: the message the last data frame belonged to (kContinuation if none yet).
+  Opcode message_opcode() const { return opcode_; }
+  // RSV1 was set on that message's first frame.
+  bool message_compressed() const { return compressed_; }
+  void reset() { *this = FrameSequence{}; }
+
+ private:
+  bool open_ = false;
+  bool compressed_ = false;
+  Opcode opcode_ = Opcode::kContinuation;
+};
+
+// Writes a header with the minimal length encoding; returns its size (2..14).
+// REQUIRES: out has kMaxHeaderSize bytes; payload_length < 2^63; a control opcode only
+// with fin and payload_length <= 125 (the encoder writes what it is told).
+// mask_key == nullptr: unmasked (server frames); otherwise the key follows the length.
+size_t encode_header(uint8_t* out, Opcode op, uint64_t payload_length, bool fin = true,
+                     bool rsv1 = false, const MaskKey* mask_key = nullptr);
+
+// Appends header + payload (masked with *mask_key when given) to `out`; returns the bytes
+// appended. Allocates through Buffer: for clients, tests and the load generator.
+size_t encode_frame(Buffer& out, Opcode op, std::span<const uint8_t> payload, bool fin = true,
+                    bool rsv1 = false, const MaskKey* mask_key = nullptr);
+
+struct ClosePayloadResult {
+  WsError error = WsError::kNone;         // kBadClosePayload or kBadCloseCode
+  uint16_t code = close_code::kNoStatus;  // 1005 when the payload is empty (§7.1.5)
+  std::span<const uint8_t> reason;        // into the payload; the caller checks UTF-8 (§5.5.1)
+};
+ClosePayloadResult parse_close_payload(std::span<const uint8_t> payload);
+
+// Writes code + reason; returns the payload size (0..125). The reason is cut to 123 bytes
+// at a UTF-8 character boundary. code == kNoStatus writes nothing (an empty close payload
+// is how "no status" is sent; §7.4.1 forbids 1005 on the wire).
+// REQUIRES: out has kMaxControlPayload bytes.
+size_t encode_close_payload(uint8_t* out, uint16_t code, std::string_view reason);
+
+}  // namespace wsedge::ws
