@@ -1,0 +1,248 @@
+// Tests for ws/handshake: RFC 6455 §4.2.1 checks one rule per row, the §4.2.2 answer
+// byte for byte, and real browser requests.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "http/parser.h"
+#include "ws/handshake.h"
+
+using namespace wsedge::ws;
+using wsedge::Buffer;
+using wsedge::http::ParseStatus;
+using wsedge::http::Request;
+
+namespace {
+
+std::string str(const Buffer& b) {
+  return {reinterpret_cast<const char*>(b.data()), b.readable()};
+}
+
+// Keeps the request bytes alive as long as the Request that views them.
+struct Parsed {
+  std::string bytes;
+  Request req;
+  explicit Parsed(std::string head) : bytes(std::move(head)) {
+    auto r = wsedge::http::parse_request(
+        {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, &req);
+    REQUIRE(r.status == ParseStatus::kDone);
+  }
+};
+
+const char* const kBaseHeaders[] = {
+    "Host: server.example.com",  "Upgrade: websocket",
+    "Connection: Upgrade",       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version: 13", "Origin: http://example.com"};
+
+// The RFC 6455 §1.2 example request with header `drop` removed and `add` lines appended.
+std::string request(std::string_view drop = "", std::vector<std::string> add = {},
+                    std::string_view request_line = "GET /chat HTTP/1.1") {
+  std::string s(request_line);
+  s += "\r\n";
+  for (const char* h : kBaseHeaders) {
+    if (!drop.empty() && std::string_view(h).substr(0, drop.size()) == drop) continue;
+    s += h;
+    s += "\r\n";
+  }
+  for (const std::string& h : add)
+    s += h + "\r\n";
+  return s + "\r\n";
+}
+
+}  // namespace
+
+TEST_CASE("compute_accept_key: RFC 6455 §1.3 example and others") {
+  char out[kAcceptKeyLength];
+  compute_accept_key("dGhlIHNhbXBsZSBub25jZQ==", out);
+  CHECK(std::string_view(out, 28) == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  compute_accept_key("x3JJHMbDL1EzLkh9GBhXDw==", out);
+  CHECK(std::string_view(out, 28) == "HSmrc0sMlYUkAGmm5OPpG2HaGWk=");
+  compute_accept_key(std::string(100, 'k'), out);  // past the stack path: the EVP path
+  CHECK(std::string_view(out, 28) == "rWzVOVhJgr+k5nChyKqRW0+OIwk=");
+}
+
+TEST_CASE("is_websocket_upgrade looks for the websocket token") {
+  CHECK(is_websocket_upgrade(Parsed(request()).req));
+  CHECK(is_websocket_upgrade(Parsed(request("Upgrade", {"Upgrade: foo, WebSocket"})).req));
+  CHECK(!is_websocket_upgrade(Parsed(request("Upgrade")).req));
+  CHECK(!is_websocket_upgrade(Parsed(request("Upgrade", {"Upgrade: h2c"})).req));
+}
+
+TEST_CASE("check_handshake: each RFC 6455 §4.2.1 requirement refused on its own") {
+  struct Row {
+    const char* name;
+    std::string head;
+    int status;
+    const char* reason_has;
+  };
+  const Row rows[] = {
+      {"valid", request(), 101, ""},
+      {"Connection list with upgrade", request("Connection", {"Connection: keep-alive, Upgrade"}),
+       101, ""},
+      {"token case", request("Upgrade", {"Upgrade: WEBSOCKET"}), 101, ""},
+      {"§4.2.1(1) POST", request("", {}, "POST /chat HTTP/1.1"), 405, "GET"},
+      {"§4.2.1(1) HTTP/1.0", request("", {}, "GET /chat HTTP/1.0"), 400, "HTTP/1.1"},
+      {"§4.2.1(2) HTTP/1.0 without Host", request("Host", {}, "GET /chat HTTP/1.0"), 400,
+       "HTTP/1.1"},
+      {"§4.2.1(3) no Upgrade", request("Upgrade"), 400, "Upgrade"},
+      {"§4.2.1(3) Upgrade without websocket", request("Upgrade", {"Upgrade: h2c"}), 400, "Upgrade"},
+      {"§4.2.1(4) no Connection", request("Connection"), 400, "Connection"},
+      {"§4.2.1(4) Connection without upgrade", request("Connection", {"Connection: keep-alive"}),
+       400, "Connection"},
+      {"§4.2.1(5) no key", request("Sec-WebSocket-Key"), 400, "Sec-WebSocket-Key"},
+      {"§4.2.1(5) two keys", request("", {"Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA=="}), 400,
+       "Sec-WebSocket-Key"},
+      {"§4.2.1(5) key of 15 bytes",
+       request("Sec-WebSocket-Key", {"Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAA"}), 400, "16 bytes"},
+      {"§4.2.1(5) key of 17 bytes",
+       request("Sec-WebSocket-Key", {"Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAAA="}), 400,
+       "16 bytes"},
+      {"§4.2.1(5) key not base64",
+       request("Sec-WebSocket-Key", {"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZ!=="}), 400,
+       "16 bytes"},
+      {"§4.2.1(6) version 8", request("Sec-WebSocket-Version", {"Sec-WebSocket-Version: 8"}), 426,
+       "13"},
+      {"§4.2.1(6) no version", request("Sec-WebSocket-Version"), 426, "13"},
+      {"§4.2.1(6) two versions", request("", {"Sec-WebSocket-Version: 8"}), 426, "13"},
+  };
+  for (const Row& row : rows) {
+    std::string name = row.name;
+    CAPTURE(name);
+    Parsed p(row.head);
+    HandshakeResult r = check_handshake(p.req, {});
+    CHECK(r.ok == (row.status == 101));
+    CHECK(r.http_status == row.status);
+    CHECK(std::string_view(r.reason).find(row.reason_has) != std::string_view::npos);
+  }
+}
+
+TEST_CASE("check_handshake: Host is required even on a hand-built request") {
+  Request req;
+  req.method = "GET";
+  req.version_minor = 1;
+  req.headers[0] = {"Upgrade", "websocket"};
+  req.headers[1] = {"Connection", "Upgrade"};
+  req.headers[2] = {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="};
+  req.headers[3] = {"Sec-WebSocket-Version", "13"};
+  req.num_headers = 4;
+  CHECK(check_handshake(req, {}).http_status == 400);
+  req.headers[4] = {"host", "x"};
+  req.num_headers = 5;
+  CHECK(check_handshake(req, {}).http_status == 101);
+}
+
+TEST_CASE("check_handshake: browsers' real requests are accepted") {
+  Parsed chrome(
+      "GET /chat HTTP/1.1\r\nHost: localhost:9001\r\nConnection: Upgrade\r\n"
+      "Pragma: no-cache\r\nUpgrade: websocket\r\nOrigin: http://localhost:9001\r\n"
+      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n");
+  HandshakeResult r = check_handshake(chrome.req, {});
+  REQUIRE(r.ok);
+  CHECK(r.accept_key() == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  CHECK(r.extensions == "permessage-deflate; client_max_window_bits");
+  CHECK(r.extension_headers == 1);
+  CHECK(r.subprotocol.empty());
+
+  Parsed firefox(
+      "GET /echo HTTP/1.1\r\nHost: 127.0.0.1:9001\r\nSec-WebSocket-Version: 13\r\n"
+      "Origin: http://127.0.0.1:9001\r\nSec-WebSocket-Extensions: permessage-deflate\r\n"
+      "Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\nConnection: keep-alive, Upgrade\r\n"
+      "Sec-Fetch-Mode: websocket\r\nUpgrade: websocket\r\n\r\n");
+  r = check_handshake(firefox.req, {});
+  REQUIRE(r.ok);
+  CHECK(r.accept_key() == "HSmrc0sMlYUkAGmm5OPpG2HaGWk=");
+}
+
+TEST_CASE("subprotocol: the route's first preference that the client offered") {
+  const std::vector<std::string> route = {"chat.v2", "chat"};
+  HandshakeOptions opt;
+  opt.subprotocols = route;
+  struct Row {
+    const char* name;
+    std::vector<std::string> offer;
+    const char* chosen;
+  };
+  const Row rows[] = {
+      {"route order wins", {"Sec-WebSocket-Protocol: chat, chat.v2"}, "chat.v2"},
+      {"only the second", {"Sec-WebSocket-Protocol: x, chat"}, "chat"},
+      {"split over two headers",
+       {"Sec-WebSocket-Protocol: x", "Sec-WebSocket-Protocol: chat"},
+       "chat"},
+      {"case-sensitive", {"Sec-WebSocket-Protocol: CHAT"}, ""},
+      {"not offered", {}, ""},
+      {"no overlap", {"Sec-WebSocket-Protocol: mqtt"}, ""},
+  };
+  for (const Row& row : rows) {
+    std::string name = row.name;
+    CAPTURE(name);
+    Parsed p(request("", row.offer));
+    HandshakeResult r = check_handshake(p.req, opt);
+    REQUIRE(r.ok);
+    CHECK(r.subprotocol == row.chosen);
+    Buffer out;
+    write_handshake_response(out, r);
+    // RFC 6455 §4.2.2: no Sec-WebSocket-Protocol header unless one was chosen.
+    CHECK((str(out).find("Sec-WebSocket-Protocol") != std::string::npos) ==
+          (std::string_view(row.chosen) != ""));
+  }
+}
+
+TEST_CASE("origin allow-list: §4.2.2 403 for an origin not accepted") {
+  const std::vector<std::string> allowed = {"https://good.example", "http://example.com"};
+  HandshakeOptions opt;
+  opt.allowed_origins = allowed;
+  CHECK(check_handshake(Parsed(request()).req, opt).ok);
+  Parsed bad(request("Origin", {"Origin: https://evil.example"}));
+  HandshakeResult r = check_handshake(bad.req, opt);
+  CHECK(r.http_status == 403);
+  Parsed upper(request("Origin", {"Origin: HTTPS://GOOD.EXAMPLE"}));
+  CHECK(check_handshake(upper.req, opt).ok);
+  Parsed none(request("Origin"));
+  CHECK(check_handshake(none.req, opt).ok);
+  opt.require_origin = true;
+  CHECK(check_handshake(none.req, opt).http_status == 403);
+  CHECK(check_handshake(bad.req, HandshakeOptions{}).ok);  // empty list: any origin
+}
+
+TEST_CASE("write_handshake_response: the §4.2.2 101, byte for byte") {
+  const std::vector<std::string> route = {"chat"};
+  HandshakeOptions opt;
+  opt.subprotocols = route;
+  Parsed p(request("", {"Sec-WebSocket-Protocol: chat"}));
+  HandshakeResult r = check_handshake(p.req, opt);
+  REQUIRE(r.ok);
+  Buffer out;
+  write_handshake_response(out, r, "permessage-deflate");
+  CHECK(str(out) ==
+        "HTTP/1.1 101 Switching Protocols\r\nServer: wsedge\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+        "Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n");
+  out.clear();
+  write_handshake_response(out, r);
+  CHECK(str(out).find("Sec-WebSocket-Extensions") == std::string::npos);
+  CHECK(str(out).find("Content-Length") == std::string::npos);  // RFC 9110 §8.6: not in 1xx
+}
+
+TEST_CASE("write_handshake_error: §4.4 426 names version 13; others close") {
+  Parsed v8(request("Sec-WebSocket-Version", {"Sec-WebSocket-Version: 8"}));
+  Buffer out;
+  write_handshake_error(out, check_handshake(v8.req, {}));
+  std::string s = str(out);
+  CHECK(s.find("HTTP/1.1 426 Upgrade Required\r\n") == 0);
+  CHECK(s.find("\r\nSec-WebSocket-Version: 13\r\n") != std::string::npos);
+  CHECK(s.find("\r\nUpgrade: websocket\r\n") != std::string::npos);
+  CHECK(s.find("\r\nConnection: Upgrade, close\r\n") != std::string::npos);
+
+  out.clear();
+  write_handshake_error(out, check_handshake(Parsed(request("Sec-WebSocket-Key")).req, {}));
+  s = str(out);
+  CHECK(s.find("HTTP/1.1 400 Bad Request\r\n") == 0);
+  CHECK(s.find("\r\nConnection: close\r\n") != std::string::npos);
+  CHECK(s.substr(s.size() - 35) == "need exactly one Sec-WebSocket-Key\n");
+
+  out.clear();
+  write_handshake_error(out, check_handshake(Parsed(request("", {}, "PUT / HTTP/1.1")).req, {}));
+  CHECK(str(out).find("\r\nAllow: GET\r\n") != std::string::npos);
+}

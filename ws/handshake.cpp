@@ -1,0 +1,173 @@
+#include "ws/handshake.h"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "http/response.h"
+
+namespace wsedge::ws {
+
+namespace {
+
+bool is_base64_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+         c == '/';
+}
+
+// RFC 6455 §4.2.1 (5): the key, base64-decoded, is 16 bytes: exactly 22 base64 chars and
+// "==" (RFC 4648 §4). The two spare bits of the last char are not required to be zero.
+bool is_valid_key(std::string_view key) {
+  if (key.size() != 24 || key[22] != '=' || key[23] != '=') return false;
+  for (size_t i = 0; i < 22; ++i) {
+    if (!is_base64_char(key[i])) return false;
+  }
+  return true;
+}
+
+// Subprotocol names are compared exactly: RFC 6455 §4.2.2 says the server selects one of
+// the values the client sent, and browsers check the echo byte for byte.
+bool client_offers(const http::Request& req, std::string_view protocol) {
+  for (const http::Header& h : req.header_list()) {
+    if (!http::iequals(h.name, "sec-websocket-protocol")) continue;
+    std::string_view list = h.value, element;
+    while (http::next_list_element(&list, &element)) {
+      if (element == protocol) return true;
+    }
+  }
+  return false;
+}
+
+bool origin_allowed(const http::Request& req, const HandshakeOptions& options) {
+  if (options.allowed_origins.empty()) return true;
+  if (!req.has_header("origin")) return !options.require_origin;
+  // RFC 6454 §6.2: the serialized origin is ASCII with a lowercase scheme and host, but
+  // compare case-insensitively so a configured "https://Example.com" still matches.
+  std::string_view origin = req.header("origin");
+  for (const std::string& allowed : options.allowed_origins) {
+    if (http::iequals(origin, allowed)) return true;
+  }
+  return false;
+}
+
+HandshakeResult refuse(int status, const char* reason) {
+  HandshakeResult r;
+  r.http_status = status;
+  r.reason = reason;
+  return r;
+}
+
+}  // namespace
+
+bool is_websocket_upgrade(const http::Request& req) {
+  return req.header_has_token("upgrade", "websocket");
+}
+
+HandshakeResult check_handshake(const http::Request& req, const HandshakeOptions& options) {
+  // RFC 6455 §4.2.1 (1): the method MUST be GET; RFC 9110 §15.5.6: 405 names what is allowed.
+  if (req.method != "GET") return refuse(405, "WebSocket handshake must use GET");
+  // RFC 6455 §4.2.1 (1): HTTP/1.1 or higher. 1.0 is a version we speak, so not 505.
+  if (req.version_minor < 1) return refuse(400, "WebSocket handshake requires HTTP/1.1");
+  // RFC 6455 §4.2.1 (2): a Host header field.
+  if (req.header_count("host") != 1) return refuse(400, "missing Host header");
+  // RFC 6455 §4.2.1 (3): Upgrade containing "websocket", case-insensitively.
+  if (!is_websocket_upgrade(req)) return refuse(400, "Upgrade header lacks websocket");
+  // RFC 6455 §4.2.1 (4): Connection containing the token "Upgrade", case-insensitively.
+  if (!req.header_has_token("connection", "upgrade"))
+    return refuse(400, "Connection header lacks upgrade");
+  // RFC 6455 §4.2.1 (5): one Sec-WebSocket-Key that decodes to 16 bytes.
+  if (req.header_count("sec-websocket-key") != 1)
+    return refuse(400, "need exactly one Sec-WebSocket-Key");
+  std::string_view key = req.header("sec-websocket-key");
+  if (!is_valid_key(key)) return refuse(400, "Sec-WebSocket-Key is not 16 bytes in base64");
+  // RFC 6455 §4.2.1 (6) and §4.4: version 13, else 426 naming the versions we speak.
+  if (req.header_count("sec-websocket-version") != 1 || req.header("sec-websocket-version") != "13")
+    return refuse(426, "unsupported Sec-WebSocket-Version; this server speaks 13");
+  // RFC 6455 §4.2.2 (4) and §10.2: an origin the server does not accept gets 403.
+  if (!origin_allowed(req, options)) return refuse(403, "origin not allowed");
+
+  HandshakeResult r;
+  r.ok = true;
+  r.http_status = 101;
+  // RFC 6455 §4.2.2 (5): the route's first preference that the client also offered; no
+  // match means no Sec-WebSocket-Protocol header at all in the 101 (§4.2.2 /subprotocol/).
+  for (const std::string& p : options.subprotocols) {
+    if (client_offers(req, p)) {
+      r.subprotocol = p;
+      break;
+    }
+  }
+  for (const http::Header& h : req.header_list()) {
+    if (!http::iequals(h.name, "sec-websocket-extensions")) continue;
+    if (r.extension_headers++ == 0) r.extensions = h.value;
+  }
+  compute_accept_key(key, r.accept);
+  return r;
+}
+
+void compute_accept_key(std::string_view key, char out[kAcceptKeyLength]) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  // Real keys are 24 bytes: hash them from the stack. A longer one (this function takes
+  // any key) goes through an EVP context, which allocates.
+  char joined[128];
+  if (key.size() + kHandshakeGuid.size() <= sizeof joined) {
+    std::memcpy(joined, key.data(), key.size());
+    std::memcpy(joined + key.size(), kHandshakeGuid.data(), kHandshakeGuid.size());
+    SHA1(reinterpret_cast<const unsigned char*>(joined), key.size() + kHandshakeGuid.size(),
+         digest);
+  } else {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha1(), nullptr);
+    EVP_DigestUpdate(ctx, key.data(), key.size());
+    EVP_DigestUpdate(ctx, kHandshakeGuid.data(), kHandshakeGuid.size());
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx, digest, &len);
+    EVP_MD_CTX_free(ctx);
+  }
+  unsigned char b64[kAcceptKeyLength + 1];  // EVP_EncodeBlock adds a NUL
+  EVP_EncodeBlock(b64, digest, SHA_DIGEST_LENGTH);
+  std::memcpy(out, b64, kAcceptKeyLength);
+}
+
+void write_handshake_response(Buffer& out, const HandshakeResult& result,
+                              std::string_view extensions_header_value) {
+  // RFC 6455 §4.2.2 (5): 101, Upgrade: websocket, Connection: Upgrade, the accept value.
+  // RFC 9110 §8.6: no Content-Length in a 1xx response.
+  http::write_status_line(out, 101);
+  http::write_header(out, "Upgrade", "websocket");
+  http::write_header(out, "Connection", "Upgrade");
+  http::write_header(out, "Sec-WebSocket-Accept", result.accept_key());
+  if (!result.subprotocol.empty())
+    http::write_header(out, "Sec-WebSocket-Protocol", result.subprotocol);
+  if (!extensions_header_value.empty())
+    http::write_header(out, "Sec-WebSocket-Extensions", extensions_header_value);
+  http::end_head(out);
+}
+
+void write_handshake_error(Buffer& out, const HandshakeResult& result) {
+  std::string_view reason = result.reason;
+  char body[160];
+  size_t n = std::min(reason.size(), sizeof body - 1);
+  std::memcpy(body, reason.data(), n);
+  body[n++] = '\n';
+  http::ResponseHead head;
+  head.status = result.http_status;
+  head.content_type = "text/plain; charset=utf-8";
+  head.connection = http::ConnectionHeader::kClose;
+  // RFC 6455 §4.4: a version refusal MUST name the versions supported; RFC 9110 §15.5.22:
+  // a 426 MUST carry Upgrade, and §7.8 wants "upgrade" in Connection beside it.
+  static constexpr std::string_view k426[] = {"Upgrade: websocket", "Connection: Upgrade, close",
+                                              "Sec-WebSocket-Version: 13"};
+  static constexpr std::string_view k405[] = {"Allow: GET"};
+  if (result.http_status == 426) {
+    head.connection = http::ConnectionHeader::kNone;  // k426 carries "Upgrade, close"
+    head.extra = k426;
+  } else if (result.http_status == 405) {
+    head.extra = k405;
+  }
+  http::write_response(out, head, {reinterpret_cast<const uint8_t*>(body), n});
+}
+
+}  // namespace wsedge::ws

@@ -1,0 +1,62 @@
+// ws/handshake.h — the server side of the WebSocket opening handshake (RFC 6455 §4.2).
+//
+// Pure: reads a parsed http::Request, returns a verdict, writes the 101 or the refusal
+// into a Buffer; no I/O, no heap. HandshakeResult's views point into the Request's input
+// (extensions) and into HandshakeOptions' strings (subprotocol): keep both alive until
+// the response is written. Any thread.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/buffer.h"
+#include "http/parser.h"
+
+namespace wsedge::ws {
+
+// RFC 6455 §1.3: appended to Sec-WebSocket-Key before hashing.
+inline constexpr std::string_view kHandshakeGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+inline constexpr size_t kAcceptKeyLength = 28;  // base64 of a 20-byte SHA-1
+
+struct HandshakeOptions {
+  std::span<const std::string> subprotocols;     // the route's, in preference order
+  std::span<const std::string> allowed_origins;  // empty: any origin
+  // With a non-empty allow-list, may a request without Origin pass? Browsers always send
+  // Origin (RFC 6455 §4.1, item 8) and other clients can forge it, so the default is yes.
+  bool require_origin = false;
+};
+
+struct HandshakeResult {
+  bool ok = false;
+  int http_status = 0;                 // 101 when ok, else the refusal's status
+  const char* reason = "";             // one line, when !ok
+  std::string_view subprotocol;        // chosen, one of HandshakeOptions::subprotocols; empty: none
+  char accept[kAcceptKeyLength] = {};  // Sec-WebSocket-Accept, when ok
+  // The first Sec-WebSocket-Extensions value as offered (empty: none), for a negotiator.
+  // More than one such header (extension_headers > 1) are one list (RFC 6455 §9.1): then
+  // walk request.header_list() for all of them.
+  std::string_view extensions;
+  size_t extension_headers = 0;
+
+  std::string_view accept_key() const { return {accept, kAcceptKeyLength}; }
+};
+
+// Has an Upgrade header holding the token "websocket" (case-insensitive): the request
+// asks for the WebSocket path, even when it fails check_handshake later.
+bool is_websocket_upgrade(const http::Request& req);
+
+HandshakeResult check_handshake(const http::Request& req, const HandshakeOptions& options);
+
+// base64(SHA-1(key + kHandshakeGuid)) into out, not NUL-terminated (RFC 6455 §4.2.2).
+void compute_accept_key(std::string_view key, char out[kAcceptKeyLength]);
+
+// The 101 Switching Protocols for an ok result; `extensions_header_value`, when not
+// empty, becomes the Sec-WebSocket-Extensions header the negotiator agreed to.
+void write_handshake_response(Buffer& out, const HandshakeResult& result,
+                              std::string_view extensions_header_value = {});
+// The refusal for a !ok result: status, one-line text body, Connection: close, and for
+// 426 the Sec-WebSocket-Version: 13 the client needs (RFC 6455 §4.4).
+void write_handshake_error(Buffer& out, const HandshakeResult& result);
+
+}  // namespace wsedge::ws
