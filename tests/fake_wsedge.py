@@ -66,9 +66,11 @@ def make_protocol(args):
             except websockets.exceptions.InvalidMessage as exc:
                 cause = exc.__cause__
                 if isinstance(cause, SecurityError):
-                    raise AbortHandshake(431, {"Connection": "close"}, b"head too large\n")
+                    raise AbortHandshake(http.HTTPStatus(431), {"Connection": "close"},
+                                         b"head too large\n")
                 if isinstance(cause, ValueError) and "unsupported HTTP method" in str(cause):
-                    raise AbortHandshake(405, {"Allow": "GET"}, b"method not allowed\n")
+                    raise AbortHandshake(http.HTTPStatus(405), {"Allow": "GET"},
+                                         b"method not allowed\n")
                 raise
 
         async def process_request(self, path, headers):
@@ -83,7 +85,8 @@ def make_protocol(args):
                 ctype = mimetypes.guess_type(full)[0] or "application/octet-stream"
                 return http.HTTPStatus.OK, [("Content-Type", ctype)], body
             if headers.get("Sec-WebSocket-Version") != "13":
-                return 426, [("Sec-WebSocket-Version", "13")], b"version 13 only\n"
+                return (http.HTTPStatus(426), [("Sec-WebSocket-Version", "13")],
+                        b"version 13 only\n")
             return None
 
         def select_subprotocol(self, client_subprotocols, server_subprotocols):

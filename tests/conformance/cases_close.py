@@ -91,7 +91,8 @@ add("7.3.6", "close with a 124-byte reason (payload 126) -> close 1002", "§5.5"
 add("7.3.7", "close 1000 with a multibyte UTF-8 reason -> close 1000", "§5.5.1",
     lambda ctx: clean_close(ctx, ctx.client(), 1000, "κόσμε 𝄞".encode()))
 add("7.5.1", "close reason with invalid UTF-8 -> close 1007", "§5.5.1, §8.1",
-    violation_case(1007, [], F(CLOSE, close_payload(1000, "κόσμε".encode() + b"\xed\xa0\x80"))))
+    violation_case(1007, [], F(CLOSE, close_payload(1000, "κόσμε".encode() + b"\xed\xa0\x80"))
+                   ))
 add("7.5.2", "close reason truncated mid code point -> close 1007", "§5.5.1, §8.1",
     violation_case(1007, [], F(CLOSE, close_payload(1000, "€".encode()[:2]))))
 

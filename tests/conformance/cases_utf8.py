@@ -152,7 +152,8 @@ for i, (what, hx) in enumerate(FF, 5):
                           F(CONT, b"the rest of the message")], False))
 
 # ----- 6.5-6.23 code point tables -------------------------------------------------------
-table("6.5", "valid text", [("κόσμε", KOSME), ("κόσμε 𝄞 😀 ✓", "κόσμε 𝄞 😀 ✓".encode()),
+table("6.5", "valid text", [("κόσμε", KOSME),
+                            ("κόσμε 𝄞 😀 ✓", "κόσμε 𝄞 😀 ✓".encode()),
                             ("ASCII with NUL", b"a\x00b")])
 table("6.6", "prefix of κόσμε", [(f"{n} bytes", KOSME[:n]) for n in range(1, 12)])
 table("6.7", "first code point of each length",
