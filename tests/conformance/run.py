@@ -144,7 +144,8 @@ def main(argv):
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
     args = ap.parse_args(argv)
     patterns = [p.strip() for k in args.k for p in k.split(",") if p.strip()]
-    cases = [c for c in harness.CASES if selected(c, patterns)]
+    ordered = sorted(harness.CASES, key=lambda c: tuple(int(x) for x in c.id.split(".")))
+    cases = [c for c in ordered if selected(c, patterns)]
     if args.list:
         for c in cases:
             print(c.title())
