@@ -1,0 +1,348 @@
+"""A raw RFC 6455 client that controls every byte: the conformance suite's only peer.
+
+build_frame() makes any frame, legal or not (FIN/RSV/opcode/mask/length encoding chosen
+freely). RawClient does the opening handshake itself, writes bytes whole or chopped, and
+reads server frames back while checking that each is well formed (RFC 6455 §5.1-§5.2:
+no mask bit, RSV clear, minimal length encoding; §5.5: control frames <= 125 bytes and
+never fragmented). Every read takes a deadline; nothing here blocks without one.
+Standard library only.
+"""
+import base64
+import errno
+import hashlib
+import os
+import socket
+import struct
+import time
+
+CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+OPNAMES = {CONT: "cont", TEXT: "text", BINARY: "binary", CLOSE: "close", PING: "ping",
+           PONG: "pong"}
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class Fail(Exception):
+    """A case's expectation was not met; the message says what was expected and seen."""
+
+
+class Timeout(Fail):
+    pass
+
+
+class TcpClosed(Exception):
+    """The server closed (or reset) the TCP connection."""
+
+    def __init__(self, how):
+        super().__init__(how)
+        self.how = how
+
+
+def opname(op):
+    return OPNAMES.get(op, f"op{op:#x}")
+
+
+def show(data, n=24):
+    """Short printable description of a payload for transcripts."""
+    data = bytes(data)
+    if len(data) <= n:
+        try:
+            text = data.decode("utf-8")
+            if text.isprintable():
+                return f"{len(data)}B {text!r}"
+        except UnicodeDecodeError:
+            pass
+        return f"{len(data)}B {data.hex(' ')}"
+    return f"{len(data)}B {data[:n].hex(' ')} ..."
+
+
+def mask_payload(key, data):
+    """XOR with the 4-byte key (RFC 6455 §5.3); big-int XOR keeps 16 MiB fast in Python."""
+    n = len(data)
+    if n == 0:
+        return b""
+    k = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(data, "little") ^ int.from_bytes(k, "little")).to_bytes(n, "little")
+
+
+def build_frame(opcode, payload=b"", fin=True, rsv=0, mask=True, key=None, length_bits=None):
+    """One frame. rsv is 0..7 (RSV1=4, RSV2=2, RSV3=1); length_bits forces 7/16/64."""
+    payload = bytes(payload)
+    n = len(payload)
+    b0 = (0x80 if fin else 0) | ((rsv & 7) << 4) | (opcode & 0x0F)
+    mbit = 0x80 if mask else 0
+    bits = length_bits or (7 if n <= 125 else 16 if n <= 0xFFFF else 64)
+    if bits == 7:
+        head = struct.pack("!BB", b0, mbit | n)
+    elif bits == 16:
+        head = struct.pack("!BBH", b0, mbit | 126, n)
+    else:
+        head = struct.pack("!BBQ", b0, mbit | 127, n)
+    if not mask:
+        return head + payload
+    key = key if key is not None else os.urandom(4)
+    return head + key + mask_payload(key, payload)
+
+
+def close_payload(code=None, reason=b""):
+    if code is None:
+        return b""
+    if isinstance(reason, str):
+        reason = reason.encode()
+    return struct.pack("!H", code) + reason
+
+
+def fragments(opcode, payload, size):
+    """Splits a message into frames of `size` payload bytes (first frame carries opcode)."""
+    payload = bytes(payload)
+    parts = [payload[i:i + size] for i in range(0, len(payload), size)] or [b""]
+    out = []
+    for i, part in enumerate(parts):
+        out.append(build_frame(opcode if i == 0 else CONT, part, fin=i == len(parts) - 1))
+    return out
+
+
+class Frame:
+    __slots__ = ("fin", "rsv", "opcode", "payload")
+
+    def __init__(self, fin, rsv, opcode, payload):
+        self.fin, self.rsv, self.opcode, self.payload = fin, rsv, opcode, payload
+
+    def close_code(self):
+        return struct.unpack("!H", self.payload[:2])[0] if len(self.payload) >= 2 else None
+
+    def __repr__(self):
+        if self.opcode == CLOSE:
+            code = self.close_code()
+            reason = self.payload[2:]
+            return f"close {code if code is not None else '(empty)'} {show(reason)}"
+        fin = "" if self.fin else " fin=0"
+        return f"{opname(self.opcode)}{fin} {show(self.payload)}"
+
+
+class RawClient:
+    """One TCP connection to the server under test, spoken to byte by byte."""
+
+    def __init__(self, host, port, path="/echo", timeout=5.0, log=None):
+        self.host, self.port, self.path = host, port, path
+        self.timeout = timeout
+        self.log = log if log is not None else []  # transcript shown on failure
+        self.problems = []  # malformed server frames seen (a case fails on any)
+        self.buf = bytearray()
+        self.sock = None
+        self.tcp_closed = None  # how the server ended TCP, once it has
+        self.response_head = None
+
+    # ----- connection ------------------------------------------------------------------
+    def connect(self, extra_headers=(), protocols=None):
+        self.sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        key = base64.b64encode(os.urandom(16)).decode()
+        lines = [f"GET {self.path} HTTP/1.1", f"Host: {self.host}:{self.port}",
+                 "Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Key: {key}",
+                 "Sec-WebSocket-Version: 13"]
+        if protocols:
+            lines.append("Sec-WebSocket-Protocol: " + ", ".join(protocols))
+        lines += list(extra_headers)
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        head = self._read_head(time.monotonic() + self.timeout)
+        self.response_head = head
+        status_line, *header_lines = head.split("\r\n")
+        headers = {}
+        for h in header_lines:
+            name, _, value = h.partition(":")
+            headers.setdefault(name.strip().lower(), value.strip())
+        parts = status_line.split(" ", 2)
+        if len(parts) < 2 or parts[1] != "101":
+            raise Fail(f"handshake: expected 101, got {status_line!r}")
+        expect = base64.b64encode(hashlib.sha1(key.encode() + GUID).digest()).decode()
+        if headers.get("sec-websocket-accept") != expect:
+            raise Fail(f"handshake: Sec-WebSocket-Accept {headers.get('sec-websocket-accept')!r}"
+                       f" != {expect!r} (RFC 6455 §4.2.2)")
+        if headers.get("upgrade", "").lower() != "websocket":
+            raise Fail(f"handshake: Upgrade header {headers.get('upgrade')!r}")
+        if "upgrade" not in headers.get("connection", "").lower():
+            raise Fail(f"handshake: Connection header {headers.get('connection')!r}")
+        self.log.append(f"  handshake ok ({self.path})")
+        return headers
+
+    def _read_head(self, deadline):
+        while b"\r\n\r\n" not in self.buf:
+            if len(self.buf) > 65536:
+                raise Fail("handshake: response head larger than 64 KiB")
+            self._fill(deadline, "the handshake response")
+        idx = self.buf.index(b"\r\n\r\n")
+        head = bytes(self.buf[:idx]).decode("latin-1")
+        del self.buf[:idx + 4]
+        return head
+
+    def close_socket(self):
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+            self.sock = None
+
+    # ----- writing ---------------------------------------------------------------------
+    def send(self, data, chunk=None, delay=0.0, note=None):
+        """Writes bytes whole, or in `chunk`-byte writes (`delay` s apart). TcpClosed if
+        the server has reset the connection."""
+        data = bytes(data)
+        if note:
+            self.log.append(f"> {note}" + (f" (in {chunk}-byte writes)" if chunk else ""))
+        try:
+            if not chunk:
+                self.sock.sendall(data)
+                return
+            for i in range(0, len(data), chunk):
+                self.sock.sendall(data[i:i + chunk])
+                if delay:
+                    time.sleep(delay)
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            self.log.append(f"  write failed: {exc.__class__.__name__}")
+            raise TcpClosed(exc.__class__.__name__) from None
+        except socket.timeout:
+            raise Timeout("write blocked for the whole timeout (server not reading?)") from None
+
+    def send_frame(self, opcode, payload=b"", chunk=None, delay=0.0, **kw):
+        frame = build_frame(opcode, payload, **kw)
+        desc = f"{opname(opcode)}"
+        if not kw.get("fin", True):
+            desc += " fin=0"
+        if kw.get("rsv"):
+            desc += f" rsv={kw['rsv']}"
+        if kw.get("mask") is False:
+            desc += " unmasked"
+        self.send(frame, chunk, delay, note=f"{desc} {show(payload)}")
+
+    def send_close(self, code=None, reason=b"", **kw):
+        self.send_frame(CLOSE, close_payload(code, reason), **kw)
+
+    # ----- reading ---------------------------------------------------------------------
+    def _fill(self, deadline, what):
+        if self.tcp_closed:
+            raise TcpClosed(self.tcp_closed)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise Timeout(f"timed out waiting for {what}")
+        self.sock.settimeout(remaining)
+        try:
+            data = self.sock.recv(1 << 20)
+        except socket.timeout:
+            raise Timeout(f"timed out waiting for {what}") from None
+        except ConnectionResetError:
+            self.tcp_closed = "reset"
+            raise TcpClosed("reset") from None
+        except OSError as exc:
+            if exc.errno in (errno.ECONNRESET, errno.EPIPE):
+                self.tcp_closed = "reset"
+                raise TcpClosed("reset") from None
+            raise
+        if not data:
+            self.tcp_closed = "FIN"
+            raise TcpClosed("FIN")
+        self.buf += data
+
+    def recv_frame(self, deadline, what="a frame"):
+        """Next server frame; checks its framing. Raises Timeout or TcpClosed."""
+        while len(self.buf) < 2:
+            self._fill(deadline, what)
+        b0, b1 = self.buf[0], self.buf[1]
+        n = b1 & 0x7F
+        hlen = 2 + (2 if n == 126 else 8 if n == 127 else 0) + (4 if b1 & 0x80 else 0)
+        while len(self.buf) < hlen:
+            self._fill(deadline, what)
+        if n == 126:
+            n = struct.unpack_from("!H", self.buf, 2)[0]
+            if n < 126:
+                self.problems.append(f"non-minimal 16-bit length for {n} bytes (RFC 6455 §5.2)")
+        elif n == 127:
+            n = struct.unpack_from("!Q", self.buf, 2)[0]
+            if n <= 0xFFFF:
+                self.problems.append(f"non-minimal 64-bit length for {n} bytes (RFC 6455 §5.2)")
+            if n >> 63:
+                self.problems.append("64-bit length with the most significant bit set")
+        fin, rsv, op = bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0x0F
+        if b1 & 0x80:
+            self.problems.append("server frame is masked (RFC 6455 §5.1: it must not be)")
+        if rsv:
+            self.problems.append(f"server frame has RSV bits {rsv:#o} set without an extension")
+        if op not in OPNAMES:
+            self.problems.append(f"server frame uses reserved opcode {op:#x} (RFC 6455 §5.2)")
+        if op >= 8 and (n > 125 or not fin):
+            self.problems.append(f"server control frame {opname(op)} len={n} fin={fin} "
+                                 "(RFC 6455 §5.5)")
+        while len(self.buf) < hlen + n:
+            self._fill(deadline, what)
+        payload = bytes(self.buf[hlen:hlen + n])
+        if b1 & 0x80:
+            payload = mask_payload(bytes(self.buf[hlen - 4:hlen]), payload)
+        del self.buf[:hlen + n]
+        frame = Frame(fin, rsv, op, payload)
+        if op == CLOSE:
+            self._check_close(frame)
+        self.log.append(f"< {frame!r}")
+        return frame
+
+    def _check_close(self, frame):
+        p = frame.payload
+        if len(p) == 1:
+            self.problems.append("server close frame with a 1-byte payload (RFC 6455 §5.5.1)")
+        if len(p) >= 2:
+            code = frame.close_code()
+            if not valid_close_code(code):
+                self.problems.append(f"server sent invalid close code {code} (RFC 6455 §7.4)")
+            try:
+                p[2:].decode("utf-8")
+            except UnicodeDecodeError:
+                self.problems.append("server close reason is not UTF-8 (RFC 6455 §5.5.1)")
+
+    def recv_event(self, deadline, what="a message"):
+        """Next message-level event: ('text'|'binary', payload), ('ping'|'pong', payload),
+        ('close', Frame). Fragmented server messages are assembled; a broken server
+        fragment sequence is recorded as a problem."""
+        parts, first = [], None
+        while True:
+            f = self.recv_frame(deadline, what)
+            if f.opcode in (PING, PONG):
+                return (opname(f.opcode), f.payload)
+            if f.opcode == CLOSE:
+                if first is not None:
+                    self.log.append("  (close arrived inside a fragmented message)")
+                return ("close", f)
+            if f.opcode == CONT and first is None:
+                self.problems.append("server sent a continuation frame with no message open")
+                continue
+            if f.opcode in (TEXT, BINARY) and first is not None:
+                self.problems.append("server started a new message inside a fragmented one")
+                parts = []
+            if f.opcode in (TEXT, BINARY):
+                first = f.opcode
+            parts.append(f.payload)
+            if f.fin:
+                payload = b"".join(parts)
+                if first == TEXT:
+                    try:
+                        payload.decode("utf-8")
+                    except UnicodeDecodeError:
+                        self.problems.append("server sent a text message that is not UTF-8")
+                return (opname(first), payload)
+
+    def wait_tcp_close(self, deadline):
+        """Reads until the server ends TCP; any frame in between is logged. Returns how."""
+        try:
+            while True:
+                f = self.recv_frame(deadline, "the server to close TCP")
+                self.log.append(f"  (frame after close: {f!r})")
+        except TcpClosed as exc:
+            self.log.append(f"< TCP {exc.how}")
+            return exc.how
+
+
+def valid_close_code(code):
+    """RFC 6455 §7.4.1/§7.4.2 and the IANA registry: codes an endpoint may put on the wire."""
+    if code is None:
+        return False
+    if 1000 <= code <= 1003 or 1007 <= code <= 1014:
+        return True
+    return 3000 <= code <= 4999
