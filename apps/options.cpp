@@ -1,0 +1,132 @@
+#include "apps/options.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <string_view>
+
+namespace wsedge::app {
+namespace {
+
+// "65536", "64K", "16M", "1G" (binary multiples).
+bool parse_size(std::string_view text, uint64_t* out) {
+  if (text.empty()) return false;
+  uint64_t mult = 1;
+  switch (text.back()) {
+    case 'K': case 'k': mult = 1ull << 10; break;
+    case 'M': case 'm': mult = 1ull << 20; break;
+    case 'G': case 'g': mult = 1ull << 30; break;
+    default: break;
+  }
+  if (mult != 1) text.remove_suffix(1);
+  if (text.empty() || text.size() > 15) return false;
+  uint64_t v = 0;
+  for (char ch : text) {
+    if (ch < '0' || ch > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(ch - '0');
+  }
+  *out = v * mult;
+  return true;
+}
+
+// Seconds, possibly fractional ("0.5"), into milliseconds.
+bool parse_seconds(const char* text, int64_t* out_ms) {
+  errno = 0;
+  char* end = nullptr;
+  double s = std::strtod(text, &end);
+  if (errno != 0 || end == text || *end != '\0' || !std::isfinite(s) || s < 0 || s > 86400 * 365) {
+    return false;
+  }
+  *out_ms = static_cast<int64_t>(std::llround(s * 1000));
+  return true;
+}
+
+}  // namespace
+
+const char* usage_text() {
+  return "usage: wsedge [options]\n"
+         "  --host H              address to listen on (default 127.0.0.1; ::1, 0.0.0.0, :: ok)\n"
+         "  --port P              port (default 9001; 0 picks a free one and prints it)\n"
+         "  --reuse-port          set SO_REUSEPORT (several instances on one port)\n"
+         "  --web DIR             static files for plain GETs (default apps/web; '' for none)\n"
+         "  --log-level L         trace|debug|info|warn|error|off (default info)\n"
+         "  --max-message-size N  largest message accepted, e.g. 65536, 16M (default 64M);\n"
+         "                        larger ones are refused with close 1009\n"
+         "  --subprotocol NAME    a subprotocol the echo route speaks; repeat, most preferred\n"
+         "                        first\n"
+         "  --allow-origin O      accept only handshakes with this Origin; repeatable\n"
+         "                        (default: any origin)\n"
+         "  --ping-interval S     server pings every S seconds (default 0: off)\n"
+         "  --idle-timeout S      close a WebSocket silent for S seconds (default: 2x the ping\n"
+         "                        interval when pinging, else never)\n"
+         "  --handshake-timeout S a request head must arrive within S seconds (default 10)\n"
+         "  --close-grace S       wait S seconds for the peer's close/EOF (default 2)\n"
+         "  --high-water N        per-connection send queue limit, e.g. 4M (default 4M)\n"
+         "  --help, --version\n";
+}
+
+ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* error) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view flag = argv[i];
+    if (flag == "--help" || flag == "-h") return ParseOutcome::kHelp;
+    if (flag == "--version") return ParseOutcome::kVersion;
+    if (flag == "--reuse-port") {
+      out->reuse_port = true;
+      continue;
+    }
+    static constexpr std::string_view kWithValue[] = {
+        "--host", "--port", "--web", "--log-level", "--max-message-size", "--subprotocol",
+        "--allow-origin", "--ping-interval", "--idle-timeout", "--handshake-timeout",
+        "--close-grace", "--high-water"};
+    bool known = false;
+    for (std::string_view k : kWithValue) known = known || k == flag;
+    if (!known) {
+      *error = "unknown argument '" + std::string(flag) + "' (see --help)";
+      return ParseOutcome::kError;
+    }
+    if (i + 1 >= argc) {
+      *error = std::string(flag) + ": missing value";
+      return ParseOutcome::kError;
+    }
+    const char* value = argv[++i];
+    uint64_t n = 0;
+    bool ok = true;
+    if (flag == "--host") {
+      out->host = value;
+      ok = !out->host.empty();
+    } else if (flag == "--port") {
+      ok = parse_size(value, &n) && n <= 65535 && std::string_view(value).find_first_not_of(
+                                                      "0123456789") == std::string_view::npos;
+      out->port = static_cast<uint16_t>(n);
+    } else if (flag == "--web") {
+      out->web_root = value;
+    } else if (flag == "--log-level") {
+      ok = parse_log_level(value, &out->log_level);
+    } else if (flag == "--max-message-size") {
+      ok = parse_size(value, &out->max_message_size) && out->max_message_size > 0;
+    } else if (flag == "--subprotocol") {
+      out->subprotocols.emplace_back(value);
+      ok = !out->subprotocols.back().empty();
+    } else if (flag == "--allow-origin") {
+      out->allowed_origins.emplace_back(value);
+    } else if (flag == "--ping-interval") {
+      ok = parse_seconds(value, &out->ping_interval_ms);
+    } else if (flag == "--idle-timeout") {
+      ok = parse_seconds(value, &out->idle_timeout_ms);
+    } else if (flag == "--handshake-timeout") {
+      ok = parse_seconds(value, &out->handshake_timeout_ms) && out->handshake_timeout_ms > 0;
+    } else if (flag == "--close-grace") {
+      ok = parse_seconds(value, &out->close_grace_ms);
+    } else if (flag == "--high-water") {
+      ok = parse_size(value, &n) && n >= 1024;
+      out->high_water = n;
+    }
+    if (!ok) {
+      *error = std::string(flag) + ": invalid value '" + value + "'";
+      return ParseOutcome::kError;
+    }
+  }
+  return ParseOutcome::kRun;
+}
+
+}  // namespace wsedge::app

@@ -1,0 +1,37 @@
+// apps/options.h — the wsedge command line.
+//
+// parse_options() turns argv into Options or into a one-line error; main() prints the
+// error and exits with status 2 (usage errors), or the help/version text with status 0.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/log.h"
+
+namespace wsedge::app {
+
+struct Options {
+  std::string host = "127.0.0.1";
+  uint16_t port = 9001;
+  bool reuse_port = false;
+  std::string web_root = "apps/web";
+  LogLevel log_level = LogLevel::kInfo;
+  uint64_t max_message_size = 64ull << 20;
+  std::vector<std::string> subprotocols;
+  std::vector<std::string> allowed_origins;
+  int64_t ping_interval_ms = 0;
+  int64_t idle_timeout_ms = 0;
+  int64_t handshake_timeout_ms = 10'000;
+  int64_t close_grace_ms = 2'000;
+  size_t high_water = 4u << 20;
+};
+
+enum class ParseOutcome { kRun, kHelp, kVersion, kError };
+
+// On kError, `error` holds one line naming the flag and what was wrong with it.
+ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* error);
+const char* usage_text();
+
+}  // namespace wsedge::app

@@ -1,0 +1,80 @@
+// core/transport.h — the seam between a byte stream and the protocol that runs on it.
+//
+// A Transport is one connection's byte stream (net::Connection over TCP today; TLS or a
+// test double tomorrow). A Protocol is what speaks over it: HTTP first, then — after the
+// upgrade — a WebSocket session. The protocol never sees a socket, so ws/ and http/ are
+// testable with an in-memory Transport, and the hijack is one call: switch_protocol().
+// Single-threaded: every call happens on the connection's loop thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+
+namespace wsedge {
+
+class Transport;
+
+class Protocol {
+ public:
+  virtual ~Protocol() = default;
+
+  // The protocol now owns the connection (it was accepted, or switched to). The place to
+  // arm a first timer or greet the peer.
+  virtual void on_start(Transport& /*t*/) {}
+  // Bytes arrived. `data` is the unconsumed rest of the previous call followed by the new
+  // bytes: contiguous and writable (the WebSocket layer unmasks in place). Returns how many
+  // bytes were consumed from the front; the rest comes back first on the next call, so a
+  // protocol that needs more bytes simply consumes less (and may call Transport::expect).
+  virtual size_t on_data(Transport& t, std::span<uint8_t> data) = 0;
+  // The output queue fell back below the low-water mark after having passed the high one.
+  virtual void on_drain(Transport& /*t*/) {}
+  // The timer armed with Transport::arm_timer fired.
+  virtual void on_timer(Transport& /*t*/) {}
+  // The connection is gone (peer EOF/reset, abort(), or close() completed). Last call:
+  // no sends after it. The protocol is destroyed right after it returns.
+  virtual void on_disconnect(Transport& t) = 0;
+};
+
+class Transport {
+ public:
+  // Queues a then b for sending. Two spans so a frame header and its payload leave in one
+  // writev without being joined first. Inside on_data, sends are corked and flushed with
+  // one syscall when the callback returns. The bytes are copied only if the kernel refuses
+  // them (or while corked), so the caller's memory is free again when send returns.
+  virtual void send(std::span<const uint8_t> a, std::span<const uint8_t> b = {}) = 0;
+  // Bytes accepted by send() but not yet taken by the kernel.
+  virtual size_t buffered_amount() const = 0;
+  // Past this many buffered bytes the sender should stop producing (on_drain fires when
+  // the queue falls below half of it).
+  virtual size_t high_water_mark() const = 0;
+  // Read-size hint: the protocol cannot progress until this many more bytes arrive
+  // (e.g. the rest of a large frame), so the next read may go straight into a buffer of
+  // that size instead of the shared receive buffer.
+  virtual void expect(size_t bytes) = 0;
+  // One timer per connection; arming again moves it. The owner decides what it means
+  // (handshake timeout, keepalive tick, close grace).
+  virtual void arm_timer(int64_t delay_ms) = 0;
+  virtual void disarm_timer() = 0;
+  // The loop's cached monotonic time in ms (one clock read per loop iteration).
+  virtual int64_t now_ms() const = 0;
+  // Graceful close: flush what is queued, shut the write side, then discard input until
+  // the peer's EOF or the linger timeout, then close. Sends after it are dropped.
+  virtual void close() = 0;
+  // Immediate close: queued output is dropped.
+  virtual void abort() = 0;
+  virtual bool closing() const = 0;
+  // Hands the connection to another protocol (the HTTP → WebSocket hijack). The current
+  // protocol is destroyed after its callback returns; bytes it did not consume go to
+  // `next` at once, so nothing that arrived right behind the request head is lost.
+  virtual void switch_protocol(std::unique_ptr<Protocol> next) = 0;
+  // "ip:port" of the peer, for logs.
+  virtual std::string_view peer_address() const = 0;
+
+ protected:
+  ~Transport() = default;
+};
+
+}  // namespace wsedge

@@ -1,0 +1,59 @@
+// http/http_session.h — the Protocol a connection starts with: HTTP/1.1 until an upgrade.
+//
+// Parses request heads incrementally (pipelined requests in one read are answered in
+// order), serves static files, answers errors with a one-line reason, keeps connections
+// alive per RFC 9112 §9.3, and hands WebSocket upgrade requests to an UpgradeHandler,
+// which either refuses them or switches the connection to a WebSocket session (the
+// hijack). Request bodies are not accepted: such requests get an error and a close.
+// Slowloris guard: a request head must complete within head_timeout_ms of its first byte
+// (or of the connection/previous response), else 408 and close.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "core/transport.h"
+#include "http/parser.h"
+
+namespace wsedge::http {
+
+class StaticFiles;
+
+class UpgradeHandler {
+ public:
+  // A complete request whose Upgrade header asks for websocket. Either answer with an
+  // error and close, or write the 101 and call t.switch_protocol().
+  virtual void on_upgrade(Transport& t, const Request& request) = 0;
+
+ protected:
+  ~UpgradeHandler() = default;
+};
+
+struct HttpOptions {
+  ParseLimits limits;
+  int64_t head_timeout_ms = 10'000;       // slowloris guard
+  int64_t keepalive_timeout_ms = 30'000;  // an idle keep-alive connection is closed after it
+};
+
+class HttpSession final : public Protocol {
+ public:
+  // `files` may be null (no static files: every plain GET is a 404).
+  HttpSession(const HttpOptions& options, const StaticFiles* files, UpgradeHandler& upgrades);
+
+  void on_start(Transport& t) override;
+  size_t on_data(Transport& t, std::span<uint8_t> data) override;
+  void on_timer(Transport& t) override;
+  void on_disconnect(Transport& /*t*/) override {}
+
+ private:
+  // Returns false when the connection is finished (closed, or upgraded).
+  bool answer(Transport& t, const Request& request);
+  void reply_error(Transport& t, int status, std::string_view reason);
+
+  const HttpOptions& options_;
+  const StaticFiles* files_;
+  UpgradeHandler& upgrades_;
+  bool head_started_ = false;  // bytes of a request head have arrived (timer is the head's)
+};
+
+}  // namespace wsedge::http

@@ -1,0 +1,190 @@
+// net::Connection over a socketpair driven by a real Reactor.
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "net/connection.h"
+#include "net/reactor.h"
+
+using namespace wsedge;
+using namespace wsedge::net;
+
+namespace {
+
+// Consumes whole lines ("...\n") and echoes each; leaves a partial line unconsumed.
+struct LineEcho final : Protocol {
+  std::vector<std::string> lines;
+  std::vector<size_t> offered;  // data.size() of each on_data call
+  bool disconnected = false;
+  bool close_after_first = false;
+  int drains = 0;
+  size_t on_data(Transport& t, std::span<uint8_t> data) override {
+    offered.push_back(data.size());
+    size_t pos = 0;
+    for (;;) {
+      auto* start = data.data() + pos;
+      auto* nl = static_cast<uint8_t*>(std::memchr(start, '\n', data.size() - pos));
+      if (nl == nullptr) break;
+      size_t n = static_cast<size_t>(nl - start) + 1;
+      lines.emplace_back(reinterpret_cast<char*>(start), n);
+      t.send({start, n});
+      pos += n;
+      if (close_after_first) {
+        t.close();
+        return data.size();
+      }
+    }
+    return pos;
+  }
+  void on_drain(Transport&) override { ++drains; }
+  void on_disconnect(Transport&) override { disconnected = true; }
+};
+
+struct Owner final : ConnectionOwner {
+  int closed = 0;
+  void on_connection_closed(Connection* c) override {
+    ++closed;
+    delete c;
+  }
+};
+
+struct Pair {
+  std::unique_ptr<Reactor> loop;
+  LoopBuffers buffers;
+  Owner owner;
+  Connection* conn = nullptr;
+  LineEcho* proto = nullptr;
+  int peer = -1;
+
+  explicit Pair(ConnectionOptions options = {}) {
+    auto r = Reactor::create();
+    REQUIRE(r.ok());
+    loop = std::move(r.value());
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+    peer = sv[1];
+    sockaddr_storage none{};
+    conn = new Connection(*loop, buffers, owner, sv[0], none, options);
+    auto p = std::make_unique<LineEcho>();
+    proto = p.get();
+    REQUIRE(conn->start(std::move(p)).ok());
+  }
+  ~Pair() {
+    if (owner.closed == 0) delete conn;
+    ::close(peer);
+  }
+  void spin(int iterations = 5) {
+    for (int i = 0; i < iterations; ++i) loop->run_once(10);
+  }
+  std::string read_peer() {
+    std::string s;
+    char buf[65536];
+    for (;;) {
+      ssize_t n = ::read(peer, buf, sizeof buf);
+      if (n <= 0) break;
+      s.append(buf, static_cast<size_t>(n));
+    }
+    return s;
+  }
+  void write_peer(const std::string& s) {
+    REQUIRE(::write(peer, s.data(), s.size()) == static_cast<ssize_t>(s.size()));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("Connection hands bytes to the protocol and sends its answers") {
+  Pair p;
+  p.write_peer("one\ntwo\n");
+  p.spin();
+  CHECK(p.proto->lines == std::vector<std::string>{"one\n", "two\n"});
+  CHECK(p.read_peer() == "one\ntwo\n");
+}
+
+TEST_CASE("Connection keeps the unconsumed tail and offers it first next time") {
+  Pair p;
+  p.write_peer("par");
+  p.spin();
+  CHECK(p.proto->lines.empty());
+  p.write_peer("tial\nrest");
+  p.spin();
+  REQUIRE(p.proto->lines.size() == 1);
+  CHECK(p.proto->lines[0] == "partial\n");
+  CHECK(p.proto->offered.back() == std::string("partial\nrest").size());
+  p.write_peer("\n");
+  p.spin();
+  CHECK(p.proto->lines.back() == "rest\n");
+  CHECK(p.read_peer() == "partial\nrest\n");
+}
+
+TEST_CASE("Connection: peer EOF finishes the connection and tells protocol and owner") {
+  Pair p;
+  p.write_peer("bye\n");
+  ::shutdown(p.peer, SHUT_WR);
+  p.spin();
+  CHECK(p.owner.closed == 1);  // the owner deleted it; proto is gone with it
+}
+
+TEST_CASE("Connection::close flushes, half-closes, and finishes on the peer's EOF") {
+  Pair p;
+  p.proto->close_after_first = true;
+  p.write_peer("last\n");
+  p.spin();
+  // The answer arrived, then EOF (our write side is shut).
+  CHECK(p.read_peer() == "last\n");
+  char c;
+  CHECK(::read(p.peer, &c, 1) == 0);
+  CHECK(p.owner.closed == 0);  // still lingering: waiting for the peer's EOF
+  ::shutdown(p.peer, SHUT_WR);
+  p.spin();
+  CHECK(p.owner.closed == 1);
+}
+
+TEST_CASE("Connection::close gives up on a silent peer after the linger timeout") {
+  ConnectionOptions o;
+  o.linger_ms = 30;
+  Pair p(o);
+  p.proto->close_after_first = true;
+  p.write_peer("x\n");
+  for (int i = 0; i < 20 && p.owner.closed == 0; ++i) p.loop->run_once(20);
+  CHECK(p.owner.closed == 1);
+}
+
+TEST_CASE("Connection backpressure: a peer that does not read stops our reading") {
+  ConnectionOptions o;
+  o.high_water = 64 * 1024;
+  Pair p(o);
+  int size = 4096;
+  setsockopt(p.peer, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  std::string line(1023, 'x');
+  line += '\n';
+  // The peer writes a lot and reads nothing: echoes pile up in the connection's queue
+  // until it passes the high-water mark, and then the connection stops reading.
+  size_t written = 0;
+  for (int round = 0; round < 200; ++round) {
+    for (int i = 0; i < 16; ++i) {
+      ssize_t n = ::write(p.peer, line.data(), line.size());
+      if (n > 0) written += static_cast<size_t>(n);
+    }
+    p.spin(1);
+  }
+  CHECK(p.conn->buffered_amount() > o.high_water);
+  CHECK(p.conn->buffered_amount() < o.high_water + 256 * 1024 + 2 * line.size());
+  size_t lines_before = p.proto->lines.size();
+  CHECK(lines_before * line.size() < written);  // input was left in the kernel
+  // Now the peer reads everything: the queue drains, on_drain fires, reading resumes,
+  // and every line written comes back.
+  std::string echoed;
+  for (int i = 0; i < 2000 && echoed.size() < written; ++i) {
+    echoed += p.read_peer();
+    p.spin(1);
+  }
+  CHECK(echoed.size() == written);
+  CHECK(p.proto->drains >= 1);
+}

@@ -1,0 +1,361 @@
+// ws::Session over an in-memory transport: RFC 6455 §5–§7 behaviour, byte for byte.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "http/parser.h"
+#include "tests/unit/fake_transport.h"
+#include "ws/frame.h"
+#include "ws/session.h"
+
+using namespace wsedge;
+using namespace wsedge::ws;
+
+namespace {
+
+const MaskKey kKey{0x37, 0xfa, 0x21, 0x3d};
+
+std::span<const uint8_t> as_bytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+std::string frame(Opcode op, const std::string& payload, bool fin = true, bool rsv1 = false) {
+  Buffer b;
+  encode_frame(b, op, as_bytes(payload), fin, rsv1, &kKey);
+  return {reinterpret_cast<const char*>(b.data()), b.readable()};
+}
+
+std::string close_frame(uint16_t code, const std::string& reason = "") {
+  std::string body;
+  body.push_back(static_cast<char>(code >> 8));
+  body.push_back(static_cast<char>(code & 0xff));
+  return frame(Opcode::kClose, body + reason);
+}
+
+struct Out {
+  Opcode op;
+  bool fin;
+  std::string payload;
+};
+
+// Decodes what the server sent; every server frame must be unmasked (RFC 6455 §5.1).
+std::vector<Out> server_frames(const std::vector<uint8_t>& sent) {
+  std::vector<Out> frames;
+  DecodeRules rules;
+  rules.expect_masked = false;
+  size_t pos = 0;
+  while (pos < sent.size()) {
+    DecodeResult r = decode_header(std::span<const uint8_t>(sent).subspan(pos), rules);
+    REQUIRE(r.status == DecodeStatus::kOk);
+    size_t start = pos + r.header.header_length;
+    REQUIRE(start + r.header.payload_length <= sent.size());
+    frames.push_back({r.header.opcode, r.header.fin,
+                      std::string(sent.begin() + static_cast<long>(start),
+                                  sent.begin() + static_cast<long>(start + r.header.payload_length))});
+    pos = start + r.header.payload_length;
+  }
+  return frames;
+}
+
+uint16_t close_code_of(const Out& f) {
+  REQUIRE(f.op == Opcode::kClose);
+  REQUIRE(f.payload.size() >= 2);
+  return static_cast<uint16_t>((static_cast<uint8_t>(f.payload[0]) << 8) |
+                               static_cast<uint8_t>(f.payload[1]));
+}
+
+struct Recorder final : Handler {
+  bool echo = true;
+  std::vector<std::string> messages;
+  std::vector<MessageType> types;
+  std::vector<const uint8_t*> payload_addresses;
+  int closes = 0;
+  uint16_t close_code = 0;
+  std::string close_reason;
+
+  void on_message(Session& s, std::span<const uint8_t> p, MessageType type) override {
+    messages.emplace_back(p.begin(), p.end());
+    types.push_back(type);
+    payload_addresses.push_back(p.data());
+    if (echo) s.send(p, type);
+  }
+  void on_close(Session&, uint16_t code, std::string_view reason) override {
+    ++closes;
+    close_code = code;
+    close_reason = reason;
+  }
+};
+
+struct Fixture {
+  Recorder app;
+  SessionOptions options;
+  test::FakeTransport t;
+  Session* session = nullptr;
+
+  explicit Fixture(SessionOptions o = {}) : options(o) {
+    auto s = std::make_unique<Session>(t, app, options);
+    session = s.get();
+    t.protocol = std::move(s);
+    http::Request request{};
+    session->open(request);
+  }
+  std::vector<Out> out() const { return server_frames(t.sent); }
+};
+
+}  // namespace
+
+TEST_CASE("echo of text and binary frames of boundary lengths, whole and byte by byte") {
+  for (size_t len : {0, 1, 125, 126, 127, 65535, 65536, 70000}) {
+    for (size_t chunk : {0, 1, 7, 4096}) {
+      if (chunk == 1 && len > 4096) continue;  // byte-by-byte on big frames: slow, no new path
+      for (Opcode op : {Opcode::kText, Opcode::kBinary}) {
+        CAPTURE(len);
+        CAPTURE(chunk);
+        Fixture f;
+        std::string payload(len, 'a');
+        for (size_t i = 0; i < len; ++i) payload[i] = static_cast<char>('a' + i % 26);
+        f.t.feed(frame(op, payload), chunk);
+        auto out = f.out();
+        REQUIRE(out.size() == 1);
+        CHECK(out[0].op == op);
+        CHECK(out[0].fin);
+        CHECK(out[0].payload == payload);
+        CHECK_FALSE(f.t.closed);
+      }
+    }
+  }
+}
+
+TEST_CASE("a whole frame in the buffer reaches the application without a copy") {
+  Fixture f;
+  std::string wire = frame(Opcode::kBinary, "zero-copy");
+  f.t.feed(wire);
+  REQUIRE(f.app.payload_addresses.size() == 1);
+  // The payload span points into the transport's input buffer, right after the header.
+  CHECK(f.app.payload_addresses[0] >= f.t.tail.data());
+  CHECK(f.app.messages[0] == "zero-copy");
+}
+
+TEST_CASE("RFC 6455 §5.5.2: ping is answered with a pong carrying the same payload") {
+  for (std::string payload : {std::string(), std::string("hello"), std::string(125, 'p')}) {
+    Fixture f;
+    f.t.feed(frame(Opcode::kPing, payload));
+    auto out = f.out();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].op == Opcode::kPong);
+    CHECK(out[0].payload == payload);
+  }
+}
+
+TEST_CASE("RFC 6455 §5.5.3: an unsolicited pong is ignored") {
+  Fixture f;
+  f.t.feed(frame(Opcode::kPong, "unasked") + frame(Opcode::kText, "still open"));
+  auto out = f.out();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].payload == "still open");
+}
+
+TEST_CASE("RFC 6455 §5.4: fragments are assembled; control frames may sit between them") {
+  for (size_t chunk : {0, 1, 3}) {
+    CAPTURE(chunk);
+    Fixture f;
+    std::string wire = frame(Opcode::kText, "frag", false) + frame(Opcode::kPing, "p") +
+                       frame(Opcode::kContinuation, "men", false) +
+                       frame(Opcode::kContinuation, "", false) +
+                       frame(Opcode::kContinuation, "ted", true);
+    f.t.feed(wire, chunk);
+    auto out = f.out();
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].op == Opcode::kPong);  // the pong goes out before the echo
+    CHECK(out[1].op == Opcode::kText);
+    CHECK(out[1].payload == "fragmented");
+    REQUIRE(f.app.types.size() == 1);
+    CHECK(f.app.types[0] == MessageType::kText);
+  }
+}
+
+struct Violation {
+  const char* name;
+  std::string wire;
+  uint16_t code;
+};
+
+TEST_CASE("protocol violations fail the connection with the right close code") {
+  std::string unmasked = "\x81\x02hi";
+  std::vector<Violation> cases = {
+      {"RFC 6455 §5.1: unmasked client frame", unmasked, 1002},
+      {"RFC 6455 §5.2: RSV2 without extension", "\xa1\x80" + std::string(4, '\0'), 1002},
+      {"RFC 6455 §5.2: RSV1 without extension", frame(Opcode::kText, "x", true, true), 1002},
+      {"RFC 6455 §5.2: reserved opcode 3", "\x83\x80" + std::string(4, '\0'), 1002},
+      {"RFC 6455 §5.2: reserved opcode 0xB", "\x8b\x80" + std::string(4, '\0'), 1002},
+      {"RFC 6455 §5.5: control frame over 125 bytes", frame(Opcode::kPing, std::string(126, 'x')),
+       1002},
+      {"RFC 6455 §5.5: fragmented ping", frame(Opcode::kPing, "x", false), 1002},
+      {"RFC 6455 §5.4: continuation without a message", frame(Opcode::kContinuation, "x"), 1002},
+      {"RFC 6455 §5.4: new message inside a fragmented one",
+       frame(Opcode::kText, "a", false) + frame(Opcode::kText, "b"), 1002},
+      {"RFC 6455 §8.1: invalid UTF-8 text", frame(Opcode::kText, "\xc0\xaf"), 1007},
+      {"RFC 6455 §8.1: text ends inside a sequence", frame(Opcode::kText, "ok\xe2\x82"), 1007},
+      {"RFC 6455 §5.5.1: close payload of one byte", frame(Opcode::kClose, "x"), 1002},
+      {"RFC 6455 §7.4: close code 1005 on the wire", close_frame(1005), 1002},
+      {"RFC 6455 §7.4: close code 999", close_frame(999), 1002},
+      {"RFC 6455 §7.4: close code 5000", close_frame(5000), 1002},
+      {"RFC 6455 §5.5.1: close reason not UTF-8", close_frame(1000, "\xff"), 1007},
+  };
+  for (const Violation& v : cases) {
+    for (size_t chunk : {0, 1}) {
+      CAPTURE(v.name);
+      CAPTURE(chunk);
+      Fixture f;
+      f.t.feed(v.wire + frame(Opcode::kText, "after"), chunk);
+      auto out = f.out();
+      REQUIRE(out.size() >= 1);
+      CHECK(close_code_of(out.back()) == v.code);
+      CHECK(f.t.closed);
+      CHECK(f.app.messages.empty());  // nothing after the violation is delivered
+      CHECK(f.app.closes == 1);
+      CHECK(f.app.close_code == v.code);
+    }
+  }
+}
+
+TEST_CASE("RFC 6455 §8.1: invalid UTF-8 fails fast, before the frame is complete") {
+  Fixture f;
+  std::string wire = frame(Opcode::kText, "valid start \xed\xa0\x80 then more" + std::string(1000, 'x'));
+  f.t.feed(wire.substr(0, 30));  // header + the surrogate, not the rest
+  auto out = f.out();
+  REQUIRE(out.size() == 1);
+  CHECK(close_code_of(out[0]) == 1007);
+  CHECK(f.t.closed);
+}
+
+TEST_CASE("invalid UTF-8 split across fragments fails in the fragment that completes it") {
+  Fixture f;
+  f.t.feed(frame(Opcode::kText, "ab\xf0\x90", false));
+  CHECK(f.t.sent.empty());  // a valid prefix so far
+  f.t.feed(frame(Opcode::kContinuation, "\x28", false));  // 0x28 is no continuation byte
+  auto out = f.out();
+  REQUIRE(out.size() == 1);
+  CHECK(close_code_of(out[0]) == 1007);
+}
+
+TEST_CASE("a message over max_message_size closes with 1009 before it is buffered") {
+  SessionOptions o;
+  o.max_message_size = 1000;
+  SUBCASE("one frame: refused from its header alone") {
+    Fixture f(o);
+    std::string wire = frame(Opcode::kBinary, std::string(1001, 'x'));
+    f.t.feed(wire.substr(0, 8));  // header only
+    auto out = f.out();
+    REQUIRE(out.size() == 1);
+    CHECK(close_code_of(out[0]) == 1009);
+  }
+  SUBCASE("fragments whose sum exceeds the limit") {
+    Fixture f(o);
+    f.t.feed(frame(Opcode::kBinary, std::string(600, 'x'), false));
+    CHECK(f.t.sent.empty());
+    f.t.feed(frame(Opcode::kContinuation, std::string(401, 'x'), true));
+    auto out = f.out();
+    REQUIRE(out.size() == 1);
+    CHECK(close_code_of(out[0]) == 1009);
+  }
+  SUBCASE("exactly the limit is fine") {
+    Fixture f(o);
+    f.t.feed(frame(Opcode::kBinary, std::string(600, 'x'), false) +
+             frame(Opcode::kContinuation, std::string(400, 'x'), true));
+    auto out = f.out();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].payload.size() == 1000);
+  }
+}
+
+TEST_CASE("RFC 6455 §5.5.1: a close is answered with the same code, then TCP is closed") {
+  for (uint16_t code : {1000, 1001, 1003, 1007, 1014, 3000, 4999}) {
+    CAPTURE(code);
+    Fixture f;
+    f.t.feed(close_frame(code, "bye"));
+    auto out = f.out();
+    REQUIRE(out.size() == 1);
+    CHECK(close_code_of(out[0]) == code);
+    CHECK(f.t.closed);
+    CHECK(f.app.close_code == code);
+    CHECK(f.app.close_reason == "bye");
+  }
+}
+
+TEST_CASE("an empty close is answered with an empty close (1005 is never sent)") {
+  Fixture f;
+  f.t.feed(frame(Opcode::kClose, ""));
+  auto out = f.out();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].op == Opcode::kClose);
+  CHECK(out[0].payload.empty());
+  CHECK(f.app.close_code == 1005);
+}
+
+TEST_CASE("data after the peer's close is discarded") {
+  Fixture f;
+  f.t.feed(close_frame(1000) + frame(Opcode::kText, "late"));
+  CHECK(f.app.messages.empty());
+  CHECK(f.out().size() == 1);
+}
+
+TEST_CASE("server-initiated close waits for the peer's close, then closes TCP") {
+  Fixture f;
+  f.session->close(4000, "done");
+  auto out = f.out();
+  REQUIRE(out.size() == 1);
+  CHECK(close_code_of(out[0]) == 4000);
+  CHECK(out[0].payload.substr(2) == "done");
+  CHECK(f.t.timer_ms == f.options.close_grace_ms);
+  CHECK_FALSE(f.t.closed);
+  // RFC 6455 §5.5.1: no data after our close frame, and incoming data is ignored.
+  CHECK_FALSE(f.session->send_text("nope"));
+  f.t.feed(frame(Opcode::kText, "ignored"));
+  CHECK(f.app.messages.empty());
+  f.t.feed(close_frame(4000));
+  CHECK(f.t.closed);
+  CHECK(f.out().size() == 1);  // the reply is not answered again
+  CHECK(f.app.close_code == 4000);
+  CHECK(f.app.closes == 1);
+}
+
+TEST_CASE("close grace: a peer that never answers our close is aborted") {
+  Fixture f;
+  f.session->close();
+  f.t.fire_timer();
+  CHECK(f.t.aborted);
+  CHECK(f.app.close_code == 1006);
+}
+
+TEST_CASE("TCP gone without a close frame reports 1006 once") {
+  Fixture f;
+  f.session->on_disconnect(f.t);
+  f.session->on_disconnect(f.t);
+  CHECK(f.app.closes == 1);
+  CHECK(f.app.close_code == 1006);
+}
+
+TEST_CASE("keepalive: pings every interval; silence past the timeout closes") {
+  SessionOptions o;
+  o.ping_interval_ms = 1000;
+  Fixture f(o);
+  CHECK(f.t.timer_ms == 1000);
+  f.t.now += 1000;
+  f.t.fire_timer();
+  auto out = f.out();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].op == Opcode::kPing);
+  CHECK(f.t.timer_ms == 1000);
+  // A pong counts as life.
+  f.t.feed(frame(Opcode::kPong, ""));
+  f.t.now += 1500;
+  f.t.fire_timer();
+  CHECK_FALSE(f.t.closed);
+  // Then 2 intervals of silence (the default idle timeout): closed with 1001.
+  f.t.now += 2000;
+  f.t.fire_timer();
+  CHECK(f.t.closed);
+  CHECK(close_code_of(f.out().back()) == 1001);
+}

@@ -1,0 +1,150 @@
+#include "ws/server.h"
+
+#include <unistd.h>
+
+#include "core/log.h"
+#include "http/response.h"
+#include "ws/close_code.h"
+#include "ws/handshake.h"
+
+namespace wsedge::ws {
+
+Server::Server(net::Reactor& loop, ServerOptions options)
+    : loop_(loop),
+      options_(std::move(options)),
+      listener_(loop, [this](int fd, const sockaddr_storage& peer) { on_accept(fd, peer); }),
+      shutdown_timer_(
+          [](net::Timer* t) {
+            auto* self = static_cast<Server*>(t->arg());
+            WSEDGE_LOG(kWarn, "shutdown grace over: aborting the remaining connections");
+            for (net::Connection* c = self->connections_; c != nullptr; c = c->next) c->abort();
+          },
+          this) {
+  if (!options_.web_root.empty()) {
+    files_ = std::make_unique<http::StaticFiles>(options_.web_root);
+  }
+}
+
+Server::~Server() {
+  loop_.disarm(shutdown_timer_);
+  while (connections_ != nullptr) {
+    net::Connection* c = connections_;
+    connections_ = c->next;
+    delete c;
+  }
+}
+
+void Server::add_route(Route route) { routes_.push_back(std::move(route)); }
+
+Result<void> Server::start() {
+  if (files_) {
+    if (Result<void> r = files_->check(); !r) return r;
+  }
+  return listener_.listen(options_.listen);
+}
+
+void Server::on_accept(int fd, const sockaddr_storage& peer) {
+  if (shutdown_done_) {  // stopping: accept nothing new
+    ::close(fd);
+    return;
+  }
+  auto* c = new net::Connection(loop_, buffers_, *this, fd, peer, options_.connection);
+  auto http = std::make_unique<http::HttpSession>(options_.http, files_.get(), *this);
+  if (Result<void> r = c->start(std::move(http)); !r) {
+    char why[160];
+    WSEDGE_LOG(kWarn, "cannot register connection: %s", describe(r.error(), why, sizeof why));
+    delete c;
+    return;
+  }
+  c->next = connections_;
+  if (connections_ != nullptr) connections_->prev = c;
+  connections_ = c;
+  ++stats_.connections_accepted;
+  ++stats_.connections_open;
+}
+
+void Server::on_connection_closed(net::Connection* c) {
+  if (c->prev != nullptr) c->prev->next = c->next;
+  if (c->next != nullptr) c->next->prev = c->prev;
+  if (connections_ == c) connections_ = c->next;
+  if (dynamic_cast<Session*>(c->protocol()) != nullptr) --stats_.websockets_open;
+  --stats_.connections_open;
+  delete c;
+  maybe_finish_shutdown();
+}
+
+const Route* Server::find_route(std::string_view path) const {
+  const Route* fallback = nullptr;
+  for (const Route& r : routes_) {
+    if (r.path == path) return &r;
+    if (r.path.empty()) fallback = &r;
+  }
+  return fallback;
+}
+
+void Server::on_upgrade(Transport& t, const http::Request& request) {
+  thread_local Buffer out;
+  out.clear();
+  const Route* route = find_route(request.path);
+  if (route == nullptr) {
+    ++stats_.handshakes_refused;
+    http::write_error(out, 404, "no WebSocket route at this path", true);
+    t.send(out.view());
+    t.close();
+    return;
+  }
+  HandshakeOptions hs{route->subprotocols, options_.allowed_origins};
+  HandshakeResult result = check_handshake(request, hs);
+  if (!result.ok) {
+    ++stats_.handshakes_refused;
+    WSEDGE_LOG(kInfo, "handshake from %.*s refused: %d %s",
+               static_cast<int>(t.peer_address().size()), t.peer_address().data(),
+               result.http_status, result.reason);
+    write_handshake_error(out, result);
+    t.send(out.view());
+    t.close();
+    return;
+  }
+  write_handshake_response(out, result);
+  t.send(out.view());
+  // The chosen name must outlive the request buffer: point at the route's own copy.
+  std::string_view chosen;
+  for (const std::string& p : route->subprotocols) {
+    if (p == result.subprotocol) chosen = p;
+  }
+  auto session = std::make_unique<Session>(t, *route->handler, route->session, chosen);
+  Session* s = session.get();
+  t.switch_protocol(std::move(session));
+  ++stats_.websockets_open;
+  if (route->require_subprotocol && chosen.empty()) {
+    s->close(close_code::kPolicyViolation, "no supported subprotocol offered");
+    return;
+  }
+  s->open(request);
+}
+
+void Server::shutdown(std::function<void()> done) {
+  shutdown_done_ = std::move(done);
+  listener_.close();
+  WSEDGE_LOG(kInfo, "shutting down: closing %llu connections",
+             static_cast<unsigned long long>(stats_.connections_open));
+  for (net::Connection* c = connections_; c != nullptr; c = c->next) {
+    if (auto* s = dynamic_cast<Session*>(c->protocol())) {
+      s->close(close_code::kGoingAway, "server shutting down");
+    } else {
+      c->close();
+    }
+  }
+  loop_.arm_after(shutdown_timer_, options_.shutdown_grace_ms);
+  maybe_finish_shutdown();
+}
+
+void Server::maybe_finish_shutdown() {
+  if (!shutdown_done_ || connections_ != nullptr) return;
+  loop_.disarm(shutdown_timer_);
+  auto done = std::move(shutdown_done_);
+  shutdown_done_ = [] {};  // still "stopping": late accepts are refused
+  done();
+}
+
+}  // namespace wsedge::ws

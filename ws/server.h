@@ -1,0 +1,88 @@
+// ws/server.h — a WebSocket server: listener, connections, routes, graceful shutdown.
+//
+// The composition root of the library: it accepts connections (net/), starts each with
+// an HttpSession (http/), answers WebSocket upgrades with the handshake (ws/handshake)
+// and hijacks the connection into a Session for the route's Handler. Every non-upgrade
+// GET is served from the static root (or 404). One Server runs on one Reactor, on that
+// reactor's thread; routes, options and handlers must outlive it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "http/http_session.h"
+#include "http/static_files.h"
+#include "net/connection.h"
+#include "net/listener.h"
+#include "net/reactor.h"
+#include "ws/session.h"
+
+namespace wsedge::ws {
+
+struct Route {
+  std::string path;  // exact path; "" is the default for every path no other route claims
+  Handler* handler = nullptr;
+  // Subprotocols the route speaks, most preferred first (RFC 6455 §4.2.2 /subprotocol/).
+  std::vector<std::string> subprotocols;
+  // Refuse clients that offer none of them (instead of opening without a subprotocol).
+  bool require_subprotocol = false;
+  SessionOptions session;
+};
+
+struct ServerOptions {
+  net::Listener::Options listen;
+  std::string web_root;                      // static files; empty: none
+  std::vector<std::string> allowed_origins;  // empty: any Origin
+  http::HttpOptions http;
+  net::ConnectionOptions connection;
+  int64_t shutdown_grace_ms = 2000;  // graceful stop: how long close handshakes may take
+};
+
+struct ServerStats {
+  uint64_t connections_accepted = 0;
+  uint64_t connections_open = 0;
+  uint64_t websockets_open = 0;
+  uint64_t handshakes_refused = 0;
+};
+
+class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
+ public:
+  Server(net::Reactor& loop, ServerOptions options);
+  ~Server();
+
+  void add_route(Route route);
+  Result<void> start();
+  uint16_t port() const { return listener_.port(); }
+  std::string address() const { return listener_.address(); }
+  const ServerStats& stats() const { return stats_; }
+
+  // Graceful stop (RFC 6455 §7.1.2 close with 1001 "going away"): stop accepting, start
+  // the close handshake on every WebSocket, close idle HTTP connections, then call `done`
+  // once every connection is gone or shutdown_grace_ms passed (stragglers are aborted).
+  void shutdown(std::function<void()> done);
+
+ private:
+  class SessionLink;
+
+  void on_accept(int fd, const sockaddr_storage& peer);
+  void on_connection_closed(net::Connection* c) override;
+  void on_upgrade(Transport& t, const http::Request& request) override;
+  const Route* find_route(std::string_view path) const;
+  void maybe_finish_shutdown();
+
+  net::Reactor& loop_;
+  ServerOptions options_;
+  net::LoopBuffers buffers_;
+  net::Listener listener_;
+  std::unique_ptr<http::StaticFiles> files_;
+  std::vector<Route> routes_;
+  net::Connection* connections_ = nullptr;  // intrusive list of every live connection
+  ServerStats stats_;
+  std::function<void()> shutdown_done_;
+  net::Timer shutdown_timer_;
+};
+
+}  // namespace wsedge::ws

@@ -1,0 +1,272 @@
+#include "ws/session.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/log.h"
+#include "ws/close_code.h"
+#include "ws/mask.h"
+
+namespace wsedge::ws {
+namespace {
+// A finished fragmented message gives its buffer back unless it is small enough that the
+// next one will likely reuse it: keeps idle sessions small without malloc per message.
+constexpr size_t kKeepMessageCapacity = 16 * 1024;
+
+std::span<const uint8_t> bytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+}  // namespace
+
+Session::Session(Transport& transport, Handler& handler, const SessionOptions& options,
+                 std::string_view subprotocol)
+    : transport_(transport), handler_(handler), options_(options), subprotocol_(subprotocol) {
+  // RFC 6455 §5.1: a server MUST close the connection upon receiving an unmasked frame.
+  rules_.expect_masked = true;
+  rules_.allow_rsv1 = false;  // no extension negotiated (permessage-deflate comes later)
+}
+
+void Session::open(const http::Request& request) {
+  last_rx_ms_ = transport_.now_ms();
+  schedule_keepalive();
+  handler_.on_open(*this, request);
+}
+
+void Session::on_start(Transport& /*t*/) {}
+
+size_t Session::on_data(Transport& t, std::span<uint8_t> data) {
+  last_rx_ms_ = t.now_ms();
+  size_t pos = 0;
+  while (pos < data.size() && state_ != State::kClosed) {
+    size_t used = process_frame(data.subspan(pos));
+    if (used == 0) break;  // the rest of this frame has not arrived yet
+    pos += used;
+  }
+  // Once closed, whatever else the peer sent is discarded.
+  return state_ == State::kClosed ? data.size() : pos;
+}
+
+// Handles one frame at the front of `in`: returns its total size once it is complete,
+// or 0 when more bytes are needed (having already unmasked and validated what arrived,
+// so invalid text fails fast) or the connection was failed.
+size_t Session::process_frame(std::span<uint8_t> in) {
+  DecodeResult r = decode_header(in, rules_);
+  if (r.status == DecodeStatus::kIncomplete) return 0;
+  if (r.status == DecodeStatus::kError) {
+    fail(r.error);
+    return 0;
+  }
+  const FrameHeader& h = r.header;
+  if (!frame_started_ && !begin_frame(h)) return 0;
+
+  size_t available = std::min<uint64_t>(in.size() - h.header_length, h.payload_length);
+  std::span<uint8_t> payload = in.subspan(h.header_length, available);
+  if (available > frame_done_) {
+    std::span<uint8_t> fresh = payload.subspan(frame_done_);
+    unmask(fresh.data(), fresh.size(), h.mask_key, frame_done_);
+    // RFC 6455 §8.1: invalid UTF-8 in a text message fails the connection — checked as
+    // the bytes arrive, so the close goes out before the rest of the message does.
+    if (is_data(h.opcode) && message_text_ && !utf8_.feed(fresh)) {
+      fail(WsError::kInvalidUtf8);
+      return 0;
+    }
+    frame_done_ = available;
+  }
+  if (available < h.payload_length) {
+    transport_.expect(h.payload_length - available);
+    return 0;
+  }
+  frame_started_ = false;
+  frame_done_ = 0;
+  deliver(h, payload);
+  return h.header_length + h.payload_length;
+}
+
+// The checks that run once per frame, when its header is first complete.
+bool Session::begin_frame(const FrameHeader& h) {
+  if (WsError e = sequence_.on_frame(h); e != WsError::kNone) {
+    fail(e);
+    return false;
+  }
+  if (is_data(h.opcode)) {
+    // Refuse an oversized message from its header alone, before buffering any of it.
+    if (h.payload_length > options_.max_message_size - message_size_) {
+      fail(WsError::kMessageTooBig);
+      return false;
+    }
+    message_size_ += h.payload_length;
+    if (h.opcode != Opcode::kContinuation) {
+      message_text_ = h.opcode == Opcode::kText;
+      utf8_.reset();
+    }
+  }
+  frame_started_ = true;
+  return true;
+}
+
+void Session::deliver(const FrameHeader& h, std::span<uint8_t> payload) {
+  switch (h.opcode) {
+    case Opcode::kPing:
+      // RFC 6455 §5.5.2: answer with a pong carrying the same application data, before any
+      // later data (sends are corked in order, so it precedes the echoes that follow).
+      if (state_ == State::kOpen) send_frame(Opcode::kPong, payload);
+      return;
+    case Opcode::kPong:
+      return;  // RFC 6455 §5.5.3: an unsolicited pong needs no answer; last_rx_ms_ is updated
+    case Opcode::kClose:
+      handle_close(payload);
+      return;
+    default:
+      break;
+  }
+  if (!h.fin) {
+    message_.append(payload);
+    return;
+  }
+  // RFC 6455 §8.1: the whole text message must be valid UTF-8 (no sequence cut at the end).
+  if (message_text_ && !utf8_.finish()) {
+    fail(WsError::kInvalidUtf8);
+    return;
+  }
+  message_size_ = 0;
+  if (message_.empty()) {
+    deliver_message(payload);  // one frame, in the receive buffer: no copy
+    return;
+  }
+  message_.append(payload);
+  deliver_message(message_.view());
+  message_.clear();
+  if (message_.capacity() > kKeepMessageCapacity) message_.release();
+}
+
+void Session::deliver_message(std::span<const uint8_t> payload) {
+  // RFC 6455 §5.5.1: after sending a close frame, data from the peer is discarded.
+  if (state_ != State::kOpen) return;
+  handler_.on_message(*this, payload, message_text_ ? MessageType::kText : MessageType::kBinary);
+}
+
+void Session::handle_close(std::span<const uint8_t> payload) {
+  ClosePayloadResult c = parse_close_payload(payload);
+  if (c.error != WsError::kNone) {
+    fail(c.error);  // RFC 6455 §5.5.1: a 1-byte body or a code not allowed on the wire
+    return;
+  }
+  // RFC 6455 §5.5.1: the reason is UTF-8; invalid data is a 1007 failure (§8.1).
+  if (!is_valid_utf8(c.reason)) {
+    fail(WsError::kInvalidUtf8);
+    return;
+  }
+  if (state_ == State::kOpen) {
+    // RFC 6455 §5.5.1: answer a close with a close, echoing the status code it carried.
+    // A close without a code is answered without one (1005 is never sent, §7.4.1).
+    send_close(c.code, {});
+  }
+  state_ = State::kClosed;
+  notify_close(c.code, {reinterpret_cast<const char*>(c.reason.data()), c.reason.size()});
+  // RFC 6455 §7.1.1: the server closes the TCP connection first.
+  transport_.close();
+}
+
+// RFC 6455 §7.1.7: _Fail the WebSocket Connection_ — send a close frame with the code
+// that names the violation (if we have not sent one yet), then close TCP; stop reading.
+void Session::fail(WsError error) {
+  uint16_t code = close_code_for(error);
+  const char* reason = describe(error);
+  WSEDGE_LOG(kDebug, "ws %.*s: failing with %u: %s",
+             static_cast<int>(transport_.peer_address().size()),
+             transport_.peer_address().data(), static_cast<unsigned>(code), reason);
+  if (state_ == State::kOpen) send_close(code, reason);
+  state_ = State::kClosed;
+  notify_close(code, reason);
+  transport_.close();
+}
+
+void Session::close(uint16_t code, std::string_view reason) {
+  if (state_ != State::kOpen) return;
+  send_close(code, reason);
+  state_ = State::kClosing;
+  // RFC 6455 §7.1.1/§7.1.3: wait for the peer's close, but not forever.
+  transport_.arm_timer(options_.close_grace_ms);
+}
+
+// close_code::kNoStatus sends a close frame with an empty body.
+void Session::send_close(uint16_t code, std::string_view reason) {
+  uint8_t body[kMaxControlPayload];
+  size_t n = encode_close_payload(body, code, reason);
+  send_frame(Opcode::kClose, {body, n});
+}
+
+bool Session::send_frame(Opcode op, std::span<const uint8_t> payload) {
+  uint8_t header[kMaxHeaderSize];
+  size_t n = encode_header(header, op, payload.size());
+  transport_.send({header, n}, payload);
+  return true;
+}
+
+bool Session::send(std::span<const uint8_t> payload, MessageType type) {
+  // RFC 6455 §5.5.1: after sending a close frame, an endpoint sends no more data.
+  if (state_ != State::kOpen) return false;
+  return send_frame(type == MessageType::kText ? Opcode::kText : Opcode::kBinary, payload);
+}
+
+bool Session::send_text(std::string_view text) { return send(bytes(text), MessageType::kText); }
+
+bool Session::send_encoded(std::span<const uint8_t> frames) {
+  if (state_ != State::kOpen) return false;
+  transport_.send(frames);
+  return true;
+}
+
+bool Session::ping(std::span<const uint8_t> payload) {
+  if (state_ != State::kOpen || payload.size() > 125) return false;
+  return send_frame(Opcode::kPing, payload);
+}
+
+void Session::notify_close(uint16_t code, std::string_view reason) {
+  if (close_notified_) return;
+  close_notified_ = true;
+  handler_.on_close(*this, code, reason);
+}
+
+void Session::on_drain(Transport& /*t*/) { handler_.on_drain(*this); }
+
+void Session::schedule_keepalive() {
+  int64_t idle = options_.idle_timeout_ms;
+  if (idle == 0 && options_.ping_interval_ms > 0) idle = 2 * options_.ping_interval_ms;
+  if (options_.ping_interval_ms > 0) {
+    transport_.arm_timer(options_.ping_interval_ms);
+  } else if (idle > 0) {
+    transport_.arm_timer(std::max<int64_t>(1, last_rx_ms_ + idle - transport_.now_ms()));
+  }
+}
+
+void Session::on_timer(Transport& t) {
+  if (state_ == State::kClosing) {
+    // The peer never answered our close frame within the grace period.
+    state_ = State::kClosed;
+    notify_close(close_code::kAbnormal, "close handshake timed out");
+    t.abort();
+    return;
+  }
+  if (state_ != State::kOpen) return;
+  int64_t idle = options_.idle_timeout_ms;
+  if (idle == 0 && options_.ping_interval_ms > 0) idle = 2 * options_.ping_interval_ms;
+  if (idle > 0 && t.now_ms() - last_rx_ms_ >= idle) {
+    // Nothing — not even a pong — for the whole timeout: the peer or the path is dead.
+    // We still say why (1001), but do not wait for an answer that is not coming.
+    send_close(close_code::kGoingAway, "idle timeout");
+    state_ = State::kClosed;
+    notify_close(close_code::kAbnormal, "idle timeout");
+    t.close();
+    return;
+  }
+  if (options_.ping_interval_ms > 0) ping();
+  schedule_keepalive();
+}
+
+void Session::on_disconnect(Transport& /*t*/) {
+  state_ = State::kClosed;
+  notify_close(close_code::kAbnormal, {});  // RFC 6455 §7.1.5: no close frame seen: 1006
+}
+
+}  // namespace wsedge::ws

@@ -1,0 +1,123 @@
+// ws/session.h — one WebSocket connection after the handshake (RFC 6455 §5–§7).
+//
+// A Session is the Protocol that runs on a Transport once the HTTP upgrade succeeded. It
+// decodes frames in place, unmasks and UTF-8-validates payload as it arrives (so an
+// invalid byte fails the connection at once, even mid-frame), answers pings, assembles
+// fragmented messages, enforces the message-size limit before buffering, runs the close
+// handshake, and optionally keeps the connection alive with pings.
+//
+// Zero-copy: a whole, unfragmented message already in the receive buffer is handed to
+// Handler::on_message as a span into that buffer, valid only during the call. Fragmented
+// messages are assembled in a per-session buffer that is freed when the message ends.
+// Loop thread only. The Handler is shared by every session of its route and outlives them.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/buffer.h"
+#include "core/transport.h"
+#include "ws/frame.h"
+#include "ws/utf8.h"
+
+namespace wsedge::http {
+struct Request;
+}
+
+namespace wsedge::ws {
+
+enum class MessageType : uint8_t { kText, kBinary };
+
+struct SessionOptions {
+  uint64_t max_message_size = 64ull << 20;  // a message (all fragments) above it: close 1009
+  int64_t ping_interval_ms = 0;             // 0: the server sends no pings
+  // Close a connection that sent nothing (no data, no pong) for this long. 0: never, unless
+  // pings are on, when it defaults to twice the ping interval.
+  int64_t idle_timeout_ms = 0;
+  int64_t close_grace_ms = 2000;  // after our close frame, how long to wait for the peer's
+};
+
+class Session;
+
+// What an application implements. Callbacks run on the loop thread; a Session& is valid
+// only until on_close returns.
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // The handshake completed; `request` (path, query, headers) is valid during the call.
+  virtual void on_open(Session& /*s*/, const http::Request& /*request*/) {}
+  // A complete message. `payload` is valid during the call only (copy what you keep).
+  virtual void on_message(Session& s, std::span<const uint8_t> payload, MessageType type) = 0;
+  // The connection ended: the peer's close code (1005 if it sent none) after a close
+  // handshake, the code we sent when we failed it, or 1006 when TCP went away without one.
+  virtual void on_close(Session& /*s*/, uint16_t /*code*/, std::string_view /*reason*/) {}
+  // The send queue fell below half the high-water mark after having passed it.
+  virtual void on_drain(Session& /*s*/) {}
+};
+
+class Session final : public Protocol {
+ public:
+  Session(Transport& transport, Handler& handler, const SessionOptions& options,
+          std::string_view subprotocol = {});
+
+  // Called once by the server right after the 101 went out.
+  void open(const http::Request& request);
+
+  // --- application API ------------------------------------------------------------
+  // One unfragmented message. Dropped (returns false) once the close handshake started.
+  bool send(std::span<const uint8_t> payload, MessageType type);
+  bool send_text(std::string_view text);
+  // Bytes that already form complete frames (a fan-out encodes once, sends to many).
+  bool send_encoded(std::span<const uint8_t> frames);
+  bool ping(std::span<const uint8_t> payload = {});
+  // Starts the close handshake (RFC 6455 §7.1.2). `code` must be valid on the wire.
+  void close(uint16_t code = 1000, std::string_view reason = {});
+  size_t buffered_amount() const { return transport_.buffered_amount(); }
+  size_t high_water_mark() const { return transport_.high_water_mark(); }
+  bool is_open() const { return state_ == State::kOpen; }
+  std::string_view subprotocol() const { return subprotocol_; }
+  std::string_view peer_address() const { return transport_.peer_address(); }
+  // For the application's per-connection state; never touched by wsedge.
+  void* user_data = nullptr;
+
+  // --- Protocol -----------------------------------------------------------------------
+  void on_start(Transport& t) override;
+  size_t on_data(Transport& t, std::span<uint8_t> data) override;
+  void on_drain(Transport& t) override;
+  void on_timer(Transport& t) override;
+  void on_disconnect(Transport& t) override;
+
+ private:
+  enum class State : uint8_t { kOpen, kClosing, kClosed };
+
+  size_t process_frame(std::span<uint8_t> in);
+  bool begin_frame(const FrameHeader& h);
+  void deliver(const FrameHeader& h, std::span<uint8_t> payload);
+  void deliver_message(std::span<const uint8_t> payload);
+  void handle_close(std::span<const uint8_t> payload);
+  void fail(WsError error);
+  void send_close(uint16_t code, std::string_view reason);
+  bool send_frame(Opcode op, std::span<const uint8_t> payload);
+  void notify_close(uint16_t code, std::string_view reason);
+  void schedule_keepalive();
+
+  Transport& transport_;
+  Handler& handler_;
+  const SessionOptions& options_;
+  std::string_view subprotocol_;  // points into the route's list, which outlives us
+  Buffer message_;                // fragments of the message in progress
+  uint64_t message_size_ = 0;     // payload bytes announced so far for that message
+  uint64_t frame_done_ = 0;       // payload bytes of the current frame already unmasked
+  int64_t last_rx_ms_ = 0;
+  FrameSequence sequence_;
+  Utf8Validator utf8_;
+  DecodeRules rules_;
+  State state_ = State::kOpen;
+  bool frame_started_ = false;  // the current frame's header passed the sequence checks
+  bool message_text_ = false;
+  bool close_notified_ = false;
+};
+
+}  // namespace wsedge::ws
