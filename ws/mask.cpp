@@ -42,7 +42,8 @@ uint32_t key_word(MaskKey key, size_t phase) {
   return advance(w, phase);
 }
 
-// XOR with a phase-0 key word, 8 bytes at a time, then bytes. Shared tail of every kernel.
+// XOR with a phase-0 key word, 8 bytes at a time, then bytes: the word kernel, and what
+// the SSE2 kernel hands payloads shorter than one vector to.
 void xor_words(uint8_t* p, size_t len, uint32_t kw) {
   const uint64_t k64 = (static_cast<uint64_t>(kw) << 32) | kw;
   size_t i = 0;
@@ -55,8 +56,10 @@ void xor_words(uint8_t* p, size_t len, uint32_t kw) {
   }
   uint8_t kb[4];
   std::memcpy(kb, &kw, 4);
-  for (; i < len; ++i)
-    p[i] ^= kb[i & 3];  // i is a multiple of 8 here, so phase 0 holds
+  // i is a multiple of 8 here, so the key is still at phase 0.
+  for (; i < len; ++i) {
+    p[i] ^= kb[i & 3];
+  }
 }
 
 // The reference: RFC 6455 §5.3 written out, octet i XOR key[(i + phase) MOD 4].
