@@ -22,8 +22,9 @@ namespace {
 //   UTF8-tail = %x80-BF
 //
 // Every byte range the table distinguishes becomes one byte class; the states say what
-// the next byte must be. The restricted second bytes after E0/ED/F0/F4 are what rule out
-// overlong forms, surrogates (U+D800-DFFF) and code points above U+10FFFF.
+// the next byte must be. RFC 3629 §4: no overlong forms, no surrogates (U+D800-DFFF),
+// nothing above U+10FFFF; the restricted second bytes after E0/ED/F0/F4 and the bad
+// bytes C0, C1, F5-FF are exactly what enforces that.
 enum Class : uint8_t {
   kAscii,   // 00-7F
   kTail8,   // 80-8F
@@ -413,9 +414,9 @@ size_t Utf8Validator::feed_prefix(std::span<const uint8_t> bytes) {
       pos = n;
       break;
     }
-    // The kernel stopped on an error, a non-ASCII block (SSE2) or a code point cut by the
-    // end: the DFA re-reads from the last boundary, finds the exact offending byte if
-    // any, and hands back to the kernel on the next boundary.
+    // RFC 6455 §8.1 fail fast: the kernel stopped on an error, a non-ASCII block (SSE2) or a code
+    // point cut by the end: the DFA re-reads from the last boundary, finds the exact offending byte
+    // if any, and hands back to the kernel on the next boundary.
     size_t from = back_to_boundary(p, pos, end);
     pos = scalar_run(&s, p, from, std::min(n, end + k.chunk), n);
   }
