@@ -13,7 +13,7 @@ namespace {
 using wsedge::http::ParseStatus;
 using wsedge::http::Request;
 
-// What Chrome 120 sends to open a WebSocket (≈ 560 bytes).
+// What Chrome 120 sends to open a WebSocket (458 bytes).
 const std::string kUpgrade =
     "GET /chat?room=1 HTTP/1.1\r\n"
     "Host: localhost:9001\r\n"
