@@ -113,7 +113,7 @@ DecodedPath decode_request_path(std::string_view path, std::span<char> out) {
   return d;
 }
 
-StaticFiles::StaticFiles(std::string root, uint64_t max_file_bytes)
+StaticFiles::StaticFiles(const std::string& root, uint64_t max_file_bytes)
     : max_file_bytes_(max_file_bytes) {
   char real[PATH_MAX];
   if (::realpath(root.c_str(), real) == nullptr) {

@@ -42,7 +42,7 @@ class StaticFiles {
   static constexpr uint64_t kDefaultMaxFileBytes = 16u << 20;
 
   // Resolves `root` with realpath(3) now; check() reports a root that did not resolve.
-  explicit StaticFiles(std::string root, uint64_t max_file_bytes = kDefaultMaxFileBytes);
+  explicit StaticFiles(const std::string& root, uint64_t max_file_bytes = kDefaultMaxFileBytes);
 
   Result<void> check() const;
   const std::string& root() const { return root_; }

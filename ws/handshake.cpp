@@ -40,14 +40,52 @@ bool client_offers(const http::Request& req, std::string_view protocol) {
   return false;
 }
 
-bool origin_allowed(const http::Request& req, const HandshakeOptions& options) {
+// The handshake's header fields, gathered in one pass over the request's headers.
+struct Fields {
+  size_t hosts = 0, keys = 0, versions = 0, origins = 0, extension_headers = 0;
+  std::string_view key, version, origin, extensions;
+  bool upgrade_websocket = false;   // some Upgrade line holds "websocket"
+  bool connection_upgrade = false;  // some Connection line holds "upgrade"
+};
+
+bool list_has(std::string_view list, std::string_view token) {
+  std::string_view element;
+  while (http::next_list_element(&list, &element)) {
+    if (http::iequals(element, token)) return true;
+  }
+  return false;
+}
+
+Fields scan_fields(const http::Request& req) {
+  Fields f;
+  for (const http::Header& h : req.header_list()) {
+    auto is = [&h](std::string_view name) { return http::iequals(h.name, name); };
+    if (is("host")) {
+      ++f.hosts;
+    } else if (is("upgrade")) {
+      f.upgrade_websocket = f.upgrade_websocket || list_has(h.value, "websocket");
+    } else if (is("connection")) {
+      f.connection_upgrade = f.connection_upgrade || list_has(h.value, "upgrade");
+    } else if (is("sec-websocket-key")) {
+      if (f.keys++ == 0) f.key = h.value;
+    } else if (is("sec-websocket-version")) {
+      if (f.versions++ == 0) f.version = h.value;
+    } else if (is("origin")) {
+      if (f.origins++ == 0) f.origin = h.value;
+    } else if (is("sec-websocket-extensions")) {
+      if (f.extension_headers++ == 0) f.extensions = h.value;
+    }
+  }
+  return f;
+}
+
+bool origin_allowed(const Fields& f, const HandshakeOptions& options) {
   if (options.allowed_origins.empty()) return true;
-  if (!req.has_header("origin")) return !options.require_origin;
+  if (f.origins == 0) return !options.require_origin;
   // RFC 6454 §6.2: the serialized origin is ASCII with a lowercase scheme and host, but
   // compare case-insensitively so a configured "https://Example.com" still matches.
-  std::string_view origin = req.header("origin");
   for (const std::string& allowed : options.allowed_origins) {
-    if (http::iequals(origin, allowed)) return true;
+    if (f.origins == 1 && http::iequals(f.origin, allowed)) return true;
   }
   return false;
 }
@@ -70,23 +108,21 @@ HandshakeResult check_handshake(const http::Request& req, const HandshakeOptions
   if (req.method != "GET") return refuse(405, "WebSocket handshake must use GET");
   // RFC 6455 §4.2.1 (1): HTTP/1.1 or higher. 1.0 is a version we speak, so not 505.
   if (req.version_minor < 1) return refuse(400, "WebSocket handshake requires HTTP/1.1");
+  const Fields f = scan_fields(req);
   // RFC 6455 §4.2.1 (2): a Host header field.
-  if (req.header_count("host") != 1) return refuse(400, "missing Host header");
+  if (f.hosts != 1) return refuse(400, "missing Host header");
   // RFC 6455 §4.2.1 (3): Upgrade containing "websocket", case-insensitively.
-  if (!is_websocket_upgrade(req)) return refuse(400, "Upgrade header lacks websocket");
+  if (!f.upgrade_websocket) return refuse(400, "Upgrade header lacks websocket");
   // RFC 6455 §4.2.1 (4): Connection containing the token "Upgrade", case-insensitively.
-  if (!req.header_has_token("connection", "upgrade"))
-    return refuse(400, "Connection header lacks upgrade");
+  if (!f.connection_upgrade) return refuse(400, "Connection header lacks upgrade");
   // RFC 6455 §4.2.1 (5): one Sec-WebSocket-Key that decodes to 16 bytes.
-  if (req.header_count("sec-websocket-key") != 1)
-    return refuse(400, "need exactly one Sec-WebSocket-Key");
-  std::string_view key = req.header("sec-websocket-key");
-  if (!is_valid_key(key)) return refuse(400, "Sec-WebSocket-Key is not 16 bytes in base64");
+  if (f.keys != 1) return refuse(400, "need exactly one Sec-WebSocket-Key");
+  if (!is_valid_key(f.key)) return refuse(400, "Sec-WebSocket-Key is not 16 bytes in base64");
   // RFC 6455 §4.2.1 (6) and §4.4: version 13, else 426 naming the versions we speak.
-  if (req.header_count("sec-websocket-version") != 1 || req.header("sec-websocket-version") != "13")
+  if (f.versions != 1 || f.version != "13")
     return refuse(426, "unsupported Sec-WebSocket-Version; this server speaks 13");
   // RFC 6455 §4.2.2 (4) and §10.2: an origin the server does not accept gets 403.
-  if (!origin_allowed(req, options)) return refuse(403, "origin not allowed");
+  if (!origin_allowed(f, options)) return refuse(403, "origin not allowed");
 
   HandshakeResult r;
   r.ok = true;
@@ -99,11 +135,9 @@ HandshakeResult check_handshake(const http::Request& req, const HandshakeOptions
       break;
     }
   }
-  for (const http::Header& h : req.header_list()) {
-    if (!http::iequals(h.name, "sec-websocket-extensions")) continue;
-    if (r.extension_headers++ == 0) r.extensions = h.value;
-  }
-  compute_accept_key(key, r.accept);
+  r.extensions = f.extensions;
+  r.extension_headers = f.extension_headers;
+  compute_accept_key(f.key, r.accept);
   return r;
 }
 
