@@ -284,7 +284,7 @@ def _graceful(ctx):
     if ev[0] != "close" or ev[1].close_code() != 1001:
         raise Fail(f"second connection: expected close 1001, got {ev!r}")
     # The silent client never answers; the server must still go within its close grace.
-    problem = srv.stop()
+    problem = srv.stop(already_signalled=True)
     if problem:
         raise Fail(problem)
     ctx.info["exit_after"] = f"{time.monotonic() - t0:.2f}s"
