@@ -35,12 +35,12 @@ from wire import Fail  # noqa: E402
 
 MiB = 1 << 20
 GIVE_UP_AFTER = 25  # a server that fails this many cases in a row is not waited on further
-SERVERS = {
-    "main": ["--max-message-size", str(64 * MiB)],
-    "limit": ["--max-message-size", "65536"],
+SERVERS = {  # --ping-interval 0: no server ping may interleave with timed round trips
+    "main": ["--max-message-size", str(64 * MiB), "--ping-interval", "0"],
+    "limit": ["--max-message-size", "65536", "--ping-interval", "0"],
     "keepalive": ["--ping-interval", "1", "--idle-timeout", "2", "--handshake-timeout", "2",
                   "--close-grace", "1"],
-    "shutdown": ["--close-grace", "1"],
+    "shutdown": ["--close-grace", "1", "--ping-interval", "0"],
 }
 
 

@@ -96,15 +96,17 @@ class Server:
     def alive(self):
         return self.proc.poll() is None
 
-    def stop(self):
-        """SIGTERM, wait, judge. Returns None if it exited 0 in time, else the problem."""
+    def stop(self, already_signalled=False):
+        """SIGTERM (unless the caller sent it already: a second one may mean "force"),
+        wait, judge. Returns None if it exited 0 in time, else the problem."""
         if self.stopped:
             return self.exit_problem
         self.stopped = True
-        if self.proc.poll() is not None:
+        if self.proc.poll() is not None and not already_signalled:
             self.exit_problem = f"server had already exited with {self.proc.returncode}"
         else:
-            self.proc.send_signal(signal.SIGTERM)
+            if not already_signalled:
+                self.proc.send_signal(signal.SIGTERM)
             try:
                 rc = self.proc.wait(self.stop_timeout)
                 if rc != 0:
