@@ -93,6 +93,16 @@ void Server::on_upgrade(Transport& t, const http::Request& request) {
     t.close();
     return;
   }
+  if (route->authorize) {
+    if (int status = route->authorize(request); status != 0) {
+      ++stats_.handshakes_refused;
+      http::write_error(out, status, status == 401 ? "authorization required" : "forbidden",
+                        true);
+      t.send(out.view());
+      t.close();
+      return;
+    }
+  }
   HandshakeOptions hs{route->subprotocols, options_.allowed_origins};
   HandshakeResult result = check_handshake(request, hs);
   if (!result.ok) {
@@ -112,7 +122,8 @@ void Server::on_upgrade(Transport& t, const http::Request& request) {
   for (const std::string& p : route->subprotocols) {
     if (p == result.subprotocol) chosen = p;
   }
-  auto session = std::make_unique<Session>(t, *route->handler, route->session, chosen);
+  auto session = std::make_unique<Session>(t, *route->handler, route->session, chosen,
+                                           &stats_.messages);
   Session* s = session.get();
   t.switch_protocol(std::move(session));
   ++stats_.websockets_open;

@@ -29,6 +29,9 @@ struct Route {
   std::vector<std::string> subprotocols;
   // Refuse clients that offer none of them (instead of opening without a subprotocol).
   bool require_subprotocol = false;
+  // Runs before the handshake: 0 lets it proceed; an HTTP status (401, 403) refuses it
+  // with that status. Empty: everyone may connect.
+  std::function<int(const http::Request&)> authorize;
   SessionOptions session;
 };
 
@@ -46,6 +49,7 @@ struct ServerStats {
   uint64_t connections_open = 0;
   uint64_t websockets_open = 0;
   uint64_t handshakes_refused = 0;
+  MessageCounters messages;
 };
 
 class Server final : public net::ConnectionOwner, public http::UpgradeHandler {

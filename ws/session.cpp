@@ -19,8 +19,12 @@ std::span<const uint8_t> bytes(std::string_view s) {
 }  // namespace
 
 Session::Session(Transport& transport, Handler& handler, const SessionOptions& options,
-                 std::string_view subprotocol)
-    : transport_(transport), handler_(handler), options_(options), subprotocol_(subprotocol) {
+                 std::string_view subprotocol, MessageCounters* counters)
+    : transport_(transport),
+      handler_(handler),
+      options_(options),
+      counters_(counters),
+      subprotocol_(subprotocol) {
   // RFC 6455 §5.1: a server MUST close the connection upon receiving an unmasked frame.
   rules_.expect_masked = true;
   rules_.allow_rsv1 = false;  // no extension negotiated (permessage-deflate comes later)
@@ -142,6 +146,10 @@ void Session::deliver(const FrameHeader& h, std::span<uint8_t> payload) {
 void Session::deliver_message(std::span<const uint8_t> payload) {
   // RFC 6455 §5.5.1: after sending a close frame, data from the peer is discarded.
   if (state_ != State::kOpen) return;
+  if (counters_ != nullptr) {
+    ++counters_->messages_in;
+    counters_->bytes_in += payload.size();
+  }
   handler_.on_message(*this, payload, message_text_ ? MessageType::kText : MessageType::kBinary);
 }
 
@@ -206,15 +214,30 @@ bool Session::send_frame(Opcode op, std::span<const uint8_t> payload) {
 bool Session::send(std::span<const uint8_t> payload, MessageType type) {
   // RFC 6455 §5.5.1: after sending a close frame, an endpoint sends no more data.
   if (state_ != State::kOpen) return false;
+  count_out(payload.size());
   return send_frame(type == MessageType::kText ? Opcode::kText : Opcode::kBinary, payload);
+}
+
+void Session::count_out(size_t bytes) {
+  if (counters_ == nullptr) return;
+  ++counters_->messages_out;
+  counters_->bytes_out += bytes;
 }
 
 bool Session::send_text(std::string_view text) { return send(bytes(text), MessageType::kText); }
 
 bool Session::send_encoded(std::span<const uint8_t> frames) {
   if (state_ != State::kOpen) return false;
+  count_out(frames.size());
   transport_.send(frames);
   return true;
+}
+
+void Session::abort() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  notify_close(close_code::kAbnormal, "aborted");
+  transport_.abort();
 }
 
 bool Session::ping(std::span<const uint8_t> payload) {

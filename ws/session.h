@@ -39,6 +39,14 @@ struct SessionOptions {
   int64_t close_grace_ms = 2000;  // after our close frame, how long to wait for the peer's
 };
 
+// Traffic totals, shared by the sessions of one server (one loop thread: plain counters).
+struct MessageCounters {
+  uint64_t messages_in = 0;
+  uint64_t messages_out = 0;
+  uint64_t bytes_in = 0;   // message payload bytes, not frame overhead
+  uint64_t bytes_out = 0;  // payload bytes (whole frames for send_encoded)
+};
+
 class Session;
 
 // What an application implements. Callbacks run on the loop thread; a Session& is valid
@@ -59,8 +67,9 @@ class Handler {
 
 class Session final : public Protocol {
  public:
+  // `counters` (may be null) receives this session's traffic totals.
   Session(Transport& transport, Handler& handler, const SessionOptions& options,
-          std::string_view subprotocol = {});
+          std::string_view subprotocol = {}, MessageCounters* counters = nullptr);
 
   // Called once by the server right after the 101 went out.
   void open(const http::Request& request);
@@ -74,6 +83,9 @@ class Session final : public Protocol {
   bool ping(std::span<const uint8_t> payload = {});
   // Starts the close handshake (RFC 6455 §7.1.2). `code` must be valid on the wire.
   void close(uint16_t code = 1000, std::string_view reason = {});
+  // Drops the connection at once, without a close handshake (a peer that stopped reading
+  // would never receive a close frame anyway). on_close then reports 1006.
+  void abort();
   size_t buffered_amount() const { return transport_.buffered_amount(); }
   size_t high_water_mark() const { return transport_.high_water_mark(); }
   bool is_open() const { return state_ == State::kOpen; }
@@ -101,11 +113,13 @@ class Session final : public Protocol {
   void send_close(uint16_t code, std::string_view reason);
   bool send_frame(Opcode op, std::span<const uint8_t> payload);
   void notify_close(uint16_t code, std::string_view reason);
+  void count_out(size_t bytes);
   void schedule_keepalive();
 
   Transport& transport_;
   Handler& handler_;
   const SessionOptions& options_;
+  MessageCounters* counters_;
   std::string_view subprotocol_;  // points into the route's list, which outlives us
   Buffer message_;                // fragments of the message in progress
   uint64_t message_size_ = 0;     // payload bytes announced so far for that message

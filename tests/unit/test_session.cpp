@@ -359,3 +359,29 @@ TEST_CASE("keepalive: pings every interval; silence past the timeout closes") {
   CHECK(f.t.closed);
   CHECK(close_code_of(f.out().back()) == 1001);
 }
+
+TEST_CASE("message counters add up traffic in both directions") {
+  Recorder app;
+  SessionOptions options;
+  test::FakeTransport t;
+  MessageCounters counters;
+  auto s = std::make_unique<Session>(t, app, options, std::string_view{}, &counters);
+  Session* session = s.get();
+  t.protocol = std::move(s);
+  session->open(http::Request{});
+  t.feed(frame(Opcode::kText, "abc") + frame(Opcode::kBinary, "de", false) +
+         frame(Opcode::kContinuation, "f"));
+  CHECK(counters.messages_in == 2);
+  CHECK(counters.bytes_in == 6);
+  CHECK(counters.messages_out == 2);  // the echoes
+  CHECK(counters.bytes_out == 6);
+}
+
+TEST_CASE("abort drops the connection without a close frame and reports 1006") {
+  Fixture f;
+  f.session->abort();
+  CHECK(f.t.aborted);
+  CHECK(f.t.sent.empty());
+  CHECK(f.app.close_code == 1006);
+  CHECK_FALSE(f.session->send_text("late"));
+}
