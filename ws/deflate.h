@@ -1,8 +1,9 @@
 // ws/deflate.h — permessage-deflate's per-message compressor and decompressor (RFC 7692 §7.2)
 // over zlib raw DEFLATE.
 //
-// Each object owns at most one zlib stream, created on first use and freed by release() (done
-// automatically between messages when no context is taken over). Output is appended to a
+// Each object owns at most one zlib stream, created on first use. Without context takeover
+// the inflater frees its stream after each message and the deflater resets its own (freeing
+// it can cost 50x more, docs/deflate.md); release() frees it when idle. Output is appended to a
 // caller Buffer. One loop owns an object: not thread-safe. Any input bytes are accepted:
 // corrupt or hostile data yields a status, never undefined behaviour or unbounded memory.
 // zlib running out of memory throws std::bad_alloc, as Buffer does.
@@ -44,8 +45,8 @@ class MessageDeflater {
   // An error (a zlib invariant broken; never expected) leaves junk in out: drop the message.
   Result<size_t> compress(std::span<const uint8_t> message, Buffer& out);
 
-  // Frees the zlib stream. With context takeover this forgets the window the peer relies on,
-  // so it is a no-op then; without, it is what compress() already does after each message.
+  // Frees the zlib stream (~262 KiB at window 15, memLevel 8) between messages, e.g. from an
+  // idle timer. A no-op with context takeover: the peer relies on the window.
   void release();
 
   size_t memory() const;  // bytes zlib holds for this object right now (0 when released)
