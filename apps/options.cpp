@@ -62,6 +62,11 @@ const char* usage_text() {
          "  --handshake-timeout S a request head must arrive within S seconds (default 10)\n"
          "  --close-grace S       wait S seconds for the peer's close/EOF (default 2)\n"
          "  --high-water N        per-connection send queue limit, e.g. 4M (default 4M)\n"
+         "  --deflate on|off      offer permessage-deflate on the echo route (default on)\n"
+         "  --deflate-window-bits N  our compression window, 8..15 (default 15)\n"
+         "  --deflate-no-context-takeover  compress every message from scratch\n"
+         "  --deflate-min-size N  send smaller messages uncompressed (default 64)\n"
+         "  --deflate-mem-level N zlib memLevel 1..9: memory vs ratio (default 8)\n"
          "  --help, --version\n";
 }
 
@@ -74,10 +79,15 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
       out->reuse_port = true;
       continue;
     }
+    if (flag == "--deflate-no-context-takeover") {
+      out->deflate_no_context_takeover = true;
+      continue;
+    }
     static constexpr std::string_view kWithValue[] = {
         "--host", "--port", "--web", "--log-level", "--max-message-size", "--subprotocol",
         "--allow-origin", "--ping-interval", "--idle-timeout", "--handshake-timeout",
-        "--close-grace", "--high-water"};
+        "--close-grace", "--high-water", "--deflate", "--deflate-window-bits",
+        "--deflate-min-size", "--deflate-mem-level"};
     bool known = false;
     for (std::string_view k : kWithValue) known = known || k == flag;
     if (!known) {
@@ -100,6 +110,7 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
       out->port = static_cast<uint16_t>(n);
     } else if (flag == "--web") {
       out->web_root = value;
+      out->web_root_given = true;
     } else if (flag == "--log-level") {
       ok = parse_log_level(value, &out->log_level);
     } else if (flag == "--max-message-size") {
@@ -117,6 +128,18 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
       ok = parse_seconds(value, &out->handshake_timeout_ms) && out->handshake_timeout_ms > 0;
     } else if (flag == "--close-grace") {
       ok = parse_seconds(value, &out->close_grace_ms);
+    } else if (flag == "--deflate") {
+      std::string_view v = value;
+      ok = v == "on" || v == "off";
+      out->deflate = v == "on";
+    } else if (flag == "--deflate-window-bits") {
+      ok = parse_size(value, &n) && n >= 8 && n <= 15;
+      out->deflate_window_bits = static_cast<int>(n);
+    } else if (flag == "--deflate-min-size") {
+      ok = parse_size(value, &out->deflate_min_size);
+    } else if (flag == "--deflate-mem-level") {
+      ok = parse_size(value, &n) && n >= 1 && n <= 9;
+      out->deflate_mem_level = static_cast<int>(n);
     } else if (flag == "--high-water") {
       ok = parse_size(value, &n) && n >= 1024;
       out->high_water = n;

@@ -17,6 +17,7 @@ struct Options {
   uint16_t port = 9001;
   bool reuse_port = false;
   std::string web_root = "apps/web";
+  bool web_root_given = false;  // --web was on the command line (a missing DIR is an error)
   LogLevel log_level = LogLevel::kInfo;
   uint64_t max_message_size = 64ull << 20;
   std::vector<std::string> subprotocols;
@@ -26,6 +27,12 @@ struct Options {
   int64_t handshake_timeout_ms = 10'000;
   int64_t close_grace_ms = 2'000;
   size_t high_water = 4u << 20;
+  // permessage-deflate (RFC 7692) on the echo route.
+  bool deflate = true;
+  int deflate_window_bits = 15;
+  bool deflate_no_context_takeover = false;
+  uint64_t deflate_min_size = 64;
+  int deflate_mem_level = 8;
 };
 
 enum class ParseOutcome { kRun, kHelp, kVersion, kError };

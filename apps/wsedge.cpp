@@ -1,5 +1,9 @@
 // wsedge — the server binary: the echo route on every path, static files from --web.
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -50,6 +54,15 @@ int main(int argc, char** argv) {
       break;
   }
   set_log_level(opts.log_level);
+  if (!opts.web_root.empty() && ::access(opts.web_root.c_str(), R_OK | X_OK) != 0) {
+    if (opts.web_root_given) {
+      std::fprintf(stderr, "wsedge: --web %s: %s\n", opts.web_root.c_str(), std::strerror(errno));
+      return 2;
+    }
+    // The default only makes sense from the source tree: elsewhere, serve no files.
+    WSEDGE_LOG(kWarn, "no %s here: static files are off (use --web DIR)", opts.web_root.c_str());
+    opts.web_root.clear();
+  }
 
   auto loop = net::Reactor::create();
   char why[256];
@@ -68,6 +81,11 @@ int main(int argc, char** argv) {
   echo_route.session.ping_interval_ms = opts.ping_interval_ms;
   echo_route.session.idle_timeout_ms = opts.idle_timeout_ms;
   echo_route.session.close_grace_ms = opts.close_grace_ms;
+  echo_route.deflate.enabled = opts.deflate;
+  echo_route.deflate.max_window_bits = opts.deflate_window_bits;
+  echo_route.deflate.no_context_takeover = opts.deflate_no_context_takeover;
+  echo_route.deflate.min_size = opts.deflate_min_size;
+  echo_route.deflate.mem_level = opts.deflate_mem_level;
   server.add_route(echo_route);  // "" path: every path no other route claims
 
   bool stopping = false;

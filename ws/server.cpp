@@ -73,6 +73,20 @@ void Server::on_connection_closed(net::Connection* c) {
   maybe_finish_shutdown();
 }
 
+// RFC 6455 §9.1: several Sec-WebSocket-Extensions headers form one list, in order.
+NegotiationResult Server::negotiate_extensions(const http::Request& request,
+                                               const DeflateServerPolicy& policy) {
+  std::string_view values[8];
+  size_t n = 0;
+  for (const http::Header& h : request.header_list()) {
+    if (n < std::size(values) && http::iequals(h.name, "sec-websocket-extensions")) {
+      values[n++] = h.value;
+    }
+  }
+  if (n == 0) return {};
+  return negotiate_deflate({values, n}, policy);
+}
+
 const Route* Server::find_route(std::string_view path) const {
   const Route* fallback = nullptr;
   for (const Route& r : routes_) {
@@ -115,7 +129,9 @@ void Server::on_upgrade(Transport& t, const http::Request& request) {
     t.close();
     return;
   }
-  write_handshake_response(out, result);
+  NegotiationResult deflate;
+  if (route->deflate.enabled) deflate = negotiate_extensions(request, route->deflate);
+  write_handshake_response(out, result, deflate.header());
   t.send(out.view());
   // The chosen name must outlive the request buffer: point at the route's own copy.
   std::string_view chosen;
@@ -125,6 +141,7 @@ void Server::on_upgrade(Transport& t, const http::Request& request) {
   auto session = std::make_unique<Session>(t, *route->handler, route->session, chosen,
                                            &stats_.messages);
   Session* s = session.get();
+  if (deflate.accepted()) s->enable_deflate(deflate.config, route->deflate);
   t.switch_protocol(std::move(session));
   ++stats_.websockets_open;
   if (route->require_subprotocol && chosen.empty()) {

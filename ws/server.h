@@ -33,6 +33,8 @@ struct Route {
   // with that status. Empty: everyone may connect.
   std::function<int(const http::Request&)> authorize;
   SessionOptions session;
+  // permessage-deflate (RFC 7692): off unless the route turns it on.
+  DeflateServerPolicy deflate{.enabled = false};
 };
 
 struct ServerOptions {
@@ -75,6 +77,8 @@ class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
   void on_connection_closed(net::Connection* c) override;
   void on_upgrade(Transport& t, const http::Request& request) override;
   const Route* find_route(std::string_view path) const;
+  static NegotiationResult negotiate_extensions(const http::Request& request,
+                                                const DeflateServerPolicy& policy);
   void maybe_finish_shutdown();
 
   net::Reactor& loop_;

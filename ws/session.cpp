@@ -30,6 +30,14 @@ Session::Session(Transport& transport, Handler& handler, const SessionOptions& o
   rules_.allow_rsv1 = false;  // no extension negotiated (permessage-deflate comes later)
 }
 
+void Session::enable_deflate(const DeflateConfig& config, const DeflateServerPolicy& policy) {
+  compression_.reset(new Compression{MessageDeflater(deflater_options(config, policy)),
+                                      MessageInflater(inflater_options(config)), Buffer(),
+                                      policy.min_size});
+  // RFC 7692 §6: with the extension agreed, RSV1 marks a compressed message.
+  rules_.allow_rsv1 = true;
+}
+
 void Session::open(const http::Request& request) {
   last_rx_ms_ = transport_.now_ms();
   schedule_keepalive();
@@ -68,12 +76,7 @@ size_t Session::process_frame(std::span<uint8_t> in) {
   if (available > frame_done_) {
     std::span<uint8_t> fresh = payload.subspan(frame_done_);
     unmask(fresh.data(), fresh.size(), h.mask_key, frame_done_);
-    // RFC 6455 §8.1: invalid UTF-8 in a text message fails the connection — checked as
-    // the bytes arrive, so the close goes out before the rest of the message does.
-    if (is_data(h.opcode) && message_text_ && !utf8_.feed(fresh)) {
-      fail(WsError::kInvalidUtf8);
-      return 0;
-    }
+    if (is_data(h.opcode) && !accept_payload(fresh)) return 0;
     frame_done_ = available;
   }
   if (available < h.payload_length) {
@@ -101,10 +104,43 @@ bool Session::begin_frame(const FrameHeader& h) {
     message_size_ += h.payload_length;
     if (h.opcode != Opcode::kContinuation) {
       message_text_ = h.opcode == Opcode::kText;
+      message_compressed_ = h.rsv1;
       utf8_.reset();
     }
   }
   frame_started_ = true;
+  return true;
+}
+
+// Payload bytes of a data frame, as they arrive (unmasked). Returns false after failing.
+bool Session::accept_payload(std::span<const uint8_t> fresh) {
+  if (message_compressed_) return inflate(fresh, false);
+  // RFC 6455 §8.1: invalid UTF-8 in a text message fails the connection — checked as the
+  // bytes arrive, so the close goes out before the rest of the message does.
+  if (message_text_ && !utf8_.feed(fresh)) {
+    fail(WsError::kInvalidUtf8);
+    return false;
+  }
+  return true;
+}
+
+// Inflates compressed payload into compression_->message, validating text as it appears.
+// The limit applies to the inflated size, so a small bomb cannot make us allocate its
+// expansion (RFC 7692 §8.1 warns of exactly this).
+bool Session::inflate(std::span<const uint8_t> compressed, bool fin) {
+  Buffer& out = compression_->message;
+  size_t before = out.readable();
+  InflateStatus st =
+      fin ? compression_->inflater.finish(out, options_.max_message_size)
+          : compression_->inflater.feed(compressed, out, options_.max_message_size);
+  if (st != InflateStatus::kOk) {
+    fail(st == InflateStatus::kTooBig ? WsError::kMessageTooBig : WsError::kBadCompressedData);
+    return false;
+  }
+  if (message_text_ && !utf8_.feed(out.view().subspan(before))) {
+    fail(WsError::kInvalidUtf8);
+    return false;
+  }
   return true;
 }
 
@@ -122,6 +158,24 @@ void Session::deliver(const FrameHeader& h, std::span<uint8_t> payload) {
       return;
     default:
       break;
+  }
+  deliver_data(h, payload);
+}
+
+void Session::deliver_data(const FrameHeader& h, std::span<uint8_t> payload) {
+  if (message_compressed_) {
+    if (!h.fin || !inflate({}, true)) return;
+    // RFC 6455 §8.1: the whole text message must be valid UTF-8.
+    if (message_text_ && !utf8_.finish()) {
+      fail(WsError::kInvalidUtf8);
+      return;
+    }
+    message_size_ = 0;
+    Buffer& out = compression_->message;
+    deliver_message(out.view());
+    out.clear();
+    if (out.capacity() > kKeepMessageCapacity) out.release();
+    return;
   }
   if (!h.fin) {
     message_.append(payload);
@@ -215,7 +269,26 @@ bool Session::send(std::span<const uint8_t> payload, MessageType type) {
   // RFC 6455 §5.5.1: after sending a close frame, an endpoint sends no more data.
   if (state_ != State::kOpen) return false;
   count_out(payload.size());
-  return send_frame(type == MessageType::kText ? Opcode::kText : Opcode::kBinary, payload);
+  send_data(type == MessageType::kText ? Opcode::kText : Opcode::kBinary, payload);
+  return true;
+}
+
+void Session::send_data(Opcode op, std::span<const uint8_t> payload) {
+  if (compression_ && payload.size() >= compression_->min_size) {
+    // Compressed into a per-thread scratch buffer: send() copies what the kernel does
+    // not take at once, so the buffer is free again when it returns.
+    thread_local Buffer compressed;
+    compressed.clear();
+    if (compression_->deflater.compress(payload, compressed).ok()) {
+      uint8_t header[kMaxHeaderSize];
+      // RFC 7692 §6: RSV1 on the first (here: only) frame marks the message compressed.
+      size_t n = encode_header(header, op, compressed.readable(), true, true);
+      transport_.send({header, n}, compressed.view());
+      return;
+    }
+    // A zlib failure is not the peer's fault: the message goes out uncompressed.
+  }
+  send_frame(op, payload);
 }
 
 void Session::count_out(size_t bytes) {

@@ -19,6 +19,8 @@
 
 #include "core/buffer.h"
 #include "core/transport.h"
+#include "ws/deflate.h"
+#include "ws/extensions.h"
 #include "ws/frame.h"
 #include "ws/utf8.h"
 
@@ -71,6 +73,10 @@ class Session final : public Protocol {
   Session(Transport& transport, Handler& handler, const SessionOptions& options,
           std::string_view subprotocol = {}, MessageCounters* counters = nullptr);
 
+  // permessage-deflate was agreed in the handshake (RFC 7692): called before open().
+  // `policy` (the route's) must outlive the session.
+  void enable_deflate(const DeflateConfig& config, const DeflateServerPolicy& policy);
+  bool deflate_enabled() const { return compression_ != nullptr; }
   // Called once by the server right after the 101 went out.
   void open(const http::Request& request);
 
@@ -103,15 +109,27 @@ class Session final : public Protocol {
 
  private:
   enum class State : uint8_t { kOpen, kClosing, kClosed };
+  // Only sessions that negotiated permessage-deflate pay for it (zlib streams are created
+  // lazily on top of that, on the first compressed message each way).
+  struct Compression {
+    MessageDeflater deflater;
+    MessageInflater inflater;
+    Buffer message;  // the inflated message in progress
+    size_t min_size;
+  };
 
   size_t process_frame(std::span<uint8_t> in);
   bool begin_frame(const FrameHeader& h);
+  bool accept_payload(std::span<const uint8_t> fresh);
+  bool inflate(std::span<const uint8_t> compressed, bool fin);
+  void deliver_data(const FrameHeader& h, std::span<uint8_t> payload);
   void deliver(const FrameHeader& h, std::span<uint8_t> payload);
   void deliver_message(std::span<const uint8_t> payload);
   void handle_close(std::span<const uint8_t> payload);
   void fail(WsError error);
   void send_close(uint16_t code, std::string_view reason);
   bool send_frame(Opcode op, std::span<const uint8_t> payload);
+  void send_data(Opcode op, std::span<const uint8_t> payload);
   void notify_close(uint16_t code, std::string_view reason);
   void count_out(size_t bytes);
   void schedule_keepalive();
@@ -121,6 +139,7 @@ class Session final : public Protocol {
   const SessionOptions& options_;
   MessageCounters* counters_;
   std::string_view subprotocol_;  // points into the route's list, which outlives us
+  std::unique_ptr<Compression> compression_;  // null unless permessage-deflate was agreed
   Buffer message_;                // fragments of the message in progress
   uint64_t message_size_ = 0;     // payload bytes announced so far for that message
   uint64_t frame_done_ = 0;       // payload bytes of the current frame already unmasked
@@ -131,6 +150,7 @@ class Session final : public Protocol {
   State state_ = State::kOpen;
   bool frame_started_ = false;  // the current frame's header passed the sequence checks
   bool message_text_ = false;
+  bool message_compressed_ = false;  // RFC 7692 §6: RSV1 on the message's first frame
   bool close_notified_ = false;
 };
 

@@ -385,3 +385,108 @@ TEST_CASE("abort drops the connection without a close frame and reports 1006") {
   CHECK(f.app.close_code == 1006);
   CHECK_FALSE(f.session->send_text("late"));
 }
+
+// ---- permessage-deflate (RFC 7692) ------------------------------------------------------
+
+namespace {
+
+struct DeflateFixture : Fixture {
+  DeflateServerPolicy policy;
+  MessageDeflater client{DeflaterOptions{}};  // the peer's compressor
+  explicit DeflateFixture(SessionOptions o = {}) : Fixture(o) {
+    policy.min_size = 0;
+    DeflateConfig config;
+    config.enabled = true;
+    session->enable_deflate(config, policy);
+  }
+  std::string compress(const std::string& text) {
+    Buffer b;
+    REQUIRE(client.compress(as_bytes(text), b).ok());
+    return {reinterpret_cast<const char*>(b.data()), b.readable()};
+  }
+};
+
+std::string inflate_all(const std::string& compressed) {
+  MessageInflater inflater;
+  Buffer out;
+  auto bytes_in = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(compressed.data()),
+                                           compressed.size());
+  REQUIRE(inflater.feed(bytes_in, out, 1 << 30) == InflateStatus::kOk);
+  REQUIRE(inflater.finish(out, 1 << 30) == InflateStatus::kOk);
+  return {reinterpret_cast<const char*>(out.data()), out.readable()};
+}
+
+}  // namespace
+
+TEST_CASE("RFC 7692: a compressed message is inflated, and the echo is compressed (RSV1)") {
+  for (size_t chunk : {0, 1, 5}) {
+    CAPTURE(chunk);
+    DeflateFixture f;
+    std::string text(3000, 'w');
+    f.t.feed(frame(Opcode::kText, f.compress(text), true, true), chunk);
+    REQUIRE(f.app.messages.size() == 1);
+    CHECK(f.app.messages[0] == text);
+    // The echo: one frame with RSV1 whose payload inflates back to the text.
+    DecodeRules rules;
+    rules.expect_masked = false;
+    rules.allow_rsv1 = true;
+    DecodeResult r = decode_header(f.t.sent, rules);
+    REQUIRE(r.status == DecodeStatus::kOk);
+    CHECK(r.header.rsv1);
+    std::string payload(f.t.sent.begin() + r.header.header_length, f.t.sent.end());
+    CHECK(payload.size() < text.size());
+    CHECK(inflate_all(payload) == text);
+  }
+}
+
+TEST_CASE("RFC 7692 §6.1: a compressed message may be fragmented; RSV1 only on the first") {
+  DeflateFixture f;
+  std::string text = "fragmented and compressed, twice over: fragmented and compressed";
+  std::string z = f.compress(text);
+  std::string wire = frame(Opcode::kText, z.substr(0, 5), false, true) +
+                     frame(Opcode::kPing, "mid") +
+                     frame(Opcode::kContinuation, z.substr(5, 3), false) +
+                     frame(Opcode::kContinuation, z.substr(8), true);
+  f.t.feed(wire, 2);
+  REQUIRE(f.app.messages.size() == 1);
+  CHECK(f.app.messages[0] == text);
+}
+
+TEST_CASE("RFC 7692: uncompressed messages still work once deflate is agreed") {
+  DeflateFixture f;
+  f.t.feed(frame(Opcode::kBinary, "plain"));
+  REQUIRE(f.app.messages.size() == 1);
+  CHECK(f.app.messages[0] == "plain");
+}
+
+TEST_CASE("RFC 7692 violations and bad compressed data close with the right code") {
+  SUBCASE("RSV1 on a continuation frame: 1002") {
+    DeflateFixture f;
+    f.t.feed(frame(Opcode::kText, "a", false) + frame(Opcode::kContinuation, "b", true, true));
+    CHECK(close_code_of(f.out().back()) == 1002);
+  }
+  SUBCASE("RSV1 on a control frame: 1002") {
+    DeflateFixture f;
+    f.t.feed(frame(Opcode::kPing, "x", true, true));
+    CHECK(close_code_of(f.out().back()) == 1002);
+  }
+  SUBCASE("data that does not inflate: 1007") {
+    DeflateFixture f;
+    f.t.feed(frame(Opcode::kBinary, "\xff\xff\xff\xff garbage", true, true));
+    CHECK(close_code_of(f.out().back()) == 1007);
+  }
+  SUBCASE("inflated text that is not UTF-8: 1007") {
+    DeflateFixture f;
+    f.t.feed(frame(Opcode::kText, f.compress("bad \xc0\xaf here"), true, true));
+    CHECK(close_code_of(f.out().back()) == 1007);
+  }
+  SUBCASE("a zip bomb over max_message_size: 1009, without inflating it all") {
+    SessionOptions o;
+    o.max_message_size = 64 * 1024;
+    DeflateFixture f(o);
+    std::string bomb = f.compress(std::string(8 << 20, '\0'));
+    CHECK(bomb.size() < 64 * 1024);  // small on the wire, huge inflated
+    f.t.feed(frame(Opcode::kBinary, bomb, true, true));
+    CHECK(close_code_of(f.out().back()) == 1009);
+  }
+}
