@@ -1,6 +1,5 @@
 #include "net/connection.h"
 
-#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -18,49 +17,42 @@ namespace {
 constexpr size_t kMinTailRead = 16 * 1024;
 }  // namespace
 
-Connection::Connection(Reactor& loop, LoopBuffers& buffers, ConnectionOwner& owner, int fd,
-                       const sockaddr_storage& peer, const ConnectionOptions& options)
-    : loop_(loop),
-      buffers_(buffers),
-      owner_(owner),
-      options_(options),
-      timer_(&Connection::on_timer_fired, this),
-      fd_(fd) {
-  if (peer.ss_family == AF_INET) {
-    const auto& in4 = reinterpret_cast<const sockaddr_in&>(peer);
-    peer_family_ = AF_INET;
-    peer_port_ = ntohs(in4.sin_port);
-    std::memcpy(peer_addr_, &in4.sin_addr, 4);
-  } else if (peer.ss_family == AF_INET6) {
-    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(peer);
-    peer_family_ = AF_INET6;
-    peer_port_ = ntohs(in6.sin6_port);
-    std::memcpy(peer_addr_, &in6.sin6_addr, 16);
-  }
-}
+Connection::Connection(ConnectionContext& context, int fd)
+    : ctx_(context), timer_(&Connection::on_timer_fired, this), fd_(fd) {}
 
 Connection::~Connection() {
-  loop_.disarm(timer_);
+  ctx_.loop.disarm(timer_);
   if (fd_ >= 0) {
-    loop_.remove(fd_, this);
+    ctx_.loop.remove(fd_, this);
     ::close(fd_);
   }
 }
 
 Result<void> Connection::start(std::unique_ptr<Protocol> protocol) {
   protocol_ = std::move(protocol);
-  Result<void> added = loop_.add(fd_, this);
+  Result<void> added = ctx_.loop.add(fd_, this);
   if (added) protocol_->on_start(*this);
   return added;
 }
 
+// For log lines only, so it is looked up when asked instead of stored per connection.
 std::string_view Connection::peer_address() const {
-  thread_local char text[INET6_ADDRSTRLEN + 10];
-  char ip[INET6_ADDRSTRLEN] = "?";
-  if (peer_family_ != 0) inet_ntop(peer_family_, peer_addr_, ip, sizeof ip);
-  int n = std::snprintf(text, sizeof text, peer_family_ == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
-                        static_cast<unsigned>(peer_port_));
-  return {text, static_cast<size_t>(n)};
+  thread_local char text[64];
+  sockaddr_storage peer{};
+  socklen_t len = sizeof peer;
+  if (fd_ < 0 || ::getpeername(fd_, reinterpret_cast<sockaddr*>(&peer), &len) != 0) {
+    return "(closed)";
+  }
+  return {text, format_address(reinterpret_cast<const sockaddr*>(&peer), text, sizeof text)};
+}
+
+Connection::Pending& Connection::pending() {
+  if (!pending_) pending_ = std::make_unique<Pending>();
+  return *pending_;
+}
+
+void Connection::trim() {
+  if (pending_ && pending_->tail.empty() && pending_->out.empty()) pending_.reset();
 }
 
 void Connection::on_io(uint32_t events) {
@@ -77,22 +69,22 @@ void Connection::handle_readable(bool hangup) {
   }
   if (state_ != State::kOpen) return;  // flushing: input is no longer wanted, nor read
   for (;;) {
-    if (out_.readable() > options_.high_water) {
+    if (queued() > ctx_.options.high_water) {
       // Backpressure: the peer is not reading what we send. Leave its input in the kernel
       // (the TCP window then stalls it) until handle_writable drains the queue.
       read_paused_ = true;
       return;
     }
-    bool into_tail = !tail_.empty() || expect_ > buffers_.recv_size;
+    bool into_tail = has_tail() || expect_ > ctx_.recv_size;
     uint8_t* dst;
     size_t cap;
     if (into_tail) {
-      size_t want = std::max(expect_, kMinTailRead);
-      dst = tail_.prepare(want);
-      cap = tail_.writable();
+      Buffer& tail = pending().tail;
+      dst = tail.prepare(std::max(expect_, kMinTailRead));
+      cap = tail.writable();
     } else {
-      dst = buffers_.recv.get();
-      cap = buffers_.recv_size;
+      dst = ctx_.recv.get();
+      cap = ctx_.recv_size;
     }
     IoResult r = read_some(fd_, dst, cap);
     if (r.status == IoStatus::kAgain) return;
@@ -106,8 +98,8 @@ void Connection::handle_readable(bool hangup) {
     }
     expect_ = 0;
     if (into_tail) {
-      tail_.commit(r.bytes);
-      dispatch(tail_.mutable_view(), true);
+      pending_->tail.commit(r.bytes);
+      dispatch(pending_->tail.mutable_view(), true);
     } else {
       dispatch({dst, r.bytes}, false);
     }
@@ -119,7 +111,7 @@ void Connection::handle_readable(bool hangup) {
 }
 
 void Connection::dispatch(std::span<uint8_t> data, bool from_tail) {
-  buffers_.corked = this;
+  ctx_.corked = this;
   Protocol* p = protocol_.get();
   size_t consumed = p->on_data(*this, data);
   // After a hijack, the bytes behind the request head belong to the new protocol.
@@ -127,25 +119,25 @@ void Connection::dispatch(std::span<uint8_t> data, bool from_tail) {
     p = protocol_.get();
     consumed += p->on_data(*this, data.subspan(consumed));
   }
-  buffers_.corked = nullptr;
+  ctx_.corked = nullptr;
   flush_cork();
-  retired_.reset();
+  ctx_.retired.reset();
   if (from_tail) {
-    tail_.consume(consumed);
+    pending_->tail.consume(consumed);
   } else if (consumed < data.size() && state_ == State::kOpen) {
-    tail_.append(data.subspan(consumed));
+    pending().tail.append(data.subspan(consumed));
   }
-  if (tail_.empty() && tail_.capacity() > 0) tail_.release();
+  trim();
 }
 
 void Connection::send(std::span<const uint8_t> a, std::span<const uint8_t> b) {
   if (state_ != State::kOpen) return;  // after close(), nothing new goes out
-  if (buffers_.corked == this && out_.empty()) {
-    buffers_.cork.append(a);
-    buffers_.cork.append(b);
+  if (ctx_.corked == this && queued() == 0) {
+    ctx_.cork.append(a);
+    ctx_.cork.append(b);
     return;
   }
-  if (!out_.empty()) {
+  if (queued() > 0) {
     queue(a, b, 0);
     return;
   }
@@ -162,17 +154,18 @@ void Connection::send(std::span<const uint8_t> a, std::span<const uint8_t> b) {
 
 // Appends what is left of a+b after `skip` bytes to the output queue.
 void Connection::queue(std::span<const uint8_t> a, std::span<const uint8_t> b, size_t skip) {
+  Buffer& out = pending().out;
   if (skip < a.size()) {
-    out_.append(a.subspan(skip));
-    out_.append(b);
+    out.append(a.subspan(skip));
+    out.append(b);
   } else {
-    out_.append(b.subspan(skip - a.size()));
+    out.append(b.subspan(skip - a.size()));
   }
-  if (out_.readable() > options_.high_water) above_high_ = true;
+  if (out.readable() > ctx_.options.high_water) above_high_ = true;
 }
 
 void Connection::flush_cork() {
-  Buffer& cork = buffers_.cork;
+  Buffer& cork = ctx_.cork;
   if (cork.empty()) return;
   if (state_ == State::kDone) {
     cork.clear();
@@ -187,51 +180,54 @@ void Connection::flush_cork() {
   size_t written = r.status == IoStatus::kOk ? r.bytes : 0;
   if (written < cork.readable()) queue(cork.view().subspan(written), {}, 0);
   cork.clear();
-  if (state_ == State::kFlushing && out_.empty()) shut_write();
+  if (state_ == State::kFlushing && queued() == 0) shut_write();
 }
 
 size_t Connection::buffered_amount() const {
-  return out_.readable() + (buffers_.corked == this ? buffers_.cork.readable() : 0);
+  return queued() + (ctx_.corked == this ? ctx_.cork.readable() : 0);
 }
 
 bool Connection::write_out() {
-  while (!out_.empty()) {
-    IoResult r = write_some(fd_, out_.data(), out_.readable());
+  Buffer& out = pending_->out;
+  while (!out.empty()) {
+    IoResult r = write_some(fd_, out.data(), out.readable());
     if (r.status == IoStatus::kAgain) return true;
     if (r.status != IoStatus::kOk) {
       finish();
       return false;
     }
-    out_.consume(r.bytes);
+    out.consume(r.bytes);
   }
-  out_.release();  // an idle connection keeps no output buffer
+  out.release();  // an idle connection keeps no output buffer
   return true;
 }
 
 void Connection::handle_writable() {
-  if (state_ == State::kDone || state_ == State::kLingering || out_.empty()) return;
+  if (state_ == State::kDone || state_ == State::kLingering || queued() == 0) return;
   if (!write_out()) return;
   if (state_ == State::kFlushing) {
-    if (out_.empty()) shut_write();
+    if (queued() == 0) shut_write();
     return;
   }
-  if (above_high_ && out_.readable() <= options_.high_water / 2) {
+  if (above_high_ && queued() <= ctx_.options.high_water / 2) {
     above_high_ = false;
     protocol_->on_drain(*this);
     if (state_ != State::kOpen) return;
   }
-  if (read_paused_ && out_.readable() <= options_.high_water / 2) {
+  if (read_paused_ && queued() <= ctx_.options.high_water / 2) {
     // Edge-triggered: the input that waited in the kernel will announce nothing new.
     read_paused_ = false;
     handle_readable(false);
+    return;  // handle_readable ran a dispatch, which trims
   }
+  trim();
 }
 
 void Connection::close() {
   if (state_ != State::kOpen) return;
   state_ = State::kFlushing;
-  loop_.arm_after(timer_, options_.linger_ms);
-  if (buffers_.corked != this && out_.empty()) shut_write();
+  ctx_.loop.arm_after(timer_, ctx_.options.linger_ms);
+  if (ctx_.corked != this && queued() == 0) shut_write();
   // else: flush_cork() or handle_writable() shuts the write side once the queue is out.
 }
 
@@ -240,7 +236,6 @@ void Connection::shut_write() {
   // RST, which can destroy our last bytes (a WebSocket close frame) before the peer reads
   // them (RFC 6455 §7.1.1 asks the server to close TCP first, and to do it cleanly).
   state_ = State::kLingering;
-  out_.release();
   if (::shutdown(fd_, SHUT_WR) != 0) {
     finish();
     return;
@@ -249,9 +244,9 @@ void Connection::shut_write() {
 }
 
 void Connection::discard_input() {
-  uint8_t* scratch = buffers_.recv.get();
+  uint8_t* scratch = ctx_.recv.get();
   for (;;) {
-    IoResult r = read_some(fd_, scratch, buffers_.recv_size);
+    IoResult r = read_some(fd_, scratch, ctx_.recv_size);
     if (r.status == IoStatus::kAgain) return;
     if (r.status != IoStatus::kOk) {
       finish();
@@ -265,25 +260,25 @@ void Connection::abort() { finish(); }
 void Connection::finish() {
   if (state_ == State::kDone) return;
   state_ = State::kDone;
-  loop_.disarm(timer_);
-  loop_.remove(fd_, this);
+  ctx_.loop.disarm(timer_);
+  ctx_.loop.remove(fd_, this);
   ::close(fd_);
   fd_ = -1;
-  // The buffers stay until the destructor: the protocol may be iterating over tail_ now.
+  // The buffers stay until the destructor: the protocol may be iterating over the tail.
   // Told at the end of the iteration, never from inside one of the protocol's own
   // callbacks or while another connection's callback iterates a list this one is in.
-  loop_.defer([this] {
+  ctx_.loop.defer([this] {
     protocol_->on_disconnect(*this);
-    owner_.on_connection_closed(this);
+    ctx_.owner.on_connection_closed(this);
   });
 }
 
 void Connection::arm_timer(int64_t delay_ms) {
-  if (state_ == State::kOpen) loop_.arm_after(timer_, delay_ms);
+  if (state_ == State::kOpen) ctx_.loop.arm_after(timer_, delay_ms);
 }
 
 void Connection::disarm_timer() {
-  if (state_ == State::kOpen) loop_.disarm(timer_);
+  if (state_ == State::kOpen) ctx_.loop.disarm(timer_);
 }
 
 void Connection::on_timer_fired(Timer* t) {
@@ -296,7 +291,7 @@ void Connection::on_timer_fired(Timer* t) {
 }
 
 void Connection::switch_protocol(std::unique_ptr<Protocol> next_protocol) {
-  retired_ = std::move(protocol_);
+  ctx_.retired = std::move(protocol_);
   protocol_ = std::move(next_protocol);
   disarm_timer();  // the old protocol's timer meant something else
   protocol_->on_start(*this);

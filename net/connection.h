@@ -3,13 +3,12 @@
 // Owned by a ConnectionOwner (the server), used on its loop thread only. Reads land in
 // the loop's shared receive buffer; only bytes the protocol did not consume (half a frame,
 // half a request head) are kept, in a per-connection tail allocated on demand and freed
-// when empty — an idle connection owns no buffer at all. Writes go straight to the kernel;
-// sends made inside one on_data are corked into one syscall; only what the kernel refuses
-// is queued, and while the queue is above the high-water mark the connection stops
-// reading (backpressure) instead of growing without bound.
+// when empty — an idle connection owns no buffer at all, and its struct stays small (the
+// ConnectionContext carries everything its siblings share). Writes go straight to the
+// kernel; sends made inside one on_data are corked into one syscall; only what the kernel
+// refuses is queued, and while the queue is above the high-water mark the connection
+// stops reading (backpressure) instead of growing without bound.
 #pragma once
-
-#include <netinet/in.h>
 
 #include <cstdint>
 #include <memory>
@@ -20,21 +19,6 @@
 #include "net/reactor.h"
 
 namespace wsedge::net {
-
-// Buffers shared by every connection of one loop (one loop = one thread).
-struct LoopBuffers {
-  static constexpr size_t kRecvSize = 256 * 1024;
-  explicit LoopBuffers(size_t size = kRecvSize) : recv(new uint8_t[size]), recv_size(size) {}
-  std::unique_ptr<uint8_t[]> recv;
-  size_t recv_size;
-  Buffer cork;                      // sends of the connection inside on_data
-  class Connection* corked = nullptr;  // whose sends `cork` is collecting
-};
-
-struct ConnectionOptions {
-  size_t high_water = 4u << 20;   // stop reading / tell the protocol past this many queued bytes
-  int64_t linger_ms = 2000;       // close(): how long to wait for the peer's EOF
-};
 
 class Connection;
 
@@ -48,11 +32,38 @@ class ConnectionOwner {
   ~ConnectionOwner() = default;
 };
 
+struct ConnectionOptions {
+  size_t high_water = 4u << 20;  // stop reading / tell the protocol past this many queued bytes
+  int64_t linger_ms = 2000;      // close(): how long to wait for the peer's EOF
+};
+
+// What every connection of one owner on one loop shares (one loop = one thread): the
+// loop, the owner, the options, the receive buffer and the cork buffer.
+struct ConnectionContext {
+  static constexpr size_t kRecvSize = 256 * 1024;
+
+  ConnectionContext(Reactor& reactor, ConnectionOwner& connection_owner,
+                    ConnectionOptions connection_options = {}, size_t recv_bytes = kRecvSize)
+      : loop(reactor),
+        owner(connection_owner),
+        options(connection_options),
+        recv(new uint8_t[recv_bytes]),
+        recv_size(recv_bytes) {}
+
+  Reactor& loop;
+  ConnectionOwner& owner;
+  ConnectionOptions options;
+  std::unique_ptr<uint8_t[]> recv;
+  size_t recv_size;
+  Buffer cork;                          // sends of the connection inside on_data
+  Connection* corked = nullptr;         // whose sends `cork` is collecting
+  std::unique_ptr<Protocol> retired;    // the pre-hijack protocol, freed after its callback
+};
+
 class Connection final : public IoHandler, public Transport {
  public:
   // Takes ownership of fd (non-blocking). Call start() to register it with the loop.
-  Connection(Reactor& loop, LoopBuffers& buffers, ConnectionOwner& owner, int fd,
-             const sockaddr_storage& peer, const ConnectionOptions& options);
+  Connection(ConnectionContext& context, int fd);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -68,11 +79,11 @@ class Connection final : public IoHandler, public Transport {
   // Transport
   void send(std::span<const uint8_t> a, std::span<const uint8_t> b = {}) override;
   size_t buffered_amount() const override;
-  size_t high_water_mark() const override { return options_.high_water; }
+  size_t high_water_mark() const override { return ctx_.options.high_water; }
   void expect(size_t bytes) override { expect_ = bytes; }
   void arm_timer(int64_t delay_ms) override;
   void disarm_timer() override;
-  int64_t now_ms() const override { return loop_.now_ms(); }
+  int64_t now_ms() const override { return ctx_.loop.now_ms(); }
   void close() override;
   void abort() override;
   bool closing() const override { return state_ != State::kOpen; }
@@ -81,6 +92,11 @@ class Connection final : public IoHandler, public Transport {
 
  private:
   enum class State : uint8_t { kOpen, kFlushing, kLingering, kDone };
+  // Only a connection with a partial message in or refused bytes out has these.
+  struct Pending {
+    Buffer tail;  // unconsumed input
+    Buffer out;   // output the kernel refused
+  };
 
   void on_io(uint32_t events) override;
   static void on_timer_fired(Timer* t);
@@ -93,24 +109,20 @@ class Connection final : public IoHandler, public Transport {
   void shut_write();
   void discard_input();
   void finish();
+  Pending& pending();
+  size_t queued() const { return pending_ ? pending_->out.readable() : 0; }
+  bool has_tail() const { return pending_ && !pending_->tail.empty(); }
+  void trim();  // frees pending_ once both buffers are empty
 
-  Reactor& loop_;
-  LoopBuffers& buffers_;
-  ConnectionOwner& owner_;
-  ConnectionOptions options_;
+  ConnectionContext& ctx_;
   std::unique_ptr<Protocol> protocol_;
-  std::unique_ptr<Protocol> retired_;  // the pre-hijack protocol, freed after its callback
-  Buffer tail_;                        // unconsumed input
-  Buffer out_;                         // output the kernel refused
+  std::unique_ptr<Pending> pending_;
   Timer timer_;
   size_t expect_ = 0;
   int fd_;
   State state_ = State::kOpen;
-  bool read_paused_ = false;  // backpressure: input left unread while out_ is over high water
-  bool above_high_ = false;   // on_drain owed once out_ falls below half the mark
-  uint8_t peer_family_ = 0;
-  uint16_t peer_port_ = 0;
-  uint8_t peer_addr_[16] = {};
+  bool read_paused_ = false;  // backpressure: input left unread while out is over high water
+  bool above_high_ = false;   // on_drain owed once out falls below half the mark
 };
 
 }  // namespace wsedge::net

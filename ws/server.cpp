@@ -12,6 +12,7 @@ namespace wsedge::ws {
 Server::Server(net::Reactor& loop, ServerOptions options)
     : loop_(loop),
       options_(std::move(options)),
+      context_(loop, *this, options_.connection),
       listener_(loop, [this](int fd, const sockaddr_storage& peer) { on_accept(fd, peer); }),
       shutdown_timer_(
           [](net::Timer* t) {
@@ -34,7 +35,10 @@ Server::~Server() {
   }
 }
 
-void Server::add_route(Route route) { routes_.push_back(std::move(route)); }
+void Server::add_route(Route route) {
+  route.session.counters = &stats_.messages;
+  routes_.push_back(std::move(route));
+}
 
 Result<void> Server::start() {
   if (files_) {
@@ -43,12 +47,12 @@ Result<void> Server::start() {
   return listener_.listen(options_.listen);
 }
 
-void Server::on_accept(int fd, const sockaddr_storage& peer) {
+void Server::on_accept(int fd, const sockaddr_storage& /*peer*/) {
   if (shutdown_done_) {  // stopping: accept nothing new
     ::close(fd);
     return;
   }
-  auto* c = new net::Connection(loop_, buffers_, *this, fd, peer, options_.connection);
+  auto* c = new net::Connection(context_, fd);
   auto http = std::make_unique<http::HttpSession>(options_.http, files_.get(), *this);
   if (Result<void> r = c->start(std::move(http)); !r) {
     char why[160];
@@ -134,17 +138,16 @@ void Server::on_upgrade(Transport& t, const http::Request& request) {
   write_handshake_response(out, result, deflate.header());
   t.send(out.view());
   // The chosen name must outlive the request buffer: point at the route's own copy.
-  std::string_view chosen;
+  const std::string* chosen = nullptr;
   for (const std::string& p : route->subprotocols) {
-    if (p == result.subprotocol) chosen = p;
+    if (!result.subprotocol.empty() && p == result.subprotocol) chosen = &p;
   }
-  auto session = std::make_unique<Session>(t, *route->handler, route->session, chosen,
-                                           &stats_.messages);
+  auto session = std::make_unique<Session>(t, *route->handler, route->session, chosen);
   Session* s = session.get();
   if (deflate.accepted()) s->enable_deflate(deflate.config, route->deflate);
   t.switch_protocol(std::move(session));
   ++stats_.websockets_open;
-  if (route->require_subprotocol && chosen.empty()) {
+  if (route->require_subprotocol && chosen == nullptr) {
     s->close(close_code::kPolicyViolation, "no supported subprotocol offered");
     return;
   }

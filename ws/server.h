@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -59,6 +60,7 @@ class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
   Server(net::Reactor& loop, ServerOptions options);
   ~Server();
 
+  // Add every route before start(); sessions point at their route.
   void add_route(Route route);
   Result<void> start();
   uint16_t port() const { return listener_.port(); }
@@ -83,10 +85,10 @@ class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
 
   net::Reactor& loop_;
   ServerOptions options_;
-  net::LoopBuffers buffers_;
+  net::ConnectionContext context_;
   net::Listener listener_;
   std::unique_ptr<http::StaticFiles> files_;
-  std::vector<Route> routes_;
+  std::deque<Route> routes_;  // sessions keep references into it: never reallocated
   net::Connection* connections_ = nullptr;  // intrusive list of every live connection
   ServerStats stats_;
   std::function<void()> shutdown_done_;

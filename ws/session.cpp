@@ -19,23 +19,13 @@ std::span<const uint8_t> bytes(std::string_view s) {
 }  // namespace
 
 Session::Session(Transport& transport, Handler& handler, const SessionOptions& options,
-                 std::string_view subprotocol, MessageCounters* counters)
-    : transport_(transport),
-      handler_(handler),
-      options_(options),
-      counters_(counters),
-      subprotocol_(subprotocol) {
-  // RFC 6455 §5.1: a server MUST close the connection upon receiving an unmasked frame.
-  rules_.expect_masked = true;
-  rules_.allow_rsv1 = false;  // no extension negotiated (permessage-deflate comes later)
-}
+                 const std::string* subprotocol)
+    : transport_(transport), handler_(handler), options_(options), subprotocol_(subprotocol) {}
 
 void Session::enable_deflate(const DeflateConfig& config, const DeflateServerPolicy& policy) {
   compression_.reset(new Compression{MessageDeflater(deflater_options(config, policy)),
                                       MessageInflater(inflater_options(config)), Buffer(),
                                       policy.min_size});
-  // RFC 7692 §6: with the extension agreed, RSV1 marks a compressed message.
-  rules_.allow_rsv1 = true;
 }
 
 void Session::open(const http::Request& request) {
@@ -62,7 +52,12 @@ size_t Session::on_data(Transport& t, std::span<uint8_t> data) {
 // or 0 when more bytes are needed (having already unmasked and validated what arrived,
 // so invalid text fails fast) or the connection was failed.
 size_t Session::process_frame(std::span<uint8_t> in) {
-  DecodeResult r = decode_header(in, rules_);
+  DecodeRules rules;
+  // RFC 6455 §5.1: a server MUST fail the connection on an unmasked client frame.
+  rules.expect_masked = true;
+  // RFC 6455 §5.2 / RFC 7692 §6: RSV1 only means something once permessage-deflate is agreed.
+  rules.allow_rsv1 = compression_ != nullptr;
+  DecodeResult r = decode_header(in, rules);
   if (r.status == DecodeStatus::kIncomplete) return 0;
   if (r.status == DecodeStatus::kError) {
     fail(r.error);
@@ -178,7 +173,7 @@ void Session::deliver_data(const FrameHeader& h, std::span<uint8_t> payload) {
     return;
   }
   if (!h.fin) {
-    message_.append(payload);
+    fragments().append(payload);
     return;
   }
   // RFC 6455 §8.1: the whole text message must be valid UTF-8 (no sequence cut at the end).
@@ -187,22 +182,22 @@ void Session::deliver_data(const FrameHeader& h, std::span<uint8_t> payload) {
     return;
   }
   message_size_ = 0;
-  if (message_.empty()) {
+  if (!fragments_ || fragments_->empty()) {
     deliver_message(payload);  // one frame, in the receive buffer: no copy
     return;
   }
-  message_.append(payload);
-  deliver_message(message_.view());
-  message_.clear();
-  if (message_.capacity() > kKeepMessageCapacity) message_.release();
+  fragments_->append(payload);
+  deliver_message(fragments_->view());
+  fragments_->clear();
+  if (fragments_->capacity() > kKeepMessageCapacity) fragments_.reset();
 }
 
 void Session::deliver_message(std::span<const uint8_t> payload) {
   // RFC 6455 §5.5.1: after sending a close frame, data from the peer is discarded.
   if (state_ != State::kOpen) return;
-  if (counters_ != nullptr) {
-    ++counters_->messages_in;
-    counters_->bytes_in += payload.size();
+  if (MessageCounters* c = options_.counters) {
+    ++c->messages_in;
+    c->bytes_in += payload.size();
   }
   handler_.on_message(*this, payload, message_text_ ? MessageType::kText : MessageType::kBinary);
 }
@@ -292,9 +287,15 @@ void Session::send_data(Opcode op, std::span<const uint8_t> payload) {
 }
 
 void Session::count_out(size_t bytes) {
-  if (counters_ == nullptr) return;
-  ++counters_->messages_out;
-  counters_->bytes_out += bytes;
+  if (MessageCounters* c = options_.counters) {
+    ++c->messages_out;
+    c->bytes_out += bytes;
+  }
+}
+
+Buffer& Session::fragments() {
+  if (!fragments_) fragments_ = std::make_unique<Buffer>();
+  return *fragments_;
 }
 
 bool Session::send_text(std::string_view text) { return send(bytes(text), MessageType::kText); }

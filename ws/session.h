@@ -32,6 +32,14 @@ namespace wsedge::ws {
 
 enum class MessageType : uint8_t { kText, kBinary };
 
+// Traffic totals, shared by the sessions of one server (one loop thread: plain counters).
+struct MessageCounters {
+  uint64_t messages_in = 0;
+  uint64_t messages_out = 0;
+  uint64_t bytes_in = 0;   // message payload bytes, not frame overhead
+  uint64_t bytes_out = 0;  // payload bytes (whole frames for send_encoded)
+};
+
 struct SessionOptions {
   uint64_t max_message_size = 64ull << 20;  // a message (all fragments) above it: close 1009
   int64_t ping_interval_ms = 0;             // 0: the server sends no pings
@@ -39,14 +47,7 @@ struct SessionOptions {
   // pings are on, when it defaults to twice the ping interval.
   int64_t idle_timeout_ms = 0;
   int64_t close_grace_ms = 2000;  // after our close frame, how long to wait for the peer's
-};
-
-// Traffic totals, shared by the sessions of one server (one loop thread: plain counters).
-struct MessageCounters {
-  uint64_t messages_in = 0;
-  uint64_t messages_out = 0;
-  uint64_t bytes_in = 0;   // message payload bytes, not frame overhead
-  uint64_t bytes_out = 0;  // payload bytes (whole frames for send_encoded)
+  MessageCounters* counters = nullptr;  // where sessions add their traffic (may be null)
 };
 
 class Session;
@@ -69,9 +70,9 @@ class Handler {
 
 class Session final : public Protocol {
  public:
-  // `counters` (may be null) receives this session's traffic totals.
+  // `options` and `subprotocol` (the route's own strings; null: none) must outlive it.
   Session(Transport& transport, Handler& handler, const SessionOptions& options,
-          std::string_view subprotocol = {}, MessageCounters* counters = nullptr);
+          const std::string* subprotocol = nullptr);
 
   // permessage-deflate was agreed in the handshake (RFC 7692): called before open().
   // `policy` (the route's) must outlive the session.
@@ -95,7 +96,9 @@ class Session final : public Protocol {
   size_t buffered_amount() const { return transport_.buffered_amount(); }
   size_t high_water_mark() const { return transport_.high_water_mark(); }
   bool is_open() const { return state_ == State::kOpen; }
-  std::string_view subprotocol() const { return subprotocol_; }
+  std::string_view subprotocol() const {
+    return subprotocol_ != nullptr ? std::string_view(*subprotocol_) : std::string_view();
+  }
   std::string_view peer_address() const { return transport_.peer_address(); }
   // For the application's per-connection state; never touched by wsedge.
   void* user_data = nullptr;
@@ -132,21 +135,20 @@ class Session final : public Protocol {
   void send_data(Opcode op, std::span<const uint8_t> payload);
   void notify_close(uint16_t code, std::string_view reason);
   void count_out(size_t bytes);
+  Buffer& fragments();
   void schedule_keepalive();
 
   Transport& transport_;
   Handler& handler_;
   const SessionOptions& options_;
-  MessageCounters* counters_;
-  std::string_view subprotocol_;  // points into the route's list, which outlives us
+  const std::string* subprotocol_;
   std::unique_ptr<Compression> compression_;  // null unless permessage-deflate was agreed
-  Buffer message_;                // fragments of the message in progress
+  std::unique_ptr<Buffer> fragments_;  // the fragmented message in progress, if any
   uint64_t message_size_ = 0;     // payload bytes announced so far for that message
   uint64_t frame_done_ = 0;       // payload bytes of the current frame already unmasked
   int64_t last_rx_ms_ = 0;
   FrameSequence sequence_;
   Utf8Validator utf8_;
-  DecodeRules rules_;
   State state_ = State::kOpen;
   bool frame_started_ = false;  // the current frame's header passed the sequence checks
   bool message_text_ = false;

@@ -56,8 +56,8 @@ struct Owner final : ConnectionOwner {
 
 struct Pair {
   std::unique_ptr<Reactor> loop;
-  LoopBuffers buffers;
   Owner owner;
+  std::unique_ptr<ConnectionContext> context;
   Connection* conn = nullptr;
   LineEcho* proto = nullptr;
   int peer = -1;
@@ -69,8 +69,8 @@ struct Pair {
     int sv[2];
     REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
     peer = sv[1];
-    sockaddr_storage none{};
-    conn = new Connection(*loop, buffers, owner, sv[0], none, options);
+    context = std::make_unique<ConnectionContext>(*loop, owner, options);
+    conn = new Connection(*context, sv[0]);
     auto p = std::make_unique<LineEcho>();
     proto = p.get();
     REQUIRE(conn->start(std::move(p)).ok());

@@ -365,7 +365,8 @@ TEST_CASE("message counters add up traffic in both directions") {
   SessionOptions options;
   test::FakeTransport t;
   MessageCounters counters;
-  auto s = std::make_unique<Session>(t, app, options, std::string_view{}, &counters);
+  options.counters = &counters;
+  auto s = std::make_unique<Session>(t, app, options);
   Session* session = s.get();
   t.protocol = std::move(s);
   session->open(http::Request{});
