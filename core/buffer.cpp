@@ -7,7 +7,9 @@
 
 namespace wsedge {
 
-Buffer::~Buffer() { std::free(mem_); }
+Buffer::~Buffer() {
+  std::free(mem_);
+}
 
 Buffer::Buffer(Buffer&& other) noexcept
     : mem_(std::exchange(other.mem_, nullptr)),
@@ -37,7 +39,8 @@ uint8_t* Buffer::prepare(size_t n) {
     return mem_ + write_;
   }
   size_t want = cap_ < 256 ? 256 : cap_ * 2;
-  while (want < live + n) want *= 2;
+  while (want < live + n)
+    want *= 2;
   auto* fresh = static_cast<uint8_t*>(std::malloc(want));
   if (fresh == nullptr) throw std::bad_alloc();
   if (live > 0) std::memcpy(fresh, mem_ + read_, live);

@@ -15,6 +15,8 @@ inline int64_t mono_ns() {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-inline int64_t mono_ms() { return mono_ns() / 1'000'000; }
+inline int64_t mono_ms() {
+  return mono_ns() / 1'000'000;
+}
 
 }  // namespace wsedge

@@ -50,7 +50,9 @@ SimdLevel simd_level() {
   return level;
 }
 
-const char* simd_level_name(SimdLevel level) { return kNames[static_cast<int>(level)]; }
+const char* simd_level_name(SimdLevel level) {
+  return kNames[static_cast<int>(level)];
+}
 
 bool parse_simd_level(std::string_view name, SimdLevel* out) {
   for (int i = 0; i < 4; ++i) {

@@ -13,10 +13,16 @@ std::atomic<LogLevel> g_level{LogLevel::kInfo};
 constexpr const char* kNames[] = {"trace", "debug", "info", "warn", "error", "off"};
 }  // namespace
 
-LogLevel log_level() { return g_level.load(std::memory_order_relaxed); }
-void set_log_level(LogLevel level) { g_level.store(level, std::memory_order_relaxed); }
+LogLevel log_level() {
+  return g_level.load(std::memory_order_relaxed);
+}
+void set_log_level(LogLevel level) {
+  g_level.store(level, std::memory_order_relaxed);
+}
 
-const char* log_level_name(LogLevel level) { return kNames[static_cast<int>(level)]; }
+const char* log_level_name(LogLevel level) {
+  return kNames[static_cast<int>(level)];
+}
 
 bool parse_log_level(std::string_view name, LogLevel* out) {
   for (int i = 0; i <= static_cast<int>(LogLevel::kOff); ++i) {

@@ -24,8 +24,8 @@ void log_write(LogLevel level, const char* fmt, ...) __attribute__((format(print
 
 }  // namespace wsedge
 
-#define WSEDGE_LOG(level, ...)                                       \
-  do {                                                               \
-    if (::wsedge::LogLevel::level >= ::wsedge::log_level())          \
-      ::wsedge::log_write(::wsedge::LogLevel::level, __VA_ARGS__);   \
+#define WSEDGE_LOG(level, ...)                                     \
+  do {                                                             \
+    if (::wsedge::LogLevel::level >= ::wsedge::log_level())        \
+      ::wsedge::log_write(::wsedge::LogLevel::level, __VA_ARGS__); \
   } while (0)

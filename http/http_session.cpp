@@ -20,7 +20,9 @@ HttpSession::HttpSession(const HttpOptions& options, const StaticFiles* files,
                          UpgradeHandler& upgrades)
     : options_(options), files_(files), upgrades_(upgrades) {}
 
-void HttpSession::on_start(Transport& t) { t.arm_timer(options_.head_timeout_ms); }
+void HttpSession::on_start(Transport& t) {
+  t.arm_timer(options_.head_timeout_ms);
+}
 
 size_t HttpSession::on_data(Transport& t, std::span<uint8_t> data) {
   if (!head_started_) {

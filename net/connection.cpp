@@ -255,7 +255,9 @@ void Connection::discard_input() {
   }
 }
 
-void Connection::abort() { finish(); }
+void Connection::abort() {
+  finish();
+}
 
 void Connection::finish() {
   if (state_ == State::kDone) return;

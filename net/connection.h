@@ -55,9 +55,9 @@ struct ConnectionContext {
   ConnectionOptions options;
   std::unique_ptr<uint8_t[]> recv;
   size_t recv_size;
-  Buffer cork;                          // sends of the connection inside on_data
-  Connection* corked = nullptr;         // whose sends `cork` is collecting
-  std::unique_ptr<Protocol> retired;    // the pre-hijack protocol, freed after its callback
+  Buffer cork;                        // sends of the connection inside on_data
+  Connection* corked = nullptr;       // whose sends `cork` is collecting
+  std::unique_ptr<Protocol> retired;  // the pre-hijack protocol, freed after its callback
 };
 
 class Connection final : public IoHandler, public Transport {

@@ -18,7 +18,8 @@ Server::Server(net::Reactor& loop, ServerOptions options)
           [](net::Timer* t) {
             auto* self = static_cast<Server*>(t->arg());
             WSEDGE_LOG(kWarn, "shutdown grace over: aborting the remaining connections");
-            for (net::Connection* c = self->connections_; c != nullptr; c = c->next) c->abort();
+            for (net::Connection* c = self->connections_; c != nullptr; c = c->next)
+              c->abort();
           },
           this) {
   if (!options_.web_root.empty()) {
@@ -114,8 +115,7 @@ void Server::on_upgrade(Transport& t, const http::Request& request) {
   if (route->authorize) {
     if (int status = route->authorize(request); status != 0) {
       ++stats_.handshakes_refused;
-      http::write_error(out, status, status == 401 ? "authorization required" : "forbidden",
-                        true);
+      http::write_error(out, status, status == 401 ? "authorization required" : "forbidden", true);
       t.send(out.view());
       t.close();
       return;

@@ -88,7 +88,7 @@ class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
   net::ConnectionContext context_;
   net::Listener listener_;
   std::unique_ptr<http::StaticFiles> files_;
-  std::deque<Route> routes_;  // sessions keep references into it: never reallocated
+  std::deque<Route> routes_;                // sessions keep references into it: never reallocated
   net::Connection* connections_ = nullptr;  // intrusive list of every live connection
   ServerStats stats_;
   std::function<void()> shutdown_done_;

@@ -24,8 +24,8 @@ Session::Session(Transport& transport, Handler& handler, const SessionOptions& o
 
 void Session::enable_deflate(const DeflateConfig& config, const DeflateServerPolicy& policy) {
   compression_.reset(new Compression{MessageDeflater(deflater_options(config, policy)),
-                                      MessageInflater(inflater_options(config)), Buffer(),
-                                      policy.min_size});
+                                     MessageInflater(inflater_options(config)), Buffer(),
+                                     policy.min_size});
 }
 
 void Session::open(const http::Request& request) {
@@ -125,9 +125,8 @@ bool Session::accept_payload(std::span<const uint8_t> fresh) {
 bool Session::inflate(std::span<const uint8_t> compressed, bool fin) {
   Buffer& out = compression_->message;
   size_t before = out.readable();
-  InflateStatus st =
-      fin ? compression_->inflater.finish(out, options_.max_message_size)
-          : compression_->inflater.feed(compressed, out, options_.max_message_size);
+  InflateStatus st = fin ? compression_->inflater.finish(out, options_.max_message_size)
+                         : compression_->inflater.feed(compressed, out, options_.max_message_size);
   if (st != InflateStatus::kOk) {
     fail(st == InflateStatus::kTooBig ? WsError::kMessageTooBig : WsError::kBadCompressedData);
     return false;
@@ -230,8 +229,8 @@ void Session::fail(WsError error) {
   uint16_t code = close_code_for(error);
   const char* reason = describe(error);
   WSEDGE_LOG(kDebug, "ws %.*s: failing with %u: %s",
-             static_cast<int>(transport_.peer_address().size()),
-             transport_.peer_address().data(), static_cast<unsigned>(code), reason);
+             static_cast<int>(transport_.peer_address().size()), transport_.peer_address().data(),
+             static_cast<unsigned>(code), reason);
   if (state_ == State::kOpen) send_close(code, reason);
   state_ = State::kClosed;
   notify_close(code, reason);
@@ -298,7 +297,9 @@ Buffer& Session::fragments() {
   return *fragments_;
 }
 
-bool Session::send_text(std::string_view text) { return send(bytes(text), MessageType::kText); }
+bool Session::send_text(std::string_view text) {
+  return send(bytes(text), MessageType::kText);
+}
 
 bool Session::send_encoded(std::span<const uint8_t> frames) {
   if (state_ != State::kOpen) return false;
@@ -325,7 +326,9 @@ void Session::notify_close(uint16_t code, std::string_view reason) {
   handler_.on_close(*this, code, reason);
 }
 
-void Session::on_drain(Transport& /*t*/) { handler_.on_drain(*this); }
+void Session::on_drain(Transport& /*t*/) {
+  handler_.on_drain(*this);
+}
 
 void Session::schedule_keepalive() {
   int64_t idle = options_.idle_timeout_ms;

@@ -46,7 +46,7 @@ struct SessionOptions {
   // Close a connection that sent nothing (no data, no pong) for this long. 0: never, unless
   // pings are on, when it defaults to twice the ping interval.
   int64_t idle_timeout_ms = 0;
-  int64_t close_grace_ms = 2000;  // after our close frame, how long to wait for the peer's
+  int64_t close_grace_ms = 2000;        // after our close frame, how long to wait for the peer's
   MessageCounters* counters = nullptr;  // where sessions add their traffic (may be null)
 };
 
@@ -143,9 +143,9 @@ class Session final : public Protocol {
   const SessionOptions& options_;
   const std::string* subprotocol_;
   std::unique_ptr<Compression> compression_;  // null unless permessage-deflate was agreed
-  std::unique_ptr<Buffer> fragments_;  // the fragmented message in progress, if any
-  uint64_t message_size_ = 0;     // payload bytes announced so far for that message
-  uint64_t frame_done_ = 0;       // payload bytes of the current frame already unmasked
+  std::unique_ptr<Buffer> fragments_;         // the fragmented message in progress, if any
+  uint64_t message_size_ = 0;                 // payload bytes announced so far for that message
+  uint64_t frame_done_ = 0;                   // payload bytes of the current frame already unmasked
   int64_t last_rx_ms_ = 0;
   FrameSequence sequence_;
   Utf8Validator utf8_;

@@ -18,9 +18,9 @@ namespace wsedge::test {
 class FakeTransport final : public Transport {
  public:
   std::vector<uint8_t> sent;
-  bool closed = false;   // close() was called
-  bool aborted = false;  // abort() was called
-  int64_t timer_ms = -1; // armed delay, -1 when disarmed
+  bool closed = false;    // close() was called
+  bool aborted = false;   // abort() was called
+  int64_t timer_ms = -1;  // armed delay, -1 when disarmed
   int64_t now = 1000;
   size_t expected = 0;
   size_t buffered = 0;  // what buffered_amount() reports

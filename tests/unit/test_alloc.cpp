@@ -129,9 +129,11 @@ TEST_CASE("steady-state echo makes no heap allocation per message") {
         REQUIRE(back.size() == echo_size);
         CHECK(back.substr(back.size() - size) == payload);
       };
-      for (int i = 0; i < 20; ++i) round_trip();  // warm-up: buffers reach their size
+      for (int i = 0; i < 20; ++i)
+        round_trip();  // warm-up: buffers reach their size
       g_allocations = 0;
-      for (int i = 0; i < 200; ++i) round_trip();
+      for (int i = 0; i < 200; ++i)
+        round_trip();
       CHECK(g_allocations.load() == 0);
     }
   }

@@ -80,7 +80,8 @@ struct Pair {
     ::close(peer);
   }
   void spin(int iterations = 5) {
-    for (int i = 0; i < iterations; ++i) loop->run_once(10);
+    for (int i = 0; i < iterations; ++i)
+      loop->run_once(10);
   }
   std::string read_peer() {
     std::string s;
@@ -152,7 +153,8 @@ TEST_CASE("Connection::close gives up on a silent peer after the linger timeout"
   Pair p(o);
   p.proto->close_after_first = true;
   p.write_peer("x\n");
-  for (int i = 0; i < 20 && p.owner.closed == 0; ++i) p.loop->run_once(20);
+  for (int i = 0; i < 20 && p.owner.closed == 0; ++i)
+    p.loop->run_once(20);
   CHECK(p.owner.closed == 1);
 }
 

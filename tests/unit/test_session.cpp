@@ -50,9 +50,10 @@ std::vector<Out> server_frames(const std::vector<uint8_t>& sent) {
     REQUIRE(r.status == DecodeStatus::kOk);
     size_t start = pos + r.header.header_length;
     REQUIRE(start + r.header.payload_length <= sent.size());
-    frames.push_back({r.header.opcode, r.header.fin,
-                      std::string(sent.begin() + static_cast<long>(start),
-                                  sent.begin() + static_cast<long>(start + r.header.payload_length))});
+    frames.push_back(
+        {r.header.opcode, r.header.fin,
+         std::string(sent.begin() + static_cast<long>(start),
+                     sent.begin() + static_cast<long>(start + r.header.payload_length))});
     pos = start + r.header.payload_length;
   }
   return frames;
@@ -114,7 +115,8 @@ TEST_CASE("echo of text and binary frames of boundary lengths, whole and byte by
         CAPTURE(chunk);
         Fixture f;
         std::string payload(len, 'a');
-        for (size_t i = 0; i < len; ++i) payload[i] = static_cast<char>('a' + i % 26);
+        for (size_t i = 0; i < len; ++i)
+          payload[i] = static_cast<char>('a' + i % 26);
         f.t.feed(frame(op, payload), chunk);
         auto out = f.out();
         REQUIRE(out.size() == 1);
@@ -222,7 +224,8 @@ TEST_CASE("protocol violations fail the connection with the right close code") {
 
 TEST_CASE("RFC 6455 §8.1: invalid UTF-8 fails fast, before the frame is complete") {
   Fixture f;
-  std::string wire = frame(Opcode::kText, "valid start \xed\xa0\x80 then more" + std::string(1000, 'x'));
+  std::string wire =
+      frame(Opcode::kText, "valid start \xed\xa0\x80 then more" + std::string(1000, 'x'));
   f.t.feed(wire.substr(0, 30));  // header + the surrogate, not the rest
   auto out = f.out();
   REQUIRE(out.size() == 1);
@@ -233,7 +236,7 @@ TEST_CASE("RFC 6455 §8.1: invalid UTF-8 fails fast, before the frame is complet
 TEST_CASE("invalid UTF-8 split across fragments fails in the fragment that completes it") {
   Fixture f;
   f.t.feed(frame(Opcode::kText, "ab\xf0\x90", false));
-  CHECK(f.t.sent.empty());  // a valid prefix so far
+  CHECK(f.t.sent.empty());                                // a valid prefix so far
   f.t.feed(frame(Opcode::kContinuation, "\x28", false));  // 0x28 is no continuation byte
   auto out = f.out();
   REQUIRE(out.size() == 1);
