@@ -173,10 +173,9 @@ inline bool parse_mode(std::string_view s, Mode* m) {
   return true;
 }
 
-// One flag with its value (value may be nullptr for switches). Error message or nullptr.
-inline const char* apply_flag(std::string_view f, const char* value, Options* o) {
+// One flag with its value. Returns an error message or nullptr.
+inline const char* apply_flag(std::string_view f, std::string_view v, Options* o) {
   long long n = 0;
-  std::string_view v = value ? value : "";
   if (f == "--url") return parse_url(std::string(v), o);
   if (f == "--connections") {
     if (!parse_int(v, 1, kMaxConnections, &n)) return "--connections: 1..1000000";
@@ -232,10 +231,11 @@ inline ParseStatus parse_options(int argc, char** argv, Options* o, std::string*
     std::string_view f = argv[i];
     if (detail::is_switch(f, o)) continue;
     const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
-    const char* err = value ? detail::apply_flag(f, value, o) : "missing value";
+    const char* err = detail::apply_flag(f, value ? value : "", o);
+    if (err && std::string_view(err) != "unknown option" && !value) err = "missing value";
     if (err) {
-      *error = std::string(f) + ": " + err;
-      if (std::string_view(err).rfind("--", 0) == 0) *error = err;
+      // Messages from apply_flag name their flag already ("--size: 0..64M").
+      *error = err[0] == '-' ? std::string(err) : std::string(f) + ": " + err;
       return ParseStatus::kUsage;
     }
     ++i;
