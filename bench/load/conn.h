@@ -97,6 +97,7 @@ class Conn final : public net::IoHandler {
   State state_ = State::kIdle;
   net::Timer timer_{&Conn::on_timer, this};
   int64_t started_ns_ = 0;  // connect() time: handshake latency, connect-mode cycle time
+  int64_t now_ns_ = 0;      // when the bytes being consumed were read
   char accept_[ws::kAcceptKeyLength] = {};
   std::string request_;  // the upgrade request, then the response head while it is partial
   Buffer out_;           // bytes the kernel refused; sent on the next writable edge
@@ -200,6 +201,7 @@ inline void Conn::on_readable(bool drain_to_eof) {
     if (r.status == IoStatus::kAgain) return;
     if (r.status == IoStatus::kClosed) return on_eof(r.err);
     if (r.status == IoStatus::kError) return fail(ErrorKind::kReset, "read: errno %lld", r.err);
+    now_ns_ = mono_ns();  // one clock read per read: every echo in it arrived together
     if (!consume(buf, r.bytes)) return;
     // A short read means the socket is drained, unless a FIN is pending behind the data:
     // its edge has been delivered already, so read on until EOF.
@@ -218,8 +220,7 @@ inline bool Conn::consume(uint8_t* data, size_t n) {
   replies_ = 0;
   if (!reader_.feed(data, n, *this)) return false;
   if (replies_ > 0 && open()) {
-    const int64_t now = mono_ns();
-    for (size_t i = 0; i < replies_; ++i) push_time(now);
+    for (size_t i = 0; i < replies_; ++i) push_time(now_ns_);
     return send_frames(replies_);
   }
   return live();
@@ -272,7 +273,7 @@ inline bool Conn::on_echo() {
     fail(ErrorKind::kMismatch, "an echo of a message that was never sent");
     return false;
   }
-  const int64_t now = mono_ns();
+  const int64_t now = now_ns_;
   const int64_t sent = ring_[ring_head_];
   ring_head_ = (ring_head_ + 1) & (ring_.size() - 1);
   --ring_count_;
@@ -353,7 +354,9 @@ inline bool Conn::send_frames(size_t n) {
 inline bool Conn::write_iov(const iovec* iov, int cnt, size_t total) {
   size_t done = 0;
   if (out_.empty()) {
-    IoResult r = net::writev_some(fd_, iov, cnt);
+    // send() for one run: sendmsg() would also copy the iovec array into the kernel.
+    IoResult r = cnt == 1 ? net::write_some(fd_, iov[0].iov_base, iov[0].iov_len)
+                          : net::writev_some(fd_, iov, cnt);
     if (r.status == IoStatus::kClosed || r.status == IoStatus::kError) {
       fail(ErrorKind::kReset, "write: errno %lld", r.err);
       return false;
