@@ -50,14 +50,17 @@ class Run {
     window_.end_ns.store(end);
     window_.start_ns.store(start, std::memory_order_release);
     if (o_.mode == Mode::kRate)
-      for (auto& w : workers_) w->reactor().post([p = w.get(), t = t0_] { p->begin_rate(t); });
+      for (auto& w : workers_)
+        w->reactor().post([p = w.get(), t = t0_] { p->begin_rate(t); });
     progress_until(start);
     const CpuSample c0 = self_cpu(), s0 = server_cpu();
     const long long rss = o_.server_pid ? proc_rss(o_.server_pid) : -1;
     if (sum(&Stats::connected) > 0 || o_.mode == Mode::kConnect) progress_until(end);
     const CpuSample c1 = self_cpu(), s1 = server_cpu();
-    for (auto& w : workers_) w->reactor().post([p = w.get()] { p->finish(); });
-    for (auto& t : threads_) t.join();
+    for (auto& w : workers_)
+      w->reactor().post([p = w.get()] { p->finish(); });
+    for (auto& t : threads_)
+      t.join();
     return report(c0, c1, s0, s1, rss);
   }
 
@@ -75,13 +78,15 @@ class Run {
                                                   window_, first, count, seed_rng.next()));
       first += count;
     }
-    for (auto& w : workers_) threads_.emplace_back([p = w.get()] { p->run(); });
+    for (auto& w : workers_)
+      threads_.emplace_back([p = w.get()] { p->run(); });
     return true;
   }
 
   uint64_t sum(Counter Stats::*field) const {
     uint64_t n = 0;
-    for (const auto& w : workers_) n += (w->stats().*field).get();
+    for (const auto& w : workers_)
+      n += (w->stats().*field).get();
     return n;
   }
 
@@ -103,7 +108,8 @@ class Run {
 
   uint64_t errors() const {
     uint64_t n = 0;
-    for (const auto& w : workers_) n += w->stats().error_total();
+    for (const auto& w : workers_)
+      n += w->stats().error_total();
     return n;
   }
 
@@ -128,21 +134,20 @@ class Run {
     const uint64_t delta = total - last_total_;
     last_total_ = total;
     auto h = std::make_unique<Histogram>();
-    for (const auto& w : workers_) h->merge(w->stats().latency);
+    for (const auto& w : workers_)
+      h->merge(w->stats().latency);
     const double mb = static_cast<double>(delta) * static_cast<double>(o_.size) / 1e6;
     if (o_.mode == Mode::kIdle) {
-      std::fprintf(stderr, "[%3llds] open %llu/%d  errors %llu\n",
-                   static_cast<long long>(seconds_),
+      std::fprintf(stderr, "[%3llds] open %llu/%d  errors %llu\n", static_cast<long long>(seconds_),
                    static_cast<unsigned long long>(sum(&Stats::connected)), o_.connections,
                    static_cast<unsigned long long>(errors()));
       return;
     }
-    std::fprintf(stderr, "[%3llds] %s/s %llu  MB/s %.2f  p50 %.1f µs  p99 %.1f µs  errors %llu\n",
-                 static_cast<long long>(seconds_), o_.mode == Mode::kConnect ? "hs" : "msgs",
-                 static_cast<unsigned long long>(delta), mb,
-                 static_cast<double>(h->percentile(0.5)) / 1e3,
-                 static_cast<double>(h->percentile(0.99)) / 1e3,
-                 static_cast<unsigned long long>(errors()));
+    std::fprintf(
+        stderr, "[%3llds] %s/s %llu  MB/s %.2f  p50 %.1f µs  p99 %.1f µs  errors %llu\n",
+        static_cast<long long>(seconds_), o_.mode == Mode::kConnect ? "hs" : "msgs",
+        static_cast<unsigned long long>(delta), mb, static_cast<double>(h->percentile(0.5)) / 1e3,
+        static_cast<double>(h->percentile(0.99)) / 1e3, static_cast<unsigned long long>(errors()));
   }
 
   int report(const CpuSample& c0, const CpuSample& c1, const CpuSample& s0, const CpuSample& s1,
@@ -160,7 +165,8 @@ class Run {
         if (st.errors[k].get() && first_error_[k].empty()) first_error_[k] = st.first_error[k];
       }
     }
-    for (uint64_t n : s.error_kinds) s.errors += n;
+    for (uint64_t n : s.error_kinds)
+      s.errors += n;
     fill_latency(s, *h);
     s.client = {c1.user_us - c0.user_us, c1.sys_us - c0.sys_us, true};
     if (s0.ok && s1.ok) s.server = {s1.user_us - s0.user_us, s1.sys_us - s0.sys_us, true};
@@ -172,8 +178,10 @@ class Run {
                      static_cast<unsigned long long>(s.error_kinds[k]),
                      error_kind_name(static_cast<ErrorKind>(k)), s.error_kinds[k] > 1 ? "s" : "",
                      first_error_[k].c_str());
-    if (o_.json) print_json(s, stdout);
-    else print_human(s, stdout);
+    if (o_.json)
+      print_json(s, stdout);
+    else
+      print_human(s, stdout);
     std::fflush(stdout);
     return s.errors ? 1 : 0;
   }
@@ -198,9 +206,14 @@ int main(int argc, char** argv) {
   Options o;
   std::string error;
   switch (parse_options(argc, argv, &o, &error)) {
-    case ParseStatus::kHelp: std::fputs(kUsageText, stdout); return 0;
-    case ParseStatus::kUsage: std::fprintf(stderr, "wsload: %s (see --help)\n", error.c_str()); return 2;
-    case ParseStatus::kOk: break;
+    case ParseStatus::kHelp:
+      std::fputs(kUsageText, stdout);
+      return 0;
+    case ParseStatus::kUsage:
+      std::fprintf(stderr, "wsload: %s (see --help)\n", error.c_str());
+      return 2;
+    case ParseStatus::kOk:
+      break;
   }
   std::signal(SIGPIPE, SIG_IGN);  // sends use MSG_NOSIGNAL; this covers anything else
   raise_fd_limit(o);

@@ -35,8 +35,8 @@ inline size_t base64_encode(const uint8_t* in, size_t n, char* out) {
 }
 
 // RFC 6455 §4.1: the key is a randomly selected 16-byte nonce, base64-encoded.
-inline std::string build_request(std::string_view path, std::string_view host,
-                                 std::string_view key, bool offer_deflate) {
+inline std::string build_request(std::string_view path, std::string_view host, std::string_view key,
+                                 bool offer_deflate) {
   std::string r;
   r.reserve(256);
   r.append("GET ").append(path).append(" HTTP/1.1\r\nHost: ").append(host);
@@ -61,8 +61,10 @@ inline bool iequals(std::string_view a, std::string_view b) {
 }
 
 inline std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -102,9 +104,12 @@ inline ResponseCheck check_response(std::string_view head, std::string_view expe
     if (colon == std::string_view::npos) return {"malformed header line", false};
     std::string_view name = line.substr(0, colon);
     std::string_view value = detail::trim(line.substr(colon + 1));
-    if (detail::iequals(name, "upgrade")) upgrade = detail::iequals(value, "websocket");
-    else if (detail::iequals(name, "connection")) connection = detail::has_token(value, "upgrade");
-    else if (detail::iequals(name, "sec-websocket-accept")) accept = value == expected_accept;
+    if (detail::iequals(name, "upgrade"))
+      upgrade = detail::iequals(value, "websocket");
+    else if (detail::iequals(name, "connection"))
+      connection = detail::has_token(value, "upgrade");
+    else if (detail::iequals(name, "sec-websocket-accept"))
+      accept = value == expected_accept;
     else if (detail::iequals(name, "sec-websocket-extensions")) {
       // §4.1 item 5: an extension the client did not offer fails the connection.
       if (!offered_deflate || value.rfind("permessage-deflate", 0) != 0)
@@ -112,9 +117,9 @@ inline ResponseCheck check_response(std::string_view head, std::string_view expe
       r.deflate = true;
     }
   }
-  if (!upgrade) return {"Upgrade is not websocket", false};         // §4.1 item 2
-  if (!connection) return {"Connection lacks upgrade", false};       // §4.1 item 3
-  if (!accept) return {"Sec-WebSocket-Accept mismatch", false};     // §4.1 item 4
+  if (!upgrade) return {"Upgrade is not websocket", false};      // §4.1 item 2
+  if (!connection) return {"Connection lacks upgrade", false};   // §4.1 item 3
+  if (!accept) return {"Sec-WebSocket-Accept mismatch", false};  // §4.1 item 4
   return r;
 }
 

@@ -103,7 +103,7 @@ class Conn final : public net::IoHandler {
   Buffer out_;           // bytes the kernel refused; sent on the next writable edge
   EchoReader reader_;
   size_t tx_variant_ = 0;
-  size_t replies_ = 0;  // echo mode: messages to send after this read
+  size_t replies_ = 0;         // echo mode: messages to send after this read
   std::vector<int64_t> ring_;  // power-of-two capacity
   size_t ring_head_ = 0, ring_count_ = 0;
 };
@@ -134,9 +134,8 @@ inline void Conn::start() {
     return;
   }
   (void)net::set_nodelay(fd_);
-  int rc = bind_source(fd_) ? connect(fd_, reinterpret_cast<const sockaddr*>(&o.addr),
-                                      o.addr_len)
-                            : -1;
+  int rc =
+      bind_source(fd_) ? connect(fd_, reinterpret_cast<const sockaddr*>(&o.addr), o.addr_len) : -1;
   if (rc != 0 && errno != EINPROGRESS) {
     ctx_->stats.error(ErrorKind::kConnect, "connect: errno %lld", errno);
     ::close(fd_);
@@ -186,8 +185,8 @@ inline void Conn::on_connected() {
   char key[kKeyLength];
   base64_encode(nonce, kNonceLength, key);
   ws::compute_accept_key({key, kKeyLength}, accept_);
-  request_ = build_request(ctx_->opt.path, ctx_->opt.host_header, {key, kKeyLength},
-                           ctx_->opt.deflate);
+  request_ =
+      build_request(ctx_->opt.path, ctx_->opt.host_header, {key, kKeyLength}, ctx_->opt.deflate);
   state_ = State::kHandshaking;
   iovec iov{request_.data(), request_.size()};
   if (!write_iov(&iov, 1, request_.size())) return;
@@ -220,7 +219,8 @@ inline bool Conn::consume(uint8_t* data, size_t n) {
   replies_ = 0;
   if (!reader_.feed(data, n, *this)) return false;
   if (replies_ > 0 && open()) {
-    for (size_t i = 0; i < replies_; ++i) push_time(now_ns_);
+    for (size_t i = 0; i < replies_; ++i)
+      push_time(now_ns_);
     return send_frames(replies_);
   }
   return live();
@@ -263,7 +263,8 @@ inline void Conn::on_opened() {
   if (o.mode == Mode::kConnect) return begin_close();
   if (o.mode == Mode::kEcho) {
     const int64_t now = mono_ns();
-    for (int i = 0; i < o.inflight; ++i) push_time(now);
+    for (int i = 0; i < o.inflight; ++i)
+      push_time(now);
     send_frames(static_cast<size_t>(o.inflight));
   }
 }
@@ -307,6 +308,11 @@ inline void Conn::on_eof(int err) {
     if (err != 0) return fail(ErrorKind::kReset, "connection reset (errno %lld)", err);
     return fail(ErrorKind::kUnexpectedClose, "EOF without a close handshake");
   }
+  // The peer answers our close only after echoing what was sent before it (one ordered
+  // stream), so anything still owed at EOF was lost.
+  if (ring_count_ > 0)
+    return fail(ErrorKind::kUnexpectedClose, "EOF with %lld echoes outstanding",
+                static_cast<long long>(ring_count_));
   shut();
   if (ctx_->opt.mode == Mode::kConnect) ctx_->owner->on_cycle_done(*this);
 }

@@ -144,10 +144,14 @@ class EchoReader {
   bool end_frame(Sink& sink) {
     in_frame_ = false;
     switch (frame_.opcode) {
-      case ws::Opcode::kPing: return sink.on_ping(ctrl_, ctrl_n_);
-      case ws::Opcode::kPong: return true;
-      case ws::Opcode::kClose: return sink.on_close(ws::parse_close_payload({ctrl_, ctrl_n_}).code);
-      default: break;
+      case ws::Opcode::kPing:
+        return sink.on_ping(ctrl_, ctrl_n_);
+      case ws::Opcode::kPong:
+        return true;
+      case ws::Opcode::kClose:
+        return sink.on_close(ws::parse_close_payload({ctrl_, ctrl_n_}).code);
+      default:
+        break;
     }
     if (!frame_.fin) return true;
     message_open_ = false;
@@ -169,7 +173,8 @@ class EchoReader {
   template <class Sink>
   bool mismatch(const uint8_t* got, const uint8_t* want, size_t n, Sink& sink) {
     size_t i = 0;
-    while (i < n && got[i] == want[i]) ++i;
+    while (i < n && got[i] == want[i])
+      ++i;
     sink.fail(ErrorKind::kMismatch, "echo differs at byte %lld of message (got 0x%02llx)",
               static_cast<long long>(offset_ + i), static_cast<long long>(got[i]));
     return false;

@@ -46,8 +46,8 @@ class FramePool {
     const auto op = binary ? ws::Opcode::kBinary : ws::Opcode::kText;
     header_len_ = ws::encode_header(header, op, size, true, false, &key);
     frame_len_ = header_len_ + size;
-    variants_ = std::clamp<size_t>(kMaxPoolBytes / std::max<size_t>(frame_len_, 1), 1,
-                                   kMaxVariants);
+    variants_ =
+        std::clamp<size_t>(kMaxPoolBytes / std::max<size_t>(frame_len_, 1), 1, kMaxVariants);
     payloads_.resize(variants_ * size);
     frames_.resize(variants_ * frame_len_);
     for (size_t v = 0; v < variants_; ++v) {
@@ -58,7 +58,8 @@ class FramePool {
         p[i] = binary ? r : static_cast<uint8_t>('!' + r % 94);
       }
       uint64_t k = rng.next();
-      for (int b = 0; b < 4; ++b) key[b] = static_cast<uint8_t>(k >> (8 * b));
+      for (int b = 0; b < 4; ++b)
+        key[b] = static_cast<uint8_t>(k >> (8 * b));
       uint8_t* f = frames_.data() + v * frame_len_;
       ws::encode_header(f, op, size, true, false, &key);  // RFC 6455 §5.3: clients mask
       std::copy(p, p + size, f + header_len_);

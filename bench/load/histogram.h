@@ -51,7 +51,8 @@ class Histogram {
 
   // Adds other's counts into this (this must not have a concurrent writer).
   void merge(const Histogram& other) {
-    for (size_t i = 0; i < kBuckets; ++i) bump(counts_[i], other.counts_[i].load(kRelaxed));
+    for (size_t i = 0; i < kBuckets; ++i)
+      bump(counts_[i], other.counts_[i].load(kRelaxed));
     bump(total_, other.total());
     bump(sum_, other.sum_.load(kRelaxed));
     max_.store(std::max(max(), other.max()), kRelaxed);

@@ -24,10 +24,14 @@ enum class Mode { kEcho, kRate, kConnect, kIdle };
 
 inline const char* mode_name(Mode m) {
   switch (m) {
-    case Mode::kEcho: return "echo";
-    case Mode::kRate: return "rate";
-    case Mode::kConnect: return "connect";
-    case Mode::kIdle: return "idle";
+    case Mode::kEcho:
+      return "echo";
+    case Mode::kRate:
+      return "rate";
+    case Mode::kConnect:
+      return "connect";
+    case Mode::kIdle:
+      return "idle";
   }
   return "?";
 }
@@ -94,8 +98,10 @@ inline bool parse_int(std::string_view s, long long lo, long long hi, long long*
   errno = 0;
   long long v = std::strtoll(tmp.c_str(), &end, 10);
   long long mul = 1;
-  if (end && (*end == 'K' || *end == 'k')) mul = 1024, ++end;
-  else if (end && (*end == 'M' || *end == 'm')) mul = 1024 * 1024, ++end;
+  if (end && (*end == 'K' || *end == 'k'))
+    mul = 1024, ++end;
+  else if (end && (*end == 'M' || *end == 'm'))
+    mul = 1024 * 1024, ++end;
   if (errno != 0 || end == tmp.c_str() || *end != '\0') return false;
   if (v < lo / mul || v > hi / mul) return false;
   *out = v * mul;
@@ -165,11 +171,16 @@ inline const char* parse_url(const std::string& url, Options* o) {
 }
 
 inline bool parse_mode(std::string_view s, Mode* m) {
-  if (s == "echo") *m = Mode::kEcho;
-  else if (s == "rate") *m = Mode::kRate;
-  else if (s == "connect") *m = Mode::kConnect;
-  else if (s == "idle") *m = Mode::kIdle;
-  else return false;
+  if (s == "echo")
+    *m = Mode::kEcho;
+  else if (s == "rate")
+    *m = Mode::kRate;
+  else if (s == "connect")
+    *m = Mode::kConnect;
+  else if (s == "idle")
+    *m = Mode::kIdle;
+  else
+    return false;
   return true;
 }
 
@@ -205,12 +216,18 @@ inline const char* apply_flag(std::string_view f, std::string_view v, Options* o
 }
 
 inline bool is_switch(std::string_view f, Options* o) {
-  if (f == "--binary") o->binary = true;
-  else if (f == "--deflate") o->deflate = true;
-  else if (f == "--raw") o->raw = true;
-  else if (f == "--json") o->json = true;
-  else if (f == "--quiet") o->quiet = true;
-  else return false;
+  if (f == "--binary")
+    o->binary = true;
+  else if (f == "--deflate")
+    o->deflate = true;
+  else if (f == "--raw")
+    o->raw = true;
+  else if (f == "--json")
+    o->json = true;
+  else if (f == "--quiet")
+    o->quiet = true;
+  else
+    return false;
   return true;
 }
 
@@ -241,12 +258,18 @@ inline ParseStatus parse_options(int argc, char** argv, Options* o, std::string*
     ++i;
   }
   const char* err = nullptr;
-  if (o->url.empty()) err = "--url is required";
-  else if (o->mode == Mode::kRate && o->rate <= 0) err = "rate mode needs --rate";
-  else if (o->mode != Mode::kRate && o->rate > 0) err = "--rate applies to rate mode only";
-  else if (o->raw && o->mode == Mode::kConnect) err = "--raw has no handshake to measure";
-  else if (o->raw && o->deflate) err = "--raw and --deflate exclude each other";
-  else if (o->threads > o->connections) err = "--threads must not exceed --connections";
+  if (o->url.empty())
+    err = "--url is required";
+  else if (o->mode == Mode::kRate && o->rate <= 0)
+    err = "rate mode needs --rate";
+  else if (o->mode != Mode::kRate && o->rate > 0)
+    err = "--rate applies to rate mode only";
+  else if (o->raw && o->mode == Mode::kConnect)
+    err = "--raw has no handshake to measure";
+  else if (o->raw && o->deflate)
+    err = "--raw and --deflate exclude each other";
+  else if (o->threads > o->connections)
+    err = "--threads must not exceed --connections";
   if (err) {
     *error = err;
     return ParseStatus::kUsage;

@@ -44,8 +44,8 @@ inline CpuSample proc_cpu(int pid) {
   buf[n] = '\0';
   const char* p = std::strrchr(buf, ')');
   unsigned long long ut = 0, st = 0;
-  if (!p || std::sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-                        &st) != 2)
+  if (!p ||
+      std::sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
     return {};
   const double us_per_tick = 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
   return {static_cast<double>(ut) * us_per_tick, static_cast<double>(st) * us_per_tick, true};
@@ -71,7 +71,7 @@ struct Summary {
   uint64_t errors = 0;
   uint64_t error_kinds[kErrorKinds] = {};
   double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0, mean = 0;  // µs
-  CpuSample client, server;  // deltas over the window
+  CpuSample client, server;                                       // deltas over the window
   long long rss_per_conn = -1;
 
   double msgs_per_s() const { return static_cast<double>(messages) / opt->duration_s; }
@@ -94,18 +94,21 @@ inline void fill_latency(Summary& s, const Histogram& h) {
 
 inline void print_human(const Summary& s, FILE* out) {
   const Options& o = *s.opt;
-  std::fprintf(out, "wsload %s %s%s: %d connections, %d in flight, %llu B %s, %d thread%s, "
-               "%.3g s after %.3g s warm-up\n", mode_name(o.mode), o.url.c_str(),
-               o.raw ? " (raw TCP)" : "", o.connections, o.inflight,
-               static_cast<unsigned long long>(o.size), o.binary ? "binary" : "text",
+  std::fprintf(out,
+               "wsload %s %s%s: %d connections, %d in flight, %llu B %s, %d thread%s, "
+               "%.3g s after %.3g s warm-up\n",
+               mode_name(o.mode), o.url.c_str(), o.raw ? " (raw TCP)" : "", o.connections,
+               o.inflight, static_cast<unsigned long long>(o.size), o.binary ? "binary" : "text",
                o.threads, o.threads == 1 ? "" : "s", o.duration_s, o.warmup_s);
   const char* unit = o.mode == Mode::kConnect ? "handshakes" : "msgs";
   std::fprintf(out, "  %-10s %llu in the window: %.1f %s/s, %.3f MB/s\n", unit,
                static_cast<unsigned long long>(s.messages), s.msgs_per_s(), unit, s.mb_per_s());
   if (o.mode == Mode::kRate)
     std::fprintf(out, "  rate       target %.1f msgs/s, achieved %.1f\n", o.rate, s.msgs_per_s());
-  std::fprintf(out, "  latency    p50 %.1f µs  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  "
-               "mean %.1f%s\n", s.p50, s.p90, s.p99, s.p999, s.max, s.mean,
+  std::fprintf(out,
+               "  latency    p50 %.1f µs  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  "
+               "mean %.1f%s\n",
+               s.p50, s.p90, s.p99, s.p999, s.max, s.mean,
                o.mode == Mode::kIdle ? "  (opening handshake)" : "");
   std::fprintf(out, "  client CPU per msg: %.2f µs (user %.2f, sys %.2f)",
                s.per_msg(s.client.user_us + s.client.sys_us), s.per_msg(s.client.user_us),
@@ -116,8 +119,8 @@ inline void print_human(const Summary& s, FILE* out) {
                  s.per_msg(s.server.sys_us), s.cpu_ratio());
   std::fprintf(out, "\n");
   if (s.rss_per_conn >= 0)
-    std::fprintf(out, "  server RSS per connection: %lld bytes (%llu connected)\n",
-                 s.rss_per_conn, static_cast<unsigned long long>(s.connected));
+    std::fprintf(out, "  server RSS per connection: %lld bytes (%llu connected)\n", s.rss_per_conn,
+                 static_cast<unsigned long long>(s.connected));
   std::fprintf(out, "  errors     %llu\n", static_cast<unsigned long long>(s.errors));
 }
 
@@ -128,14 +131,17 @@ inline void print_json(const Summary& s, FILE* out) {
     if (c == '"' || c == '\\') url += '\\';
     url += c;
   }
-  std::fprintf(out, "{\"mode\":\"%s\",\"url\":\"%s\",\"connections\":%d,\"inflight\":%d,"
+  std::fprintf(out,
+               "{\"mode\":\"%s\",\"url\":\"%s\",\"connections\":%d,\"inflight\":%d,"
                "\"size\":%llu,\"binary\":%s,\"threads\":%d,\"duration_s\":%.3f,",
                mode_name(o.mode), url.c_str(), o.connections, o.inflight,
                static_cast<unsigned long long>(o.size), o.binary ? "true" : "false", o.threads,
                o.duration_s);
-  std::fprintf(out, "\"messages\":%llu,\"msgs_per_s\":%.1f,\"mb_per_s\":%.3f,\"connected\":%llu,"
-               "\"errors\":%llu,\"error_kinds\":{", static_cast<unsigned long long>(s.messages),
-               s.msgs_per_s(), s.mb_per_s(), static_cast<unsigned long long>(s.connected),
+  std::fprintf(out,
+               "\"messages\":%llu,\"msgs_per_s\":%.1f,\"mb_per_s\":%.3f,\"connected\":%llu,"
+               "\"errors\":%llu,\"error_kinds\":{",
+               static_cast<unsigned long long>(s.messages), s.msgs_per_s(), s.mb_per_s(),
+               static_cast<unsigned long long>(s.connected),
                static_cast<unsigned long long>(s.errors));
   const char* sep = "";
   for (int k = 0; k < kErrorKinds; ++k) {
@@ -144,14 +150,17 @@ inline void print_json(const Summary& s, FILE* out) {
                  static_cast<unsigned long long>(s.error_kinds[k]));
     sep = ",";
   }
-  std::fprintf(out, "},\"latency_us\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f,"
-               "\"max\":%.2f,\"mean\":%.2f},", s.p50, s.p90, s.p99, s.p999, s.max, s.mean);
+  std::fprintf(out,
+               "},\"latency_us\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f,"
+               "\"max\":%.2f,\"mean\":%.2f},",
+               s.p50, s.p90, s.p99, s.p999, s.max, s.mean);
   std::fprintf(out, "\"client_cpu_us_per_msg\":{\"user\":%.3f,\"sys\":%.3f}",
                s.per_msg(s.client.user_us), s.per_msg(s.client.sys_us));
   if (s.server.ok)
-    std::fprintf(out, ",\"server_cpu_us_per_msg\":{\"user\":%.3f,\"sys\":%.3f},"
-                 "\"cpu_ratio\":%.3f", s.per_msg(s.server.user_us), s.per_msg(s.server.sys_us),
-                 s.cpu_ratio());
+    std::fprintf(out,
+                 ",\"server_cpu_us_per_msg\":{\"user\":%.3f,\"sys\":%.3f},"
+                 "\"cpu_ratio\":%.3f",
+                 s.per_msg(s.server.user_us), s.per_msg(s.server.sys_us), s.cpu_ratio());
   if (o.mode == Mode::kConnect) std::fprintf(out, ",\"handshakes_per_s\":%.1f", s.msgs_per_s());
   if (o.mode == Mode::kIdle && s.rss_per_conn >= 0)
     std::fprintf(out, ",\"rss_per_conn_bytes\":%lld", s.rss_per_conn);

@@ -27,13 +27,20 @@ inline constexpr int kErrorKinds = 7;
 
 inline const char* error_kind_name(ErrorKind k) {
   switch (k) {
-    case ErrorKind::kConnect: return "connect";
-    case ErrorKind::kHandshake: return "handshake";
-    case ErrorKind::kMismatch: return "mismatch";
-    case ErrorKind::kUnexpectedClose: return "unexpected_close";
-    case ErrorKind::kReset: return "reset";
-    case ErrorKind::kProtocol: return "protocol";
-    case ErrorKind::kTimeout: return "timeout";
+    case ErrorKind::kConnect:
+      return "connect";
+    case ErrorKind::kHandshake:
+      return "handshake";
+    case ErrorKind::kMismatch:
+      return "mismatch";
+    case ErrorKind::kUnexpectedClose:
+      return "unexpected_close";
+    case ErrorKind::kReset:
+      return "reset";
+    case ErrorKind::kProtocol:
+      return "protocol";
+    case ErrorKind::kTimeout:
+      return "timeout";
   }
   return "?";
 }
@@ -65,7 +72,8 @@ struct Stats {
   }
   uint64_t error_total() const {
     uint64_t n = 0;
-    for (const auto& e : errors) n += e.get();
+    for (const auto& e : errors)
+      n += e.get();
     return n;
   }
 };

@@ -28,11 +28,14 @@ class Worker final : public ConnOwner, public net::IoHandler {
   // Connections [first, first + count) of the run, by global index.
   Worker(std::unique_ptr<net::Reactor> reactor, const Options& o, const FramePool* pool,
          const Window& w, int first, int count, uint64_t seed)
-      : reactor_(std::move(reactor)), ctx_(o, pool, w, seed), conns_(new Conn[count]),
+      : reactor_(std::move(reactor)),
+        ctx_(o, pool, w, seed),
+        conns_(new Conn[count]),
         count_(count) {
     ctx_.reactor = reactor_.get();
     ctx_.owner = this;
-    for (int i = 0; i < count; ++i) conns_[i].init(&ctx_, first + i);
+    for (int i = 0; i < count; ++i)
+      conns_[i].init(&ctx_, first + i);
   }
   ~Worker() {
     if (tick_fd_ >= 0) ::close(tick_fd_);
@@ -45,7 +48,8 @@ class Worker final : public ConnOwner, public net::IoHandler {
   void run() {
     start_more();
     reactor_->run();
-    for (int i = 0; i < count_; ++i) conns_[i].abort_quiet();
+    for (int i = 0; i < count_; ++i)
+      conns_[i].abort_quiet();
   }
 
   // Rate mode, posted by main once all connections are open: the schedule starts now.
@@ -74,7 +78,8 @@ class Worker final : public ConnOwner, public net::IoHandler {
     }
     next_ = count_;  // no more connects
     if (ctx_.opt.mode != Mode::kConnect)
-      for (int i = 0; i < count_; ++i) conns_[i].begin_close();
+      for (int i = 0; i < count_; ++i)
+        conns_[i].begin_close();
     reactor_->arm_after(deadline_, kFinishTimeoutMs);
     maybe_stop();
   }
