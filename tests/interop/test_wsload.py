@@ -124,6 +124,15 @@ def _(v):
     check(abs(d["mb_per_s"] - d["msgs_per_s"] * 65536 / 1e6) < 0.01, "MB/s != msgs/s * size")
 
 
+@test("echo: --deflate is offered, declined by wsedge, and the run is clean")
+def _(v):
+    rc, d, _, err = run_wsload(["echo", "--url", Env.srv.url("/"), "--connections", "2",
+                                "--deflate", "--json", "--quiet", "--duration", "0.5",
+                                "--warmup", "0"])
+    check_ok(rc, d, err, "deflate offer")
+    check(d["messages"] > 0, str(d))
+
+
 @test("echo: progress lines on stderr, human summary on stdout")
 def _(v):
     rc, _, out, err = run_wsload(["echo", "--url", Env.srv.url("/"), "--connections", "2",
@@ -271,6 +280,8 @@ class StubHandler(socketserver.BaseRequestHandler):
             count += 1
             if self.server.behaviour == "flip" and count == 5 and payload:
                 payload = bytes([payload[0] ^ 0x01]) + payload[1:]
+            if self.server.behaviour == "stall" and count == 200:
+                time.sleep(0.3)  # the client keeps sending into the socket buffers
             if self.server.behaviour == "close" and count == 5:
                 sock.sendall(server_frame(0x8, b"\x03\xe9"))  # 1001 going away
                 return
@@ -290,10 +301,10 @@ class Stub(socketserver.ThreadingTCPServer):
         return f"ws://127.0.0.1:{self.server_address[1]}/"
 
 
-def run_against_stub(behaviour, extra=()):
+def run_against_stub(behaviour, extra=(), mode="echo"):
     stub = Stub(behaviour)
     try:
-        return run_wsload(["echo", "--url", stub.url(), "--connections", "2", "--json",
+        return run_wsload([mode, "--url", stub.url(), "--connections", "2", "--json",
                            "--quiet", "--duration", "0.5", "--warmup", "0"] + list(extra))
     finally:
         stub.shutdown()
@@ -305,6 +316,17 @@ def _(v):
     rc, d, _, err = run_against_stub("good")
     check_ok(rc, d, err, "good stub")
     check(d["messages"] > 0, str(d))
+
+
+@test("rate: a 300 ms server stall shows in p99 (latency from the intended send time)")
+def _(v):
+    rc, d, _, err = run_against_stub("stall", ["--rate", "1000", "--duration", "1"], "rate")
+    check_ok(rc, d, err, "stall")
+    lat = d["latency_us"]
+    # ~1/4 of the window's messages were due during the stall: a closed loop would have
+    # shown one slow message per connection; an open loop shows all of them.
+    check(lat["p90"] >= 100_000 and lat["max"] >= 250_000, f"stall hidden: {lat}")
+    check(lat["p50"] < 100_000, f"p50 {lat['p50']}: the stall should not dominate")
 
 
 @test("error: one flipped echo byte -> mismatch counted, exit 1")
