@@ -110,14 +110,16 @@ inline void print_human(const Summary& s, FILE* out) {
                "mean %.1f%s\n",
                s.p50, s.p90, s.p99, s.p999, s.max, s.mean,
                o.mode == Mode::kIdle ? "  (opening handshake)" : "");
-  std::fprintf(out, "  client CPU per msg: %.2f µs (user %.2f, sys %.2f)",
-               s.per_msg(s.client.user_us + s.client.sys_us), s.per_msg(s.client.user_us),
-               s.per_msg(s.client.sys_us));
-  if (s.server.ok)
-    std::fprintf(out, "; server: %.2f µs (user %.2f, sys %.2f); client/server %.2f",
-                 s.per_msg(s.server.user_us + s.server.sys_us), s.per_msg(s.server.user_us),
-                 s.per_msg(s.server.sys_us), s.cpu_ratio());
-  std::fprintf(out, "\n");
+  if (s.messages > 0) {  // idle mode, or nothing got through: no per-message cost
+    std::fprintf(out, "  client CPU per msg: %.2f µs (user %.2f, sys %.2f)",
+                 s.per_msg(s.client.user_us + s.client.sys_us), s.per_msg(s.client.user_us),
+                 s.per_msg(s.client.sys_us));
+    if (s.server.ok)
+      std::fprintf(out, "; server: %.2f µs (user %.2f, sys %.2f); client/server %.2f",
+                   s.per_msg(s.server.user_us + s.server.sys_us), s.per_msg(s.server.user_us),
+                   s.per_msg(s.server.sys_us), s.cpu_ratio());
+    std::fprintf(out, "\n");
+  }
   if (s.rss_per_conn >= 0)
     std::fprintf(out, "  server RSS per connection: %lld bytes (%llu connected)\n", s.rss_per_conn,
                  static_cast<unsigned long long>(s.connected));
