@@ -88,6 +88,10 @@ $(UNIT): $(UNIT_OBJ) $(LIB)
 $(BUILD)/wsload%: $(BUILD)/obj/bench/wsload%.o $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
+# A pattern's % never matches the empty string, so build/wsload needs its own rule.
+$(BUILD)/wsload: $(BUILD)/obj/bench/wsload.o $(LIB)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
 $(BUILD)/micro_%: $(BUILD)/obj/bench/micro_%.o $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lbenchmark -lbenchmark_main
 

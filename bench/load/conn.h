@@ -1,0 +1,423 @@
+// bench/load/conn.h — one client connection: connect, upgrade, send, verify, close.
+//
+// A Conn is owned by its worker (which outlives it), registered with the worker's reactor
+// while its fd is open, and reused for the next cycle in connect mode. Hot path per round
+// trip: one read (into the loop's buffer, verified in place) and one writev of pre-masked
+// frames from the pool; no allocation unless the kernel refuses bytes (then they wait in
+// out_). Send timestamps sit in a ring: echoes return in send order. Loop thread only.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "bench/load/client_handshake.h"
+#include "bench/load/echo_reader.h"
+#include "bench/load/loop_context.h"
+#include "core/buffer.h"
+#include "core/clock.h"
+#include "net/socket.h"
+
+namespace wsedge::load {
+
+class Conn final : public net::IoHandler {
+ public:
+  enum class State : uint8_t { kIdle, kConnecting, kHandshaking, kOpen, kClosing, kAwaitEof };
+  static constexpr int64_t kOpenTimeoutMs = 10'000;
+  static constexpr int64_t kCloseTimeoutMs = 3'000;
+  // Loopback has ~28k ephemeral ports per source address; past this many connections each
+  // block of them binds its own source address 127.0.0.2, .3, ... (IPv4 loopback only).
+  static constexpr int kConnsPerSourceAddress = 20'000;
+
+  void init(LoopContext* ctx, int global_index) {
+    ctx_ = ctx;
+    index_ = global_index;
+  }
+  State state() const { return state_; }
+  bool open() const { return state_ == State::kOpen; }
+  bool live() const { return fd_ >= 0; }
+  int64_t started_ns() const { return started_ns_; }
+
+  // Starts a connect; failures are reported through the owner like any other.
+  void start();
+  // Closes politely: close frame (raw: shut the write side), then wait for the peer.
+  void begin_close();
+  // Closes the fd now, counting nothing (the run is over).
+  void abort_quiet() { shut(); }
+
+  // Queues the send time of one message (rate mode: its intended time) before send_frames.
+  void push_time(int64_t t) {
+    if (ring_count_ == ring_.size()) grow_ring();
+    ring_[(ring_head_ + ring_count_) & (ring_.size() - 1)] = t;
+    ++ring_count_;
+  }
+  // Writes n frames from the pool in one writev (timestamps pushed by the caller).
+  bool send_frames(size_t n);
+
+  void on_io(uint32_t events) override;
+
+  // EchoReader sink.
+  bool on_echo();
+  bool on_ping(const uint8_t* data, size_t n);
+  bool on_close(uint16_t code);
+  void fail(ErrorKind kind, const char* fmt, long long a = 0, long long b = 0) {
+    ctx_->stats.error(kind, fmt, a, b);
+    shut();
+  }
+
+ private:
+  static void on_timer(net::Timer* t) { static_cast<Conn*>(t->arg())->timed_out(); }
+  void timed_out() {
+    if (state_ == State::kConnecting || state_ == State::kHandshaking)
+      fail(ErrorKind::kTimeout, "opening handshake took over %lld ms", kOpenTimeoutMs);
+    else if (live())
+      fail(ErrorKind::kTimeout, "close handshake took over %lld ms", kCloseTimeoutMs);
+  }
+  bool bind_source(int fd);
+  void on_connected();
+  void on_readable(bool drain_to_eof);
+  bool consume(uint8_t* data, size_t n);
+  size_t handshake(const uint8_t* data, size_t n);
+  void on_opened();
+  void on_eof(int err);
+  bool write_control(ws::Opcode op, const uint8_t* payload, size_t n);
+  bool write_iov(const iovec* iov, int cnt, size_t total);
+  bool flush();
+  void grow_ring();
+  void shut();
+
+  LoopContext* ctx_ = nullptr;
+  int index_ = 0;
+  int fd_ = -1;
+  State state_ = State::kIdle;
+  net::Timer timer_{&Conn::on_timer, this};
+  int64_t started_ns_ = 0;  // connect() time: handshake latency, connect-mode cycle time
+  int64_t now_ns_ = 0;      // when the bytes being consumed were read
+  char accept_[ws::kAcceptKeyLength] = {};
+  std::string request_;  // the upgrade request, then the response head while it is partial
+  Buffer out_;           // bytes the kernel refused; sent on the next writable edge
+  EchoReader reader_;
+  size_t tx_variant_ = 0;
+  size_t replies_ = 0;         // echo mode: messages to send after this read
+  std::vector<int64_t> ring_;  // power-of-two capacity
+  size_t ring_head_ = 0, ring_count_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------
+
+inline bool Conn::bind_source(int fd) {
+  const Options& o = ctx_->opt;
+  const auto* dst = reinterpret_cast<const sockaddr_in*>(&o.addr);
+  if (o.connections <= kConnsPerSourceAddress || dst->sin_family != AF_INET ||
+      (ntohl(dst->sin_addr.s_addr) >> 24) != 127)
+    return true;
+  int one = 1;  // pick the port at connect(), per destination, not at bind()
+  (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+  sockaddr_in src{};
+  src.sin_family = AF_INET;
+  src.sin_addr.s_addr = htonl((127u << 24) | (2u + index_ / kConnsPerSourceAddress));
+  return bind(fd, reinterpret_cast<const sockaddr*>(&src), sizeof src) == 0;
+}
+
+inline void Conn::start() {
+  const Options& o = ctx_->opt;
+  started_ns_ = mono_ns();
+  fd_ = socket(o.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) {
+    ctx_->stats.error(ErrorKind::kConnect, "socket: errno %lld", errno);
+    ctx_->owner->on_settled(*this, false);
+    return;
+  }
+  (void)net::set_nodelay(fd_);
+  int rc =
+      bind_source(fd_) ? connect(fd_, reinterpret_cast<const sockaddr*>(&o.addr), o.addr_len) : -1;
+  if (rc != 0 && errno != EINPROGRESS) {
+    ctx_->stats.error(ErrorKind::kConnect, "connect: errno %lld", errno);
+    ::close(fd_);
+    fd_ = -1;
+    ctx_->owner->on_settled(*this, false);
+    return;
+  }
+  if (!ctx_->reactor->add(fd_, this).ok()) {
+    ctx_->stats.error(ErrorKind::kConnect, "epoll_ctl: errno %lld", errno);
+    ::close(fd_);
+    fd_ = -1;
+    ctx_->owner->on_settled(*this, false);
+    return;
+  }
+  state_ = State::kConnecting;
+  ctx_->reactor->arm_after(timer_, kOpenTimeoutMs);
+  // A loopback connect may complete at once; the first writable edge reports it either way.
+}
+
+inline void Conn::on_io(uint32_t events) {
+  if (state_ == State::kConnecting) {
+    if (!(events & (net::kWritable | net::kHangup))) return;
+    int err = net::socket_error(fd_);
+    if (err != 0) {
+      ctx_->stats.error(ErrorKind::kConnect, "connect: errno %lld (%lld = refused)", err,
+                        ECONNREFUSED);
+      shut();
+      return;
+    }
+    on_connected();
+    if (!live()) return;
+  }
+  if ((events & net::kWritable) && !out_.empty() && !flush()) return;
+  if (events & (net::kReadable | net::kHangup)) on_readable((events & net::kHangup) != 0);
+}
+
+inline void Conn::on_connected() {
+  if (ctx_->opt.raw) {
+    on_opened();
+    return;
+  }
+  uint8_t nonce[kNonceLength];
+  for (size_t i = 0; i < kNonceLength; i += 8) {
+    uint64_t r = ctx_->rng.next();
+    std::memcpy(nonce + i, &r, 8);
+  }
+  char key[kKeyLength];
+  base64_encode(nonce, kNonceLength, key);
+  ws::compute_accept_key({key, kKeyLength}, accept_);
+  request_ =
+      build_request(ctx_->opt.path, ctx_->opt.host_header, {key, kKeyLength}, ctx_->opt.deflate);
+  state_ = State::kHandshaking;
+  iovec iov{request_.data(), request_.size()};
+  if (!write_iov(&iov, 1, request_.size())) return;
+  request_.clear();  // from here on it collects a response head that arrives in pieces
+}
+
+inline void Conn::on_readable(bool drain_to_eof) {
+  uint8_t* buf = ctx_->rx.get();
+  for (;;) {
+    IoResult r = net::read_some(fd_, buf, LoopContext::kReadBufferSize);
+    if (r.status == IoStatus::kAgain) return;
+    if (r.status == IoStatus::kClosed) return on_eof(r.err);
+    if (r.status == IoStatus::kError) return fail(ErrorKind::kReset, "read: errno %lld", r.err);
+    now_ns_ = mono_ns();  // one clock read per read: every echo in it arrived together
+    if (!consume(buf, r.bytes)) return;
+    // A short read means the socket is drained, unless a FIN is pending behind the data:
+    // its edge has been delivered already, so read on until EOF.
+    if (r.bytes < LoopContext::kReadBufferSize && !drain_to_eof) return;
+  }
+}
+
+// Returns false when the connection is gone.
+inline bool Conn::consume(uint8_t* data, size_t n) {
+  if (state_ == State::kHandshaking) {
+    size_t used = handshake(data, n);
+    if (!live() || used == n) return live();
+    data += used;
+    n -= used;
+  }
+  replies_ = 0;
+  if (!reader_.feed(data, n, *this)) return false;
+  if (replies_ > 0 && open()) {
+    for (size_t i = 0; i < replies_; ++i)
+      push_time(now_ns_);
+    return send_frames(replies_);
+  }
+  return live();
+}
+
+// Collects the response head; returns the bytes of data it used.
+inline size_t Conn::handshake(const uint8_t* data, size_t n) {
+  const size_t had = request_.size();
+  request_.append(reinterpret_cast<const char*>(data), n);
+  size_t end = request_.find("\r\n\r\n", had >= 3 ? had - 3 : 0);
+  if (end == std::string::npos) {
+    if (request_.size() > kMaxResponseHead)
+      fail(ErrorKind::kHandshake, "response head over %lld bytes", kMaxResponseHead);
+    return n;
+  }
+  end += 4;
+  ResponseCheck c = check_response(std::string_view(request_).substr(0, end),
+                                   {accept_, ws::kAcceptKeyLength}, ctx_->opt.deflate);
+  if (c.error) {
+    fail(ErrorKind::kHandshake, c.error);
+    return n;
+  }
+  std::string().swap(request_);  // an idle connection keeps no handshake memory
+  on_opened();
+  return end - had;
+}
+
+inline void Conn::on_opened() {
+  const Options& o = ctx_->opt;
+  state_ = State::kOpen;
+  ctx_->reactor->disarm(timer_);
+  ctx_->stats.connected.add(1);
+  tx_variant_ = static_cast<size_t>(index_) % ctx_->pool->variants();
+  reader_.reset(ctx_->pool, tx_variant_, o.raw, o.binary);
+  // Idle mode has no messages; its latency is the opening handshake's.
+  if (o.mode == Mode::kIdle)
+    ctx_->stats.latency.record(static_cast<uint64_t>(mono_ns() - started_ns_));
+  ctx_->owner->on_settled(*this, true);
+  if (!live()) return;
+  if (o.mode == Mode::kConnect) return begin_close();
+  if (o.mode == Mode::kEcho) {
+    const int64_t now = mono_ns();
+    for (int i = 0; i < o.inflight; ++i)
+      push_time(now);
+    send_frames(static_cast<size_t>(o.inflight));
+  }
+}
+
+inline bool Conn::on_echo() {
+  if (ring_count_ == 0) {
+    fail(ErrorKind::kMismatch, "an echo of a message that was never sent");
+    return false;
+  }
+  const int64_t now = now_ns_;
+  const int64_t sent = ring_[ring_head_];
+  ring_head_ = (ring_head_ + 1) & (ring_.size() - 1);
+  --ring_count_;
+  if (state_ != State::kOpen) return true;  // in flight when the run ended: not counted
+  ctx_->stats.messages_total.add(1);
+  if (ctx_->window.contains(now)) {
+    ctx_->stats.messages_window.add(1);
+    ctx_->stats.latency.record(static_cast<uint64_t>(now > sent ? now - sent : 0));
+  }
+  if (ctx_->opt.mode == Mode::kEcho && !ctx_->finishing) ++replies_;
+  return true;
+}
+
+inline bool Conn::on_ping(const uint8_t* data, size_t n) {
+  // RFC 6455 §5.5.2: a Pong with the Ping's application data answers every Ping.
+  return write_control(ws::Opcode::kPong, data, n);
+}
+
+inline bool Conn::on_close(uint16_t code) {
+  if (state_ == State::kClosing) {
+    state_ = State::kAwaitEof;  // RFC 6455 §7.1.1: the server closes TCP first
+    return true;
+  }
+  fail(ErrorKind::kUnexpectedClose, "server sent close %lld", code);
+  return false;
+}
+
+inline void Conn::on_eof(int err) {
+  const bool clean = state_ == State::kAwaitEof || (ctx_->opt.raw && state_ == State::kClosing);
+  if (!clean) {
+    if (err != 0) return fail(ErrorKind::kReset, "connection reset (errno %lld)", err);
+    return fail(ErrorKind::kUnexpectedClose, "EOF without a close handshake");
+  }
+  // The peer answers our close only after echoing what was sent before it (one ordered
+  // stream), so anything still owed at EOF was lost.
+  if (ring_count_ > 0)
+    return fail(ErrorKind::kUnexpectedClose, "EOF with %lld echoes outstanding",
+                static_cast<long long>(ring_count_));
+  shut();
+  if (ctx_->opt.mode == Mode::kConnect) ctx_->owner->on_cycle_done(*this);
+}
+
+inline void Conn::begin_close() {
+  if (state_ != State::kOpen) return shut();
+  state_ = State::kClosing;
+  ctx_->reactor->arm_after(timer_, kCloseTimeoutMs);
+  if (ctx_->opt.raw) {
+    // Raw echo servers close when they read EOF: half-close, then verify what is in flight.
+    if (out_.empty()) (void)::shutdown(fd_, SHUT_WR);
+    return;
+  }
+  // RFC 6455 §7.1.2: start the closing handshake with a Close frame; 1000 = normal.
+  const uint8_t code[2] = {0x03, 0xE8};
+  (void)write_control(ws::Opcode::kClose, code, sizeof code);
+}
+
+inline bool Conn::write_control(ws::Opcode op, const uint8_t* payload, size_t n) {
+  uint8_t frame[ws::kMaxHeaderSize + ws::kMaxControlPayload];
+  uint64_t r = ctx_->rng.next();
+  ws::MaskKey key{};
+  std::memcpy(key.data(), &r, key.size());
+  size_t h = ws::encode_header(frame, op, n, true, false, &key);  // RFC 6455 §5.3: masked
+  std::memcpy(frame + h, payload, n);
+  ws::unmask(frame + h, n, key);
+  iovec iov{frame, h + n};
+  return write_iov(&iov, 1, h + n);
+}
+
+inline bool Conn::send_frames(size_t n) {
+  const FramePool& pool = *ctx_->pool;
+  constexpr int kMaxIov = 64;
+  iovec iov[kMaxIov];
+  while (n > 0) {
+    size_t batch = std::min(n, pool.variants() * (kMaxIov - 1));
+    int cnt = pool.gather(tx_variant_, batch, iov, kMaxIov);
+    tx_variant_ = (tx_variant_ + batch) % pool.variants();
+    if (!write_iov(iov, cnt, batch * pool.frame_len())) return false;
+    n -= batch;
+  }
+  return true;
+}
+
+inline bool Conn::write_iov(const iovec* iov, int cnt, size_t total) {
+  size_t done = 0;
+  if (out_.empty()) {
+    // send() for one run: sendmsg() would also copy the iovec array into the kernel.
+    IoResult r = cnt == 1 ? net::write_some(fd_, iov[0].iov_base, iov[0].iov_len)
+                          : net::writev_some(fd_, iov, cnt);
+    if (r.status == IoStatus::kClosed || r.status == IoStatus::kError) {
+      fail(ErrorKind::kReset, "write: errno %lld", r.err);
+      return false;
+    }
+    if (r.status == IoStatus::kOk) done = r.bytes;
+    if (done == total) return true;
+  }
+  // The kernel refused the rest: keep it, in order, for the next writable edge.
+  for (int i = 0; i < cnt; ++i) {
+    const auto* p = static_cast<const uint8_t*>(iov[i].iov_base);
+    size_t len = iov[i].iov_len;
+    size_t skip = std::min(done, len);
+    done -= skip;
+    if (len > skip) out_.append(p + skip, len - skip);
+  }
+  return true;
+}
+
+inline bool Conn::flush() {
+  while (!out_.empty()) {
+    IoResult r = net::write_some(fd_, out_.data(), out_.readable());
+    if (r.status == IoStatus::kAgain) return true;
+    if (r.status != IoStatus::kOk) {
+      fail(ErrorKind::kReset, "write: errno %lld", r.err);
+      return false;
+    }
+    out_.consume(r.bytes);
+  }
+  out_.release();
+  if (ctx_->opt.raw && state_ == State::kClosing) (void)::shutdown(fd_, SHUT_WR);
+  return true;
+}
+
+inline void Conn::grow_ring() {
+  std::vector<int64_t> bigger(ring_.empty() ? 4 : ring_.size() * 2);
+  for (size_t i = 0; i < ring_count_; ++i)
+    bigger[i] = ring_[(ring_head_ + i) & (ring_.size() - 1)];
+  ring_.swap(bigger);
+  ring_head_ = 0;
+}
+
+inline void Conn::shut() {
+  if (fd_ < 0) return;
+  const State was = state_;
+  ctx_->reactor->remove(fd_, this);
+  ::close(fd_);
+  fd_ = -1;
+  state_ = State::kIdle;
+  ctx_->reactor->disarm(timer_);
+  out_.release();
+  std::string().swap(request_);
+  ring_head_ = ring_count_ = 0;
+  if (was == State::kConnecting || was == State::kHandshaking)
+    ctx_->owner->on_settled(*this, false);
+  ctx_->owner->on_closed(*this);
+}
+
+}  // namespace wsedge::load

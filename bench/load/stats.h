@@ -1,0 +1,81 @@
+// bench/load/stats.h — what one worker thread counts: messages, bytes, errors, latency.
+//
+// Each Stats has one writer (its worker thread); the main thread reads it live for the
+// progress line and merges all of them at the end. Counters are relaxed atomics written
+// with load + store (no lock prefix on the hot path). The first message of each error
+// kind is kept for the summary; it is written once, before its count is published.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+
+#include "bench/load/histogram.h"
+
+namespace wsedge::load {
+
+enum class ErrorKind : uint8_t {
+  kConnect,          // connect() failed: refused, unreachable, no ports
+  kHandshake,        // not a valid 101 (RFC 6455 §4.1)
+  kMismatch,         // echo bytes differ from what was sent, or wrong length/opcode
+  kUnexpectedClose,  // EOF or a close frame while messages were expected
+  kReset,            // read/write error (ECONNRESET, EPIPE)
+  kProtocol,         // a server frame breaking RFC 6455 (masked, bad opcode, RSV bits)
+  kTimeout,          // connect, handshake or close handshake took too long
+};
+inline constexpr int kErrorKinds = 7;
+
+inline const char* error_kind_name(ErrorKind k) {
+  switch (k) {
+    case ErrorKind::kConnect:
+      return "connect";
+    case ErrorKind::kHandshake:
+      return "handshake";
+    case ErrorKind::kMismatch:
+      return "mismatch";
+    case ErrorKind::kUnexpectedClose:
+      return "unexpected_close";
+    case ErrorKind::kReset:
+      return "reset";
+    case ErrorKind::kProtocol:
+      return "protocol";
+    case ErrorKind::kTimeout:
+      return "timeout";
+  }
+  return "?";
+}
+
+class Counter {
+ public:
+  void add(uint64_t n) { v_.store(v_.load(std::memory_order_relaxed) + n, kRelaxed); }
+  uint64_t get() const { return v_.load(kRelaxed); }
+
+ private:
+  static constexpr auto kRelaxed = std::memory_order_relaxed;
+  std::atomic<uint64_t> v_{0};
+};
+
+struct Stats {
+  Counter messages_total;   // completed messages (or handshake cycles), warm-up included
+  Counter messages_window;  // completed inside the measured window
+  Counter connected;        // connections that finished their opening handshake
+  Counter settled;          // connections that opened or failed for good (start-up barrier)
+  Counter errors[kErrorKinds];
+  char first_error[kErrorKinds][160] = {};
+  Histogram latency;
+
+  void error(ErrorKind k, const char* fmt_detail, long long a = 0, long long b = 0) {
+    auto i = static_cast<size_t>(k);
+    if (errors[i].get() == 0)
+      std::snprintf(first_error[i], sizeof first_error[i], fmt_detail, a, b);
+    errors[i].add(1);
+  }
+  uint64_t error_total() const {
+    uint64_t n = 0;
+    for (const auto& e : errors)
+      n += e.get();
+    return n;
+  }
+};
+
+}  // namespace wsedge::load
