@@ -26,7 +26,15 @@ struct Options {
   int64_t handshake_timeout_ms = 10'000;
   int64_t close_grace_ms = 2'000;
   size_t high_water = 4u << 20;
+  // Demo routes (apps/chat, push, exec).
+  int64_t push_interval_ms = 3'000;
+  std::string exec_command;            // --exec as given; empty: no /exec route
+  std::vector<std::string> exec_argv;  // --exec split into words (no shell)
+  std::string exec_token;              // required from /exec clients when set
 };
+
+// True for addresses only this machine can reach: 127.0.0.0/8, ::1, "localhost".
+bool is_loopback_host(const std::string& host);
 
 enum class ParseOutcome { kRun, kHelp, kVersion, kError };
 
