@@ -54,7 +54,7 @@ all: $(DEPS_STAMP) $(SERVER) $(UNIT) $(TOOLS)
 # Debian packages the build and the tests need; installed with apt-get when root,
 # otherwise the one command to run is printed. Node's `ws` comes from tests/package-lock.json.
 DEBS := g++ libssl-dev zlib1g-dev doctest-dev libbenchmark-dev python3 python3-websockets \
-        nodejs curl
+        nodejs curl chromium
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): tests/package.json tests/package-lock.json
 	@missing=""; for p in $(DEBS); do \
