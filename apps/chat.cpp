@@ -66,7 +66,7 @@ void ChatHandler::on_open(ws::Session& s, const http::Request& request) {
   WSEDGE_LOG(kDebug, "chat: %s (%s) joined %s", m->name.c_str(),
              std::string(s.subprotocol()).c_str(), room_name.c_str());
   std::string text = m->name + " joined " + room_name;
-  say(room, Line{"join", m->name, text, room.members.size()});
+  say(room, Line{"join", m->name, text, room.members.size()}, m);
 }
 
 void ChatHandler::on_message(ws::Session& s, std::span<const uint8_t> payload,
@@ -98,7 +98,7 @@ void ChatHandler::on_message(ws::Session& s, std::span<const uint8_t> payload,
     rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
     if (!one.empty() && one.back() == '\r') one.remove_suffix(1);
     if (one.empty()) continue;
-    say(room, Line{"", m->name, one});
+    say(room, Line{"", m->name, one}, m);
     if (!m->in_room) return;  // the sender itself was too slow and is gone
   }
 }
@@ -151,8 +151,11 @@ void ChatHandler::send_one(Member& m, const Line& line) {
 // The fan-out: each subprotocol's frame is built once (only if some member speaks it) and
 // the same bytes go to every member. A member whose queue is past the high-water mark
 // after this write is dropped once the loop is done: removing members mid-loop would
-// disturb the list being walked.
-void ChatHandler::say(Room& room, const Line& line) {
+// disturb the list being walked. The speaker is not judged here: we run inside its read
+// callback, where its sends are corked (counted as buffered though the kernel refused
+// nothing). A speaker that stops reading is caught by the others' messages, and its own
+// input stops at its high-water mark (the connection pauses reading), so it cannot grow.
+void ChatHandler::say(Room& room, const Line& line, const Member* speaker) {
   bool line_ready = false;
   bool json_ready = false;
   std::vector<Member*> slow;
@@ -165,7 +168,7 @@ void ChatHandler::say(Room& room, const Line& line) {
     }
     ws::Session& s = *m->session;
     s.send_encoded(frame.view());
-    if (s.buffered_amount() > s.high_water_mark()) slow.push_back(m);
+    if (m != speaker && s.buffered_amount() > s.high_water_mark()) slow.push_back(m);
   }
   if (!slow.empty()) drop_slow(slow);
 }

@@ -53,7 +53,8 @@ class ChatHandler final : public ws::Handler {
     size_t here = 0;  // members in the room, for notices
   };
 
-  void say(Room& room, const Line& line);
+  // `speaker`: whose message this is (its own copy is corked, not refused: see say()).
+  void say(Room& room, const Line& line, const Member* speaker = nullptr);
   void encode(const Line& line, bool json, Buffer& out);
   void send_one(Member& m, const Line& line);
   void remove(Member* m);
