@@ -192,7 +192,7 @@ def raw_member(srv, path):
       timeout=40)
 async def _():
     srv = Env.slow
-    room, count, size = "slow", 300, 32 * 1024
+    room, count, size = "slow", 600, 16 * 1024
     async with chat(f"/chat?room={room}&name=reader", srv=srv) as reader, \
             chat(f"/chat?room={room}&name=writer", srv=srv) as writer:
         stuck = raw_member(srv, f"/chat?room={room}&name=stuck")
@@ -213,7 +213,7 @@ async def _():
                                                                      ("writer", writer))]
             # The writer keeps at most `window` messages ahead of what both readers took,
             # so they stay under the high-water mark: only the stuck member falls behind.
-            window = 4
+            window = 2  # 2 x 16 KiB in flight: under the 64 KiB mark even if the kernel took none
             for k in range(count):
                 while k - min(len(got["reader"]), len(got["writer"])) >= window:
                     await asyncio.sleep(0.001)
