@@ -45,6 +45,59 @@ wsedge::ws::SessionOptions session_options(const wsedge::app::Options& o) {
   return s;
 }
 
+// The handlers behind the routes; they must outlive the server's sessions' callbacks.
+struct Routes {
+  wsedge::app::EchoHandler echo;
+  wsedge::app::ChatHandler chat;
+  std::unique_ptr<wsedge::app::PushHandler> push;
+  std::unique_ptr<wsedge::app::ExecHandler> exec;  // only with --exec
+};
+
+void add_routes(wsedge::ws::Server& server, wsedge::net::Reactor& reactor,
+                const wsedge::app::Options& opts, Routes& routes) {
+  using namespace wsedge;
+  ws::Route echo_route;
+  echo_route.handler = &routes.echo;
+  echo_route.subprotocols = opts.subprotocols;
+  echo_route.session = session_options(opts);
+  server.add_route(echo_route);  // "" path: every path no other route claims
+
+  ws::Route chat_route;
+  chat_route.path = "/chat";
+  chat_route.handler = &routes.chat;
+  chat_route.subprotocols = {app::ChatHandler::kLineProtocol, app::ChatHandler::kJsonProtocol};
+  chat_route.require_subprotocol = true;  // 1008 "no supported subprotocol offered"
+  chat_route.session = session_options(opts);
+  chat_route.session.max_message_size =
+      std::min<uint64_t>(opts.max_message_size, app::ChatHandler::kMaxMessageSize);
+  server.add_route(chat_route);
+
+  routes.push = std::make_unique<app::PushHandler>(reactor, server, opts.push_interval_ms);
+  ws::Route push_route;
+  push_route.path = "/push";
+  push_route.handler = routes.push.get();
+  push_route.session = session_options(opts);
+  server.add_route(push_route);
+
+  // /exec exists only when asked for: it runs a program on this machine for its clients.
+  if (opts.exec_argv.empty()) return;
+  // Writing to a command that closed its stdin must be an EPIPE, not a dead server.
+  std::signal(SIGPIPE, SIG_IGN);
+  routes.exec = std::make_unique<app::ExecHandler>(
+      reactor,
+      app::ExecHandler::Options{opts.exec_argv, opts.exec_token, opts.allowed_origins, 1000});
+  ws::Route exec_route;
+  exec_route.path = "/exec";
+  exec_route.handler = routes.exec.get();
+  exec_route.authorize = [h = routes.exec.get()](const http::Request& r) {
+    return h->authorize(r);
+  };
+  exec_route.session = session_options(opts);
+  exec_route.session.max_message_size = app::ExecHandler::kMaxLine;  // a line, not a file
+  if (exec_route.session.ping_interval_ms == 0) exec_route.session.ping_interval_ms = 30'000;
+  server.add_route(exec_route);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -75,48 +128,9 @@ int main(int argc, char** argv) {
   net::Reactor& reactor = *loop.value();
   ws::Server server(reactor, server_options(opts));
 
-  app::EchoHandler echo;
-  ws::Route echo_route;
-  echo_route.handler = &echo;
-  echo_route.subprotocols = opts.subprotocols;
-  echo_route.session = session_options(opts);
-  server.add_route(echo_route);  // "" path: every path no other route claims
-
-  app::ChatHandler chat;
-  ws::Route chat_route;
-  chat_route.path = "/chat";
-  chat_route.handler = &chat;
-  chat_route.subprotocols = {app::ChatHandler::kLineProtocol, app::ChatHandler::kJsonProtocol};
-  chat_route.require_subprotocol = true;  // 1008 "no supported subprotocol offered"
-  chat_route.session = session_options(opts);
-  chat_route.session.max_message_size =
-      std::min<uint64_t>(opts.max_message_size, app::ChatHandler::kMaxMessageSize);
-  server.add_route(chat_route);
-
-  app::PushHandler push(reactor, server, opts.push_interval_ms);
-  ws::Route push_route;
-  push_route.path = "/push";
-  push_route.handler = &push;
-  push_route.session = session_options(opts);
-  server.add_route(push_route);
-
-  // /exec exists only when asked for: it runs a program on this machine for its clients.
-  std::unique_ptr<app::ExecHandler> exec;
-  if (!opts.exec_argv.empty()) {
-    // Writing to a command that closed its stdin must be an EPIPE, not a dead server.
-    std::signal(SIGPIPE, SIG_IGN);
-    exec = std::make_unique<app::ExecHandler>(
-        reactor,
-        app::ExecHandler::Options{opts.exec_argv, opts.exec_token, opts.allowed_origins, 1000});
-    ws::Route exec_route;
-    exec_route.path = "/exec";
-    exec_route.handler = exec.get();
-    exec_route.authorize = [h = exec.get()](const http::Request& r) { return h->authorize(r); };
-    exec_route.session = session_options(opts);
-    exec_route.session.max_message_size = 8 * 1024;  // one line of input, not a file
-    if (exec_route.session.ping_interval_ms == 0) exec_route.session.ping_interval_ms = 30'000;
-    server.add_route(exec_route);
-  }
+  Routes routes;
+  add_routes(server, reactor, opts, routes);
+  app::ExecHandler* exec = routes.exec.get();
 
   bool stopping = false;
   Result<void> signals = reactor.watch_signals({SIGINT, SIGTERM}, [&](int signo) {
