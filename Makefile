@@ -35,6 +35,8 @@ TOOL_SRC  := $(wildcard bench/wsload*.cpp)
 
 LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 APP_OBJ   := $(APP_SRC:%.cpp=$(BUILD)/obj/%.o)
+# The demo handlers and helpers without main(), so unit tests can reach them too.
+APP_PARTS := $(filter-out $(BUILD)/obj/apps/wsedge.o,$(APP_OBJ))
 UNIT_OBJ  := $(UNIT_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/obj/%.o)
 TOOL_OBJ  := $(TOOL_SRC:%.cpp=$(BUILD)/obj/%.o)
@@ -54,7 +56,7 @@ all: $(DEPS_STAMP) $(SERVER) $(UNIT) $(TOOLS)
 # Debian packages the build and the tests need; installed with apt-get when root,
 # otherwise the one command to run is printed. Node's `ws` comes from tests/package-lock.json.
 DEBS := g++ libssl-dev zlib1g-dev doctest-dev libbenchmark-dev python3 python3-websockets \
-        nodejs curl
+        nodejs curl chromium
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): tests/package.json tests/package-lock.json
 	@missing=""; for p in $(DEBS); do \
@@ -82,7 +84,7 @@ $(LIB): $(LIB_OBJ)
 $(SERVER): $(APP_OBJ) $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(UNIT): $(UNIT_OBJ) $(LIB)
+$(UNIT): $(UNIT_OBJ) $(APP_PARTS) $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/wsload%: $(BUILD)/obj/bench/wsload%.o $(LIB)

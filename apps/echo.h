@@ -9,8 +9,7 @@ namespace wsedge::app {
 
 class EchoHandler final : public ws::Handler {
  public:
-  void on_message(ws::Session& s, std::span<const uint8_t> payload,
-                  ws::MessageType type) override {
+  void on_message(ws::Session& s, std::span<const uint8_t> payload, ws::MessageType type) override {
     s.send(payload, type);
   }
 };

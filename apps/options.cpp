@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "apps/text.h"
+
 namespace wsedge::app {
 namespace {
 
@@ -13,10 +15,20 @@ bool parse_size(std::string_view text, uint64_t* out) {
   if (text.empty()) return false;
   uint64_t mult = 1;
   switch (text.back()) {
-    case 'K': case 'k': mult = 1ull << 10; break;
-    case 'M': case 'm': mult = 1ull << 20; break;
-    case 'G': case 'g': mult = 1ull << 30; break;
-    default: break;
+    case 'K':
+    case 'k':
+      mult = 1ull << 10;
+      break;
+    case 'M':
+    case 'm':
+      mult = 1ull << 20;
+      break;
+    case 'G':
+    case 'g':
+      mult = 1ull << 30;
+      break;
+    default:
+      break;
   }
   if (mult != 1) text.remove_suffix(1);
   if (text.empty() || text.size() > 15) return false;
@@ -67,6 +79,12 @@ const char* usage_text() {
          "  --deflate-no-context-takeover  compress every message from scratch\n"
          "  --deflate-min-size N  send smaller messages uncompressed (default 64)\n"
          "  --deflate-mem-level N zlib memLevel 1..9: memory vs ratio (default 8)\n"
+         "demo routes:\n"
+         "  --push-interval S     /push sends every S seconds (default 3)\n"
+         "  --exec \"CMD ARGS\"     enable /exec: each connection runs CMD (no shell; quote\n"
+         "                        words with '...' or \"...\"); off unless given\n"
+         "  --exec-token T        /exec clients must present T (?token=T or Authorization:\n"
+         "                        Bearer T); required when --host is not loopback\n"
          "  --help, --version\n";
 }
 
@@ -87,9 +105,11 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
         "--host", "--port", "--web", "--log-level", "--max-message-size", "--subprotocol",
         "--allow-origin", "--ping-interval", "--idle-timeout", "--handshake-timeout",
         "--close-grace", "--high-water", "--deflate", "--deflate-window-bits",
-        "--deflate-min-size", "--deflate-mem-level"};
+        "--deflate-min-size", "--deflate-mem-level", "--push-interval", "--exec",
+        "--exec-token"};
     bool known = false;
-    for (std::string_view k : kWithValue) known = known || k == flag;
+    for (std::string_view k : kWithValue)
+      known = known || k == flag;
     if (!known) {
       *error = "unknown argument '" + std::string(flag) + "' (see --help)";
       return ParseOutcome::kError;
@@ -105,8 +125,8 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
       out->host = value;
       ok = !out->host.empty();
     } else if (flag == "--port") {
-      ok = parse_size(value, &n) && n <= 65535 && std::string_view(value).find_first_not_of(
-                                                      "0123456789") == std::string_view::npos;
+      ok = parse_size(value, &n) && n <= 65535 &&
+           std::string_view(value).find_first_not_of("0123456789") == std::string_view::npos;
       out->port = static_cast<uint16_t>(n);
     } else if (flag == "--web") {
       out->web_root = value;
@@ -143,13 +163,41 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
     } else if (flag == "--high-water") {
       ok = parse_size(value, &n) && n >= 1024;
       out->high_water = n;
+    } else if (flag == "--push-interval") {
+      ok = parse_seconds(value, &out->push_interval_ms) && out->push_interval_ms >= 10;
+    } else if (flag == "--exec") {
+      std::string why;
+      out->exec_command = value;
+      if (!split_command(value, &out->exec_argv, &why)) {
+        *error = std::string("--exec: ") + why + " in '" + value + "'";
+        return ParseOutcome::kError;
+      }
+    } else if (flag == "--exec-token") {
+      out->exec_token = value;
+      ok = !out->exec_token.empty();
     }
     if (!ok) {
       *error = std::string(flag) + ": invalid value '" + value + "'";
       return ParseOutcome::kError;
     }
   }
+  // A command runner reachable from the network is a remote shell for anyone: refuse to
+  // start one without a secret unless only this machine can connect.
+  if (!out->exec_argv.empty() && out->exec_token.empty() && !is_loopback_host(out->host)) {
+    *error = "--exec on a non-loopback --host (" + out->host + ") requires --exec-token";
+    return ParseOutcome::kError;
+  }
+  if (!out->exec_token.empty() && out->exec_argv.empty()) {
+    *error = "--exec-token without --exec";
+    return ParseOutcome::kError;
+  }
   return ParseOutcome::kRun;
+}
+
+bool is_loopback_host(const std::string& host) {
+  std::string_view h = host;
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  return h == "localhost" || h == "::1" || h.substr(0, 4) == "127." || h == "::ffff:127.0.0.1";
 }
 
 }  // namespace wsedge::app

@@ -33,7 +33,15 @@ struct Options {
   bool deflate_no_context_takeover = false;
   uint64_t deflate_min_size = 64;
   int deflate_mem_level = 8;
+  // Demo routes (apps/chat, push, exec).
+  int64_t push_interval_ms = 3'000;
+  std::string exec_command;            // --exec as given; empty: no /exec route
+  std::vector<std::string> exec_argv;  // --exec split into words (no shell)
+  std::string exec_token;              // required from /exec clients when set
 };
+
+// True for addresses only this machine can reach: 127.0.0.0/8, ::1, "localhost".
+bool is_loopback_host(const std::string& host);
 
 enum class ParseOutcome { kRun, kHelp, kVersion, kError };
 

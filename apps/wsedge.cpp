@@ -1,15 +1,21 @@
-// wsedge — the server binary: the echo route on every path, static files from --web.
+// wsedge — the server binary: the echo route on every path, the demo routes (/chat, /push,
+// and /exec when --exec is given), static files from --web.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
-#include <cstring>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <cstring>
 #include <string>
 
+#include "apps/chat.h"
 #include "apps/echo.h"
+#include "apps/exec.h"
 #include "apps/options.h"
+#include "apps/push.h"
 #include "core/log.h"
 #include "net/reactor.h"
 #include "ws/server.h"
@@ -32,6 +38,73 @@ wsedge::ws::ServerOptions server_options(const wsedge::app::Options& o) {
   s.connection.linger_ms = o.close_grace_ms;
   s.shutdown_grace_ms = o.close_grace_ms + 500;
   return s;
+}
+
+wsedge::ws::SessionOptions session_options(const wsedge::app::Options& o) {
+  wsedge::ws::SessionOptions s;
+  s.max_message_size = o.max_message_size;
+  s.ping_interval_ms = o.ping_interval_ms;
+  s.idle_timeout_ms = o.idle_timeout_ms;
+  s.close_grace_ms = o.close_grace_ms;
+  return s;
+}
+
+// The handlers behind the routes; they must outlive the server's sessions' callbacks.
+struct Routes {
+  wsedge::app::EchoHandler echo;
+  wsedge::app::ChatHandler chat;
+  std::unique_ptr<wsedge::app::PushHandler> push;
+  std::unique_ptr<wsedge::app::ExecHandler> exec;  // only with --exec
+};
+
+void add_routes(wsedge::ws::Server& server, wsedge::net::Reactor& reactor,
+                const wsedge::app::Options& opts, Routes& routes) {
+  using namespace wsedge;
+  ws::Route echo_route;
+  echo_route.handler = &routes.echo;
+  echo_route.subprotocols = opts.subprotocols;
+  echo_route.session = session_options(opts);
+  echo_route.deflate.enabled = opts.deflate;
+  echo_route.deflate.max_window_bits = opts.deflate_window_bits;
+  echo_route.deflate.no_context_takeover = opts.deflate_no_context_takeover;
+  echo_route.deflate.min_size = opts.deflate_min_size;
+  echo_route.deflate.mem_level = opts.deflate_mem_level;
+  server.add_route(echo_route);  // "" path: every path no other route claims
+
+  ws::Route chat_route;
+  chat_route.path = "/chat";
+  chat_route.handler = &routes.chat;
+  chat_route.subprotocols = {app::ChatHandler::kLineProtocol, app::ChatHandler::kJsonProtocol};
+  chat_route.require_subprotocol = true;  // 1008 "no supported subprotocol offered"
+  chat_route.session = session_options(opts);
+  chat_route.session.max_message_size =
+      std::min<uint64_t>(opts.max_message_size, app::ChatHandler::kMaxMessageSize);
+  server.add_route(chat_route);
+
+  routes.push = std::make_unique<app::PushHandler>(reactor, server, opts.push_interval_ms);
+  ws::Route push_route;
+  push_route.path = "/push";
+  push_route.handler = routes.push.get();
+  push_route.session = session_options(opts);
+  server.add_route(push_route);
+
+  // /exec exists only when asked for: it runs a program on this machine for its clients.
+  if (opts.exec_argv.empty()) return;
+  // Writing to a command that closed its stdin must be an EPIPE, not a dead server.
+  std::signal(SIGPIPE, SIG_IGN);
+  routes.exec = std::make_unique<app::ExecHandler>(
+      reactor,
+      app::ExecHandler::Options{opts.exec_argv, opts.exec_token, opts.allowed_origins, 1000});
+  ws::Route exec_route;
+  exec_route.path = "/exec";
+  exec_route.handler = routes.exec.get();
+  exec_route.authorize = [h = routes.exec.get()](const http::Request& r) {
+    return h->authorize(r);
+  };
+  exec_route.session = session_options(opts);
+  exec_route.session.max_message_size = app::ExecHandler::kMaxLine;  // a line, not a file
+  if (exec_route.session.ping_interval_ms == 0) exec_route.session.ping_interval_ms = 30'000;
+  server.add_route(exec_route);
 }
 
 }  // namespace
@@ -73,20 +146,9 @@ int main(int argc, char** argv) {
   net::Reactor& reactor = *loop.value();
   ws::Server server(reactor, server_options(opts));
 
-  app::EchoHandler echo;
-  ws::Route echo_route;
-  echo_route.handler = &echo;
-  echo_route.subprotocols = opts.subprotocols;
-  echo_route.session.max_message_size = opts.max_message_size;
-  echo_route.session.ping_interval_ms = opts.ping_interval_ms;
-  echo_route.session.idle_timeout_ms = opts.idle_timeout_ms;
-  echo_route.session.close_grace_ms = opts.close_grace_ms;
-  echo_route.deflate.enabled = opts.deflate;
-  echo_route.deflate.max_window_bits = opts.deflate_window_bits;
-  echo_route.deflate.no_context_takeover = opts.deflate_no_context_takeover;
-  echo_route.deflate.min_size = opts.deflate_min_size;
-  echo_route.deflate.mem_level = opts.deflate_mem_level;
-  server.add_route(echo_route);  // "" path: every path no other route claims
+  Routes routes;
+  add_routes(server, reactor, opts, routes);
+  app::ExecHandler* exec = routes.exec.get();
 
   bool stopping = false;
   Result<void> signals = reactor.watch_signals({SIGINT, SIGTERM}, [&](int signo) {
@@ -97,7 +159,14 @@ int main(int argc, char** argv) {
     }
     stopping = true;
     WSEDGE_LOG(kInfo, "signal %d: stopping", signo);
-    server.shutdown([&] { reactor.stop(); });
+    server.shutdown([&] {
+      // Closing sessions interrupted their commands; reap them before exiting.
+      if (exec) {
+        exec->when_idle([&] { reactor.stop(); });
+      } else {
+        reactor.stop();
+      }
+    });
   });
   if (!signals) {
     std::fprintf(stderr, "wsedge: %s\n", describe(signals.error(), why, sizeof why));
@@ -110,6 +179,10 @@ int main(int argc, char** argv) {
   }
   // The first stdout line is a contract: tests and scripts read the port from it.
   std::printf("wsedge listening on ws://%s/\n", server.address().c_str());
+  if (exec) {
+    std::printf("wsedge /exec runs: %s%s\n", opts.exec_command.c_str(),
+                opts.exec_token.empty() ? "" : " (token required)");
+  }
   std::fflush(stdout);
   reactor.run();
   WSEDGE_LOG(kInfo, "stopped");

@@ -45,7 +45,9 @@ class Transport {
   // one syscall when the callback returns. The bytes are copied only if the kernel refuses
   // them (or while corked), so the caller's memory is free again when send returns.
   virtual void send(std::span<const uint8_t> a, std::span<const uint8_t> b = {}) = 0;
-  // Bytes accepted by send() but not yet taken by the kernel.
+  // Bytes the kernel refused, queued until the socket drains: the measure of a peer that
+  // does not keep up. Sends corked inside the current on_data are not counted — they
+  // leave together when it returns and say nothing about the peer yet.
   virtual size_t buffered_amount() const = 0;
   // Past this many buffered bytes the sender should stop producing (on_drain fires when
   // the queue falls below half of it).

@@ -151,6 +151,7 @@ void write_error(Buffer& out, int status, std::string_view reason, bool close, b
   }
   body[n++] = '\n';
   std::string_view allow[] = {"Allow: GET, HEAD"};
+  std::string_view challenge[] = {"WWW-Authenticate: Bearer"};
   ResponseHead head;
   head.status = status;
   head.content_type = "text/plain; charset=utf-8";
@@ -158,6 +159,9 @@ void write_error(Buffer& out, int status, std::string_view reason, bool close, b
   head.head_only = head_only;
   // RFC 9110 §15.5.6: a 405 response MUST carry an Allow header.
   if (status == 405) head.extra = allow;
+  // RFC 9110 §11.6.1: a 401 response MUST carry a WWW-Authenticate challenge; the only
+  // credential wsedge checks is a bearer token (the /exec route's).
+  if (status == 401) head.extra = challenge;
   write_response(out, head, {reinterpret_cast<const uint8_t*>(body), n});
 }
 

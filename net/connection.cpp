@@ -166,26 +166,26 @@ void Connection::queue(std::span<const uint8_t> a, std::span<const uint8_t> b, s
 
 void Connection::flush_cork() {
   Buffer& cork = ctx_.cork;
-  if (cork.empty()) return;
-  if (state_ == State::kDone) {
+  if (!cork.empty()) {
+    if (state_ == State::kDone) {
+      cork.clear();
+      return;
+    }
+    IoResult r = write_some(fd_, cork.data(), cork.readable());
+    if (r.status == IoStatus::kError || r.status == IoStatus::kClosed) {
+      cork.clear();
+      finish();
+      return;
+    }
+    size_t written = r.status == IoStatus::kOk ? r.bytes : 0;
+    if (written < cork.readable()) queue(cork.view().subspan(written), {}, 0);
     cork.clear();
-    return;
   }
-  IoResult r = write_some(fd_, cork.data(), cork.readable());
-  if (r.status == IoStatus::kError || r.status == IoStatus::kClosed) {
-    cork.clear();
-    finish();
-    return;
-  }
-  size_t written = r.status == IoStatus::kOk ? r.bytes : 0;
-  if (written < cork.readable()) queue(cork.view().subspan(written), {}, 0);
-  cork.clear();
+  // close() inside the callback left the half-close to us, whether or not it sent anything.
   if (state_ == State::kFlushing && queued() == 0) shut_write();
 }
 
-size_t Connection::buffered_amount() const {
-  return queued() + (ctx_.corked == this ? ctx_.cork.readable() : 0);
-}
+size_t Connection::buffered_amount() const { return queued(); }
 
 bool Connection::write_out() {
   Buffer& out = pending_->out;

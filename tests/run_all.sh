@@ -62,6 +62,10 @@ for t in tests/interop/test_*.mjs; do
   [ -e "$t" ] || continue
   run_suite "interop-$(basename "$t" .mjs)" node "$t"
 done
+for t in tests/browser/test_*.mjs; do
+  [ -e "$t" ] || continue
+  WSEDGE_SCREENSHOTS="$OUT/screenshots" run_suite "browser-$(basename "$t" .mjs)" node "$t"
+done
 for t in tests/conformance/run.py; do
   [ -e "$t" ] || continue
   run_suite conformance "$PY" "$t"

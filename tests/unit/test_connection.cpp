@@ -23,9 +23,14 @@ struct LineEcho final : Protocol {
   std::vector<size_t> offered;  // data.size() of each on_data call
   bool disconnected = false;
   bool close_after_first = false;
+  bool close_silently = false;  // close() inside on_data without sending anything
   int drains = 0;
   size_t on_data(Transport& t, std::span<uint8_t> data) override {
     offered.push_back(data.size());
+    if (close_silently) {
+      t.close();
+      return data.size();
+    }
     size_t pos = 0;
     for (;;) {
       auto* start = data.data() + pos;
@@ -144,6 +149,20 @@ TEST_CASE("Connection::close flushes, half-closes, and finishes on the peer's EO
   CHECK(p.owner.closed == 0);  // still lingering: waiting for the peer's EOF
   ::shutdown(p.peer, SHUT_WR);
   p.spin();
+  CHECK(p.owner.closed == 1);
+}
+
+TEST_CASE("Connection::close inside on_data with nothing to send half-closes at once") {
+  ConnectionOptions o;
+  o.linger_ms = 60'000;  // long: the EOF must not wait for the linger timer
+  Pair p(o);
+  p.proto->close_silently = true;
+  p.write_peer("anything");
+  p.spin(2);
+  char c;
+  CHECK(::read(p.peer, &c, 1) == 0);  // our write side is shut already
+  ::shutdown(p.peer, SHUT_WR);
+  p.spin(2);
   CHECK(p.owner.closed == 1);
 }
 

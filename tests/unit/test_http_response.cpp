@@ -83,6 +83,12 @@ TEST_CASE("write_error: one-line text body, Connection: close on request, Allow 
   CHECK(s.find("\r\nAllow: GET, HEAD\r\n") != std::string::npos);
   CHECK(s.find("\r\nConnection: close\r\n") != std::string::npos);
   out.clear();
+  // RFC 9110 §11.6.1: 401 carries a challenge.
+  write_error(out, 401, "token required", true);
+  s = str(out);
+  CHECK(s.find("HTTP/1.1 401 Unauthorized\r\n") == 0);
+  CHECK(s.find("\r\nWWW-Authenticate: Bearer\r\n") != std::string::npos);
+  out.clear();
   // A reason with CR/LF must not become header lines.
   write_error(out, 400, "bad\r\nX-Injected: 1", true);
   s = str(out);
