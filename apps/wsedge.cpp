@@ -1,5 +1,6 @@
 // wsedge — the server binary: the echo route on every path, the demo routes (/chat, /push,
 // and /exec when --exec is given), static files from --web.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -107,6 +108,18 @@ void add_routes(wsedge::ws::Server& server, wsedge::net::Reactor& reactor,
   server.add_route(exec_route);
 }
 
+// Every connection is an fd: take the whole hard limit the administrator allows instead
+// of the 1024 soft default, so EMFILE means the machine's limit, not a default's.
+void raise_fd_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+      WSEDGE_LOG(kWarn, "setrlimit(RLIMIT_NOFILE): %s", std::strerror(errno));
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -127,6 +140,7 @@ int main(int argc, char** argv) {
       break;
   }
   set_log_level(opts.log_level);
+  raise_fd_limit();
   if (!opts.web_root.empty() && ::access(opts.web_root.c_str(), R_OK | X_OK) != 0) {
     if (opts.web_root_given) {
       std::fprintf(stderr, "wsedge: --web %s: %s\n", opts.web_root.c_str(), std::strerror(errno));

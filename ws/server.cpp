@@ -45,6 +45,10 @@ Result<void> Server::start() {
   if (files_) {
     if (Result<void> r = files_->check(); !r) return r;
   }
+  // OpenSSL 3 builds its provider tables on first use: pay that once here, not in the
+  // first client's handshake latency (nor as a step in the memory curve of connections).
+  char warm[kAcceptKeyLength];
+  compute_accept_key("dGhlIHNhbXBsZSBub25jZQ==", warm);
   return listener_.listen(options_.listen);
 }
 

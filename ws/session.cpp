@@ -273,7 +273,11 @@ void Session::send_data(Opcode op, std::span<const uint8_t> payload) {
     // not take at once, so the buffer is free again when it returns.
     thread_local Buffer compressed;
     compressed.clear();
-    if (compression_->deflater.compress(payload, compressed).ok()) {
+    Result<size_t> done = compression_->deflater.compress(payload, compressed);
+    // RFC 7692 §7.1.1.1: without context takeover nothing carries to the next message, so
+    // the zlib stream (~262 KiB at the defaults) is given back now rather than kept idle.
+    compression_->deflater.release();
+    if (done.ok()) {
       uint8_t header[kMaxHeaderSize];
       // RFC 7692 §6: RSV1 on the first (here: only) frame marks the message compressed.
       size_t n = encode_header(header, op, compressed.readable(), true, true);
@@ -290,6 +294,10 @@ void Session::count_out(size_t bytes) {
     ++c->messages_out;
     c->bytes_out += bytes;
   }
+}
+
+size_t Session::compression_memory() const {
+  return compression_ ? compression_->deflater.memory() + compression_->inflater.memory() : 0;
 }
 
 Buffer& Session::fragments() {

@@ -78,6 +78,8 @@ class Session final : public Protocol {
   // `policy` (the route's) must outlive the session.
   void enable_deflate(const DeflateConfig& config, const DeflateServerPolicy& policy);
   bool deflate_enabled() const { return compression_ != nullptr; }
+  // Bytes zlib holds for this session right now (0 until the first compressed message).
+  size_t compression_memory() const;
   // Called once by the server right after the 101 went out.
   void open(const http::Request& request);
 

@@ -443,6 +443,34 @@ TEST_CASE("RFC 7692: a compressed message is inflated, and the echo is compresse
   }
 }
 
+TEST_CASE("RFC 7692 §7.1.1.1: without context takeover our compressor is freed per message") {
+  for (bool takeover : {true, false}) {
+    CAPTURE(takeover);
+    Recorder app;
+    SessionOptions options;
+    test::FakeTransport t;
+    auto s = std::make_unique<Session>(t, app, options);
+    Session* session = s.get();
+    t.protocol = std::move(s);
+    DeflateServerPolicy policy;
+    policy.min_size = 0;
+    DeflateConfig config;
+    config.enabled = true;
+    config.server_no_context_takeover = !takeover;
+    config.client_no_context_takeover = !takeover;
+    session->enable_deflate(config, policy);
+    session->open(http::Request{});
+    CHECK(session->compression_memory() == 0);  // nothing until the first message
+    t.feed(frame(Opcode::kText, std::string(2000, 'z')));  // an uncompressed message in
+    REQUIRE(app.messages.size() == 1);                      // and a compressed echo out
+    if (takeover) {
+      CHECK(session->compression_memory() > 100'000);  // the window is kept for the next one
+    } else {
+      CHECK(session->compression_memory() == 0);
+    }
+  }
+}
+
 TEST_CASE("RFC 7692 §6.1: a compressed message may be fragmented; RSV1 only on the first") {
   DeflateFixture f;
   std::string text = "fragmented and compressed, twice over: fragmented and compressed";
