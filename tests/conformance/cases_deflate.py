@@ -555,7 +555,8 @@ def param_case(offer, server="deflate", expect=None, min_size=MIN_SIZE):
                 raise Fail(f"expected {k}={v} in the answer, got "
                            f"{ans.get(k, 'absent')} ({c.response_head.splitlines()[0]}; "
                            f"agreed {pmd.agreed!r})")
-        ctx.note(f"answer {'; '.join(k + ('' if v is None else f'={v}') for k, v in ans.items()) or 'plain'}")
+        shown = "; ".join(k if v is None else f"{k}={v}" for k, v in ans.items())
+        ctx.note(f"answer {shown or 'plain'}")
         exchange(ctx, c, pmd, ctx.deadline(), min_size)
     return run
 

@@ -4,7 +4,8 @@ build_frame() makes any frame, legal or not (FIN/RSV/opcode/mask/length encoding
 freely). RawClient does the opening handshake itself, writes bytes whole or chopped, and
 reads server frames back while checking that each is well formed (RFC 6455 §5.1-§5.2:
 no mask bit, RSV clear, minimal length encoding; §5.5: control frames <= 125 bytes and
-never fragmented). Every read takes a deadline; nothing here blocks without one.
+never fragmented). With permessage-deflate agreed, a case allows RSV1 (rsv_allowed) on the
+first frame of a data message only (RFC 7692 §6.1) and inflates those messages (inflate). Every read takes a deadline; nothing here blocks without one.
 Standard library only.
 """
 import base64
