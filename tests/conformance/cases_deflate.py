@@ -1,13 +1,8 @@
-"""Sections 12 and 13: permessage-deflate (RFC 7692), modelled on autobahn-testsuite's
-sections of the same numbers (own cases, own payloads), plus the client-side machinery the
-other deflate modules (cases_deflate_negotiation: 14, cases_deflate_bad: 15) share.
-
-12: compressed echo of many sizes and kinds of payload, fragmented and chopped.
-13: every parameter combination a client can offer; the server's answer is checked
-    against RFC 7692 §7.1, then messages are exchanged with the client's compressor set up
-    as agreed, and the server's messages are inflated exactly as agreed: with its window
-    (1-byte output steps, so zlib checks every distance against the window) and, with
-    server_no_context_takeover, with a fresh inflater per message.
+"""Section 12: permessage-deflate (RFC 7692) compressed echo of many sizes and kinds of
+payload, fragmented and chopped, modelled on autobahn-testsuite's section 12 (own cases,
+own payloads); and the client side every deflate module shares (cases_deflate_params: 13,
+cases_deflate_negotiation: 14, cases_deflate_bad: 15): checking the server's answer against
+§7.1, compressing as agreed, and inflating the server's messages exactly as agreed.
 
 The client side is Python's zlib: compressobj(wbits=-N) + Z_SYNC_FLUSH with the 00 00 ff ff
 tail stripped (§7.2.1); the server's messages get the tail back before inflating (§7.2.2).
@@ -17,11 +12,12 @@ import time
 import zlib
 
 from cases_limits import send_in_thread
-from harness import add, clean_close, expect_close, next_event
+from harness import add, clean_close, next_event
 from wire import BINARY, CONT, PING, TEXT, Fail, build_frame, opname, show
 
 TAIL = b"\x00\x00\xff\xff"
 KiB, MiB = 1 << 10, 1 << 20
+PMD = "permessage-deflate"
 MIN_SIZE = 64  # wsedge's --deflate-min-size default: smaller echoes go out uncompressed
 EXACT_LIMIT = 64 * KiB  # server messages up to this (inflated) size are window-checked
 PARAMS = ("server_no_context_takeover", "client_no_context_takeover",
@@ -498,130 +494,3 @@ MISC = [
 ]
 for i, (desc, sec, fn) in enumerate(MISC, 1):
     add(f"12.9.{i}", desc, R7692(sec), misc(fn), server="deflate", timeout=10)
-
-
-# ----- 13 parameter negotiation -----------------------------------------------------------
-def window_payload(bits, seed):
-    """Random bytes repeated at a distance of 1.5 windows: a server that exceeds its
-    `bits` window references it, and the exact inflater rejects that."""
-    k = (1 << bits) + (1 << (bits - 1))
-    r = random_bytes(k, seed)
-    return r + r
-
-
-def reach_payload(bits, seed):
-    """Random bytes repeated just inside a `bits` window: the server's inflater needs all
-    of the window the client may use."""
-    r = random_bytes(max(64, (1 << bits) - 300), seed)
-    return r + r
-
-
-def exchange(ctx, c, pmd, dl, min_size=MIN_SIZE):
-    """Messages under the agreed parameters: the same text twice (with client context
-    takeover the second is a back-reference), window-reaching and window-exceeding
-    binaries, multibyte text; every echo inflated exactly as agreed."""
-    a = pmd.agreed
-    first = json_like(2048, 11)
-    z1 = send_compressed(c, pmd, TEXT, first)
-    expect_echo(ctx, c, TEXT, first, dl, min_size)
-    z2 = send_compressed(c, pmd, TEXT, first)
-    expect_echo(ctx, c, TEXT, first, dl, min_size)
-    if not a.client_nct and (1 << a.client_bits) > len(first) + 262 and z2 * 4 > z1:
-        raise Fail(f"test bug: with client context takeover the repeat should shrink "
-                   f"({z1}B -> {z2}B)")
-    s1, s2 = pmd.sizes[-2], pmd.sizes[-1]
-    ctx.note(f"server's echoes of the repeated text: {s1}B then {s2}B")
-    if a.server_nct and s2 * 2 < s1:
-        raise Fail("server_no_context_takeover agreed, yet the server's second echo "
-                   f"shrank from {s1}B to {s2}B")
-    msgs = [(BINARY, reach_payload(min(a.client_bits, 15), 12)),
-            (TEXT, multibyte(3000, 13))]
-    if a.server_bits < 15:
-        msgs.insert(0, (BINARY, window_payload(a.server_bits, 14)))
-    for op, m in msgs:
-        send_compressed(c, pmd, op, m)
-        expect_echo(ctx, c, op, m, dl, min_size)
-    clean_close(ctx, c)
-
-
-def param_case(offer, server="deflate", expect=None, min_size=MIN_SIZE):
-    """Offer `offer`; check the answer (and `expect`: param -> value or None for absent);
-    then exchange() under what was agreed."""
-    def run(ctx):
-        c, pmd = pmd_client(ctx, offer, server=server)
-        ans = pmd.agreed.answer
-        for k, v in (expect or {}).items():
-            if ans.get(k, "absent") != v:
-                raise Fail(f"expected {k}={v} in the answer, got "
-                           f"{ans.get(k, 'absent')} ({c.response_head.splitlines()[0]}; "
-                           f"agreed {pmd.agreed!r})")
-        shown = "; ".join(k if v is None else f"{k}={v}" for k, v in ans.items())
-        ctx.note(f"answer {shown or 'plain'}")
-        exchange(ctx, c, pmd, ctx.deadline(), min_size)
-    return run
-
-
-PMD = "permessage-deflate"
-add("13.1.1", "plain offer -> accepted, messages both ways", R7692("§7"), param_case(PMD))
-add("13.1.2", "client_max_window_bits (no value) -> accepted", R7692("§7.1.2.2"),
-    param_case(f"{PMD}; client_max_window_bits"))
-add("13.2.1", "client_no_context_takeover -> the client resets per message",
-    R7692("§7.1.1.2"), param_case(f"{PMD}; client_no_context_takeover"))
-add("13.2.2", "server_no_context_takeover -> in the answer; each echo inflates alone",
-    R7692("§7.1.1.1"), param_case(f"{PMD}; server_no_context_takeover",
-                                  expect={"server_no_context_takeover": None}))
-add("13.2.3", "both no_context_takeover flags", R7692("§7.1.1"),
-    param_case(f"{PMD}; server_no_context_takeover; client_no_context_takeover",
-               expect={"server_no_context_takeover": None}))
-add("13.2.4", "both no_context_takeover flags, client's first", R7692("§7.1.1"),
-    param_case(f"{PMD}; client_no_context_takeover; server_no_context_takeover",
-               expect={"server_no_context_takeover": None}))
-for i, n in enumerate(range(8, 16), 1):
-    add(f"13.3.{i}", f"server_max_window_bits={n} -> answered <= {n}; echoes fit the window",
-        R7692("§7.1.2.1"), param_case(f"{PMD}; server_max_window_bits={n}"))
-    add(f"13.4.{i}", f"client_max_window_bits={n} -> the server inflates a {n}-bit window",
-        R7692("§7.1.2.2"), param_case(f"{PMD}; client_max_window_bits={n}"))
-COMBOS = [
-    "server_max_window_bits=10; client_max_window_bits=10",
-    "server_no_context_takeover; server_max_window_bits=9",
-    "client_no_context_takeover; client_max_window_bits=9",
-    "server_no_context_takeover; client_no_context_takeover; server_max_window_bits=12; "
-    "client_max_window_bits=11",
-    "client_max_window_bits; server_max_window_bits=15",
-    "client_max_window_bits=12; server_no_context_takeover",
-    "server_max_window_bits=8; client_max_window_bits=8; server_no_context_takeover",
-]
-for i, params in enumerate(COMBOS, 1):
-    add(f"13.5.{i}", f"combination: {params}", R7692("§7.1"), param_case(f"{PMD}; {params}"))
-
-# wsedge's own policy flags: the server's answer announces its window and reset.
-TIGHT = " [needs --deflate-window-bits 10 --deflate-no-context-takeover --deflate-min-size 0]"
-TIGHT_EXPECT = {"server_no_context_takeover": None, "server_max_window_bits": 10}
-add("13.6.1", "plain offer -> answer announces window 10 and no context takeover" + TIGHT,
-    R7692("§7.1"), param_case(PMD, "deflate-tight", TIGHT_EXPECT, min_size=0))
-add("13.6.2", "server_max_window_bits=12 -> answer 10" + TIGHT, R7692("§7.1.2.1"),
-    param_case(f"{PMD}; server_max_window_bits=12", "deflate-tight", TIGHT_EXPECT, 0))
-add("13.6.3", "server_max_window_bits=9 -> answer 9" + TIGHT, R7692("§7.1.2.1"),
-    param_case(f"{PMD}; server_max_window_bits=9", "deflate-tight",
-               {"server_no_context_takeover": None, "server_max_window_bits": 9}, 0))
-add("13.6.4", "client_max_window_bits -> answer 15; client keeps its context" + TIGHT,
-    R7692("§7.1.2.2"), param_case(f"{PMD}; client_max_window_bits", "deflate-tight",
-                                  dict(TIGHT_EXPECT, client_max_window_bits=15), 0))
-
-
-def _tight_small(ctx):
-    c, pmd = pmd_client(ctx, server="deflate-tight")
-    dl = ctx.deadline()
-    for n in (0, 1, 5, 63):
-        send_compressed(c, pmd, BINARY, low_entropy(n))
-        expect_echo(ctx, c, BINARY, low_entropy(n), dl, min_size=0)
-    clean_close(ctx, c)
-
-
-add("13.6.5", "with --deflate-min-size 0 even 0..63-byte echoes come compressed" + TIGHT,
-    R7692("§7.2.3.6"), _tight_small, server="deflate-tight")
-
-__all__ = ["pmd_client", "send_compressed", "compressed_frames", "expect_echo", "Pmd",
-           "expect_no_extension", "check_answer", "parse_offer", "response_extensions",
-           "json_like", "random_bytes", "repetitive", "multibyte", "low_entropy", "R7692",
-           "TAIL", "PMD", "expect_close"]
