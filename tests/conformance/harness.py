@@ -25,6 +25,8 @@ class Case:
         return self.id.split(".")[0]
 
     def title(self):
+        if self.rfc.startswith("RFC "):  # another RFC named in full, e.g. "RFC 7692 §7.2"
+            return f"{self.id} {self.desc} [{self.rfc}]"
         return f"{self.id} {self.desc} [RFC 6455 {self.rfc}]" if self.rfc else \
             f"{self.id} {self.desc}"
 

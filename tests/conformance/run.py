@@ -31,6 +31,10 @@ import cases_framing  # noqa: E402,F401  (registers sections 1-5)
 import cases_utf8  # noqa: E402,F401  (section 6)
 import cases_close  # noqa: E402,F401  (section 7)
 import cases_limits  # noqa: E402,F401  (sections 9, 10, 20-22)
+import cases_deflate  # noqa: E402,F401  (section 12: permessage-deflate)
+import cases_deflate_params  # noqa: E402,F401  (section 13)
+import cases_deflate_negotiation  # noqa: E402,F401  (section 14)
+import cases_deflate_bad  # noqa: E402,F401  (section 15)
 from wire import Fail  # noqa: E402
 
 MiB = 1 << 20
@@ -41,6 +45,13 @@ SERVERS = {  # --ping-interval 0: no server ping may interleave with timed round
     "keepalive": ["--ping-interval", "1", "--idle-timeout", "2", "--handshake-timeout", "2",
                   "--close-grace", "1"],
     "shutdown": ["--close-grace", "1", "--ping-interval", "0"],
+    # permessage-deflate (12-15): the defaults, a tight policy, a small limit, and off
+    "deflate": ["--deflate", "on", "--max-message-size", str(64 * MiB), "--ping-interval", "0"],
+    "deflate-tight": ["--deflate-window-bits", "10", "--deflate-no-context-takeover",
+                      "--deflate-min-size", "0", "--deflate-mem-level", "1",
+                      "--ping-interval", "0"],
+    "deflate-limit": ["--max-message-size", str(MiB), "--ping-interval", "0"],
+    "deflate-off": ["--deflate", "off", "--ping-interval", "0"],
 }
 
 

@@ -4,7 +4,8 @@ build_frame() makes any frame, legal or not (FIN/RSV/opcode/mask/length encoding
 freely). RawClient does the opening handshake itself, writes bytes whole or chopped, and
 reads server frames back while checking that each is well formed (RFC 6455 §5.1-§5.2:
 no mask bit, RSV clear, minimal length encoding; §5.5: control frames <= 125 bytes and
-never fragmented). Every read takes a deadline; nothing here blocks without one.
+never fragmented). With permessage-deflate agreed, a case allows RSV1 (rsv_allowed) on the
+first frame of a data message only (RFC 7692 §6.1) and inflates those messages (inflate). Every read takes a deadline; nothing here blocks without one.
 Standard library only.
 """
 import base64
@@ -115,7 +116,7 @@ class Frame:
             code = self.close_code()
             reason = self.payload[2:]
             return f"close {code if code is not None else '(empty)'} {show(reason)}"
-        fin = "" if self.fin else " fin=0"
+        fin = ("" if self.fin else " fin=0") + (f" rsv={self.rsv}" if self.rsv else "")
         return f"{opname(self.opcode)}{fin} {show(self.payload)}"
 
 
@@ -131,6 +132,12 @@ class RawClient:
         self.sock = None
         self.tcp_closed = None  # how the server ended TCP, once it has
         self.response_head = None
+        # RFC 7692: once permessage-deflate is agreed, the cases set rsv_allowed = 4 (RSV1)
+        # and inflate(payload) -> bytes, called on each whole message that came with RSV1.
+        # last_rsv1 says whether the last message recv_event returned was compressed.
+        self.rsv_allowed = 0
+        self.inflate = None
+        self.last_rsv1 = False
 
     # ----- connection ------------------------------------------------------------------
     def connect(self, extra_headers=(), protocols=None):
@@ -265,8 +272,11 @@ class RawClient:
         fin, rsv, op = bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0x0F
         if b1 & 0x80:
             self.problems.append("server frame is masked (RFC 6455 §5.1: it must not be)")
-        if rsv:
+        if rsv & ~self.rsv_allowed:
             self.problems.append(f"server frame has RSV bits {rsv:#o} set without an extension")
+        elif rsv and (op >= 8 or op == CONT):
+            self.problems.append(f"server sent RSV1 on a {opname(op)} frame (RFC 7692 §6.1: "
+                                 "only the first frame of a data message)")
         if op not in OPNAMES:
             self.problems.append(f"server frame uses reserved opcode {op:#x} (RFC 6455 §5.2)")
         if op >= 8 and (n > 125 or not fin):
@@ -301,7 +311,7 @@ class RawClient:
         """Next message-level event: ('text'|'binary', payload), ('ping'|'pong', payload),
         ('close', Frame). Fragmented server messages are assembled; a broken server
         fragment sequence is recorded as a problem."""
-        parts, first = [], None
+        parts, first, rsv1 = [], None, False
         while True:
             f = self.recv_frame(deadline, what)
             if f.opcode in (PING, PONG):
@@ -317,10 +327,14 @@ class RawClient:
                 self.problems.append("server started a new message inside a fragmented one")
                 parts = []
             if f.opcode in (TEXT, BINARY):
-                first = f.opcode
+                first, rsv1 = f.opcode, bool(f.rsv & 4)
             parts.append(f.payload)
             if f.fin:
                 payload = b"".join(parts)
+                self.last_rsv1 = rsv1
+                if rsv1 and self.inflate is not None:
+                    payload = self.inflate(payload)
+                    self.log.append(f"  (inflated to {show(payload)})")
                 if first == TEXT:
                     try:
                         payload.decode("utf-8")

@@ -236,6 +236,70 @@ test('compression: default ws options (permessage-deflate offered) still connect
   await closeAndWait(ws, 1000);
 });
 
+// ----- permessage-deflate (RFC 7692) -------------------------------------------------------
+const PMD_SIZES = [0, 1, 1024, 65536, MiB, 16 * MiB];
+const PMD_CONFIGS = [
+  // [name, ws perMessageDeflate option, parameters the answer must carry]
+  ['perMessageDeflate: true', true, []],
+  ['no context takeover both ways, serverMaxWindowBits 10',
+    { serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10 },
+    ['server_no_context_takeover', 'client_no_context_takeover', 'server_max_window_bits=10']],
+  ['clientMaxWindowBits 11, serverMaxWindowBits 12, threshold 0',
+    { clientMaxWindowBits: 11, serverMaxWindowBits: 12, threshold: 0 },
+    ['server_max_window_bits=12', 'client_max_window_bits=11']],
+];
+
+function pmdPayload(isBinary, size) {
+  if (isBinary) return Buffer.concat([randomBytes(size >> 1), Buffer.alloc(size - (size >> 1))]);
+  const words = ['wsedge', 'deflate', '\u03ba\u03cc\u03c3\u03bc\u03b5', '\u{1f600}', '{"px":101.25}'];
+  const unit = `${words.join(' ')} `; // repeated whole, then cut on a character boundary
+  let s = unit.repeat(Math.ceil(size / Buffer.byteLength(unit)) + 1);
+  s = Buffer.from(s).subarray(0, size).toString('utf8').replace(/\ufffd+$/u, '');
+  return s + 'x'.repeat(size - Buffer.byteLength(s));
+}
+
+// Like open(), and also returns the server's Sec-WebSocket-Extensions answer (ws.extensions
+// holds only the extension names).
+function openDeflate(option) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url(), undefined, { maxPayload: 0, perMessageDeflate: option });
+    let answer = '';
+    ws.once('upgrade', (res) => { answer = res.headers['sec-websocket-extensions'] || ''; });
+    ws.once('open', () => resolve({ ws, answer }));
+    ws.once('error', reject);
+  });
+}
+
+for (const [name, option, want] of PMD_CONFIGS) {
+  for (const isBinary of [false, true]) {
+    test(`deflate (${name}): ${isBinary ? 'binary' : 'text'} of 0 B .. 16 MiB byte-identical`, async () => {
+      const { ws, answer: ext } = await openDeflate(option);
+      check(ws.extensions === 'permessage-deflate', `ws.extensions ${JSON.stringify(ws.extensions)}`);
+      check(/^permessage-deflate(;|$)/.test(ext), `not negotiated: answer ${JSON.stringify(ext)}`);
+      const params = ext.split(';').slice(1).map((p) => p.trim());
+      for (const p of want) check(params.includes(p), `answer ${JSON.stringify(ext)} lacks ${p}`);
+      for (const size of PMD_SIZES) {
+        const data = pmdPayload(isBinary, size);
+        await echo(ws, data, isBinary);
+        if (size <= 65536) await echo(ws, data, isBinary); // again: a back-reference with takeover
+      }
+      await closeAndWait(ws, 1000);
+    }, 90000);
+  }
+}
+
+test('deflate: 300 pipelined small compressed messages come back in order', async () => {
+  const ws = await open(undefined, { perMessageDeflate: { threshold: 0 } });
+  check(ws.extensions.startsWith('permessage-deflate'), `extensions ${ws.extensions}`);
+  const msgs = Array.from({ length: 300 }, (_, i) => (i % 3 ? `{"seq":${i},"pad":"${'ab'.repeat(i % 50)}"}` : randomBytes(i)));
+  const got = [];
+  const done = new Promise((resolve) => ws.on('message', (d) => { got.push(d); if (got.length === msgs.length) resolve(); }));
+  for (const m of msgs) ws.send(m);
+  await done;
+  msgs.forEach((m, i) => check(Buffer.compare(got[i], Buffer.from(m)) === 0, `message ${i} differs`));
+  await closeAndWait(ws, 1000);
+});
+
 // ----- plain HTTP: static files from the temporary --web dir ------------------------------------
 const INDEX = '<!doctype html><title>wsedge test</title><p>index from the interop test</p>\n';
 const HELLO = 'hello from a static file\n';

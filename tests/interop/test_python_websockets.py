@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 from support.server import wsedge_server  # noqa: E402
 
 import websockets  # noqa: E402
+import websockets.extensions.permessage_deflate  # noqa: E402
 
 MiB = 1 << 20
 TESTS = []
@@ -41,7 +42,7 @@ class Env:
 
 def connect(path="/echo", srv=None, **kw):
     srv = srv or Env.main
-    kw.setdefault("compression", None)  # permessage-deflate comes with a later issue
+    kw.setdefault("compression", None)  # the deflate tests below ask for it explicitly
     kw.setdefault("open_timeout", 5)
     kw.setdefault("close_timeout", 5)
     return websockets.connect(srv.url(path), **kw)
@@ -262,6 +263,84 @@ async def _(v):
             check(await asyncio.wait_for(ws.recv(), 5) == m, "echo with the offer")
         if v:
             print(f"    negotiated extensions: {ext!r}")
+
+
+# ----- permessage-deflate (RFC 7692) -------------------------------------------------------
+PMD_SIZES = [0, 1, 1024, 65536, MiB, 16 * MiB]
+
+
+def pmd_factory(**kw):
+    return websockets.extensions.permessage_deflate.ClientPerMessageDeflateFactory(**kw)
+
+
+# name: (client factory kwargs or None for websockets' default offer, expected answer params)
+PMD_CONFIGS = {
+    "default offer": (None, {}),
+    "server_max_window_bits=10, client_max_window_bits=12":
+        (dict(server_max_window_bits=10, client_max_window_bits=12),
+         {"server_max_window_bits": "10", "client_max_window_bits": "12"}),
+    "both no_context_takeover, server_max_window_bits=9":
+        (dict(server_no_context_takeover=True, client_no_context_takeover=True,
+              server_max_window_bits=9, client_max_window_bits=None),
+         {"server_no_context_takeover": None, "client_no_context_takeover": None,
+          "server_max_window_bits": "9"}),
+}
+
+
+def pmd_payload(kind, size):
+    if kind == "binary":
+        return os.urandom(size // 2) + bytes(size - size // 2)  # half random, half zeros
+    words = ("wsedge", "deflate", "κόσμε", "😀", "{\"px\":101.25}")
+    text, n = [], 0
+    while n < size:
+        w = words[(n * 7) % len(words)] + " "
+        text.append(w)
+        n += len(w.encode())
+    out = "".join(text).encode()[:size].decode("utf-8", "ignore")
+    return out + "x" * (size - len(out.encode()))
+
+
+for cfg_name, (factory_kw, want) in PMD_CONFIGS.items():
+    for kind in ("text", "binary"):
+        @test(f"deflate ({cfg_name}): {kind} of 0 B .. 16 MiB byte-identical", timeout=90)
+        async def _(v, factory_kw=factory_kw, want=want, kind=kind):
+            kw = {} if factory_kw is None else {"extensions": [pmd_factory(**factory_kw)]}
+            async with connect(compression="deflate", max_size=None, **kw) as ws:
+                header = ws.response_headers.get("Sec-WebSocket-Extensions") or ""
+                params = {}
+                for p in header.split(";")[1:]:
+                    k, eq, val = p.strip().partition("=")
+                    params[k] = val if eq else None
+                check(header.split(";")[0].strip() == "permessage-deflate",
+                      f"not negotiated: Sec-WebSocket-Extensions {header!r}")
+                for k, val in want.items():
+                    check(params.get(k, "absent") == val, f"answer {header!r} lacks {k}={val}")
+                check(len(ws.extensions) == 1 and
+                      ws.extensions[0].name == "permessage-deflate",
+                      f"websockets' extensions: {ws.extensions!r}")
+                for size in PMD_SIZES:
+                    data = pmd_payload(kind, size)
+                    await ws.send(data)
+                    got = await asyncio.wait_for(ws.recv(), 30)
+                    check(type(got) is type(data), f"{size}: came back as {type(got).__name__}")
+                    check(got == data, f"{kind} of {size} bytes differs")
+                    if size <= 65536:  # again: with context takeover, a back-reference
+                        await ws.send(data)
+                        check(await asyncio.wait_for(ws.recv(), 30) == data,
+                              f"second {kind} of {size} bytes differs")
+                if v:
+                    print(f"    negotiated: {header!r}")
+
+
+@test("deflate: 200 pipelined small compressed messages come back in order")
+async def _(v):
+    async with connect(compression="deflate", max_queue=None) as ws:
+        msgs = [f'{{"seq":{i},"pad":"{"ab" * (i % 50)}"}}' if i % 3 else os.urandom(i)
+                for i in range(200)]
+        for m in msgs:
+            await ws.send(m)
+        for i, m in enumerate(msgs):
+            check(await asyncio.wait_for(ws.recv(), 5) == m, f"message {i} differs")
 
 
 @test("http: GET of a path with no file and no upgrade -> 404")
