@@ -18,14 +18,19 @@ def metric_of(result, metric):
     if metric == "p99_us":
         return (result.get("latency_us") or {}).get("p99")
     if metric == "server_cpu_us":
-        cpu = result.get("server_cpu_us_per_msg") or {}
-        return None if cpu.get("user") is None else cpu["user"] + cpu.get("sys", 0)
+        return _cpu_total(result.get("server_cpu_us_per_msg"))
     return result.get(metric)
 
 
 def _median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
+
+
+def _cpu_total(cpu):
+    if not cpu or cpu.get("user") is None or cpu.get("sys") is None:
+        return None
+    return cpu["user"] + cpu["sys"]
 
 
 def aggregate(records, metric):
@@ -47,8 +52,7 @@ def aggregate(records, metric):
     agg.update(median=statistics.median(values), min=min(values), max=max(values),
                cpu_user=_median([(x.get("server_cpu_us_per_msg") or {}).get("user") for x in res]),
                cpu_sys=_median([(x.get("server_cpu_us_per_msg") or {}).get("sys") for x in res]),
-               load_cpu=_median([sum((x.get("client_cpu_us_per_msg") or {}).values() or [0])
-                                 for x in res if x.get("client_cpu_us_per_msg")]),
+               load_cpu=_median([_cpu_total(x.get("client_cpu_us_per_msg")) for x in res]),
                p50=_median([(x.get("latency_us") or {}).get("p50") for x in res]),
                p99=_median([(x.get("latency_us") or {}).get("p99") for x in res]),
                msgs=_median([x.get("msgs_per_s") for x in res]),
@@ -131,7 +135,8 @@ def scenario_section(data, key, rows, svg_rel):
         lines += [data["notes"][key], ""]
     lines += [f"![{sc['title']}]({svg_rel})", "",
               f"| server | {sc['unit']} (median) | min–max | ÷ wsedge | "
-              "server CPU µs/msg user + sys | latency µs p50 / p99 | notes |",
+              f"server CPU µs/{'handshake' if sc['metric'] == 'handshakes_per_s' else 'msg'} "
+              "user + sys | latency µs p50 / p99 | notes |",
               "|---|---:|---:|---:|---:|---:|---|"]
     for name, agg in rows.items():
         label = data["labels"].get(name, name)
