@@ -22,6 +22,7 @@ enum { kReadBuf = 256 * 1024, kHighWater = 4 * 1024 * 1024, kMaxEvents = 256 };
 struct conn {
   int fd;
   int read_paused; /* stopped reading because the queue is full */
+  int eof;         /* the peer half-closed: close once the queue is flushed */
   char *q;         /* bytes the kernel refused, oldest first; NULL when empty */
   size_t q_off, q_len, q_cap;
 };
@@ -84,19 +85,22 @@ static int flush_queue(struct conn *c) {
   return 0;
 }
 
-/* Read until EAGAIN (edge-triggered: must drain), echoing each chunk. */
-static int on_readable(struct conn *c) {
+/* Read until EAGAIN (edge-triggered: must drain), echoing each chunk. A short read means
+ * the socket is drained, unless the peer's FIN is already in (hup): then the FIN raises no
+ * further edge, so read on to see the EOF. Returns -1 when the connection is to go. */
+static int on_readable(struct conn *c, int hup) {
   for (;;) {
     if (c->q_len - c->q_off >= kHighWater) { c->read_paused = 1; return 0; }
     ssize_t r = read(c->fd, rbuf, sizeof rbuf);
     if (r > 0) {
       if (send_or_queue(c, rbuf, (size_t)r) < 0) return -1;
-      if ((size_t)r < sizeof rbuf) return 0; /* short read: socket drained */
+      if ((size_t)r < sizeof rbuf && !hup) return 0;
       continue;
     }
     if (r < 0 && errno == EINTR) continue;
     if (r < 0 && errno == EAGAIN) return 0;
-    return -1; /* EOF or error */
+    if (r == 0 && c->q_len - c->q_off > 0) { c->eof = 1; return 0; } /* flush the rest first */
+    return -1; /* EOF with nothing left to send, or an error */
   }
 }
 
@@ -152,16 +156,16 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) {
       struct conn *c = evs[i].data.ptr;
       if (!c) { on_accept(ep, lfd); continue; }
-      int dead = 0;
+      int dead = 0, hup = (evs[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
       if (evs[i].events & EPOLLOUT) {
-        dead = flush_queue(c) < 0;
-        if (!dead && c->read_paused && c->q_len - c->q_off < kHighWater / 2) {
+        dead = flush_queue(c) < 0 || (c->eof && c->q_len == 0);
+        if (!dead && c->read_paused && !c->eof && c->q_len - c->q_off < kHighWater / 2) {
           c->read_paused = 0;
-          dead = on_readable(c) < 0;
+          dead = on_readable(c, 1) < 0; /* reads stopped mid-stream: drain fully */
         }
       }
-      if (!dead && (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !c->read_paused)
-        dead = on_readable(c) < 0;
+      if (!dead && !c->read_paused && !c->eof && (evs[i].events & EPOLLIN || hup))
+        dead = on_readable(c, hup) < 0;
       if (dead) conn_free(ep, c);
     }
   }
