@@ -211,7 +211,7 @@ def machine_block(data):
             f"| date | {m['date']} |", f"| CPU | {m['cpu']} |", f"| kernel | {m['kernel']} |",
             f"| compiler | {m['compiler']} |", f"| Go / Node | {m['go']} / node {m['node']} |",
             f"| Debian packages | {m['packages']} |", f"| npm (bench/peers/node) | {m['npm']} |",
-            f"| wsedge | {m['wsedge']} |", f"| wsload | {m['wsload']} ({m['wsload_commit']}) |",
+            f"| wsedge | {m['wsedge']} |", f"| wsload | {m['wsload']}" + (f" ({m['wsload_commit']})" if m["wsload_commit"] else "") + " |",
             f"| method | {mode}; server pinned to CPU 1, wsload (1 thread) to CPU 0 with "
             "`taskset`; medians and min–max over the runs; servers that are not built are "
             "listed as such |",
