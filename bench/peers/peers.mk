@@ -1,0 +1,17 @@
+# bench/peers/peers.mk — included by the top Makefile.
+#
+#   make bench-peers     install what is missing and build the peer echo servers into
+#                        $(BUILD)/peers/ (a peer that cannot be built is skipped, never fatal)
+#   make bench-compare   run wsedge and every built peer under the same wsload scenarios and
+#                        write docs/BENCHMARKS.md + docs/bench/*.svg.
+#                        BENCH_ARGS passes options to bench/compare, e.g.
+#                        make bench-compare BENCH_ARGS="--quick -s a,c --servers wsedge,raw"
+#                        WSLOAD=/path/to/wsload picks another load generator.
+
+.PHONY: bench-peers bench-compare
+
+bench-peers:
+	@bash bench/peers/build.sh $(BUILD)/peers
+
+bench-compare: bench-peers $(SERVER) $(TOOLS)
+	@/usr/bin/python3 bench/compare --build $(BUILD) $(BENCH_ARGS)

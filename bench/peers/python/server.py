@@ -1,0 +1,38 @@
+#!/usr/bin/python3
+"""Python `websockets` (asyncio) echo server, a peer in bench/compare.
+
+Echoes every message on every path with its type (str -> text, bytes -> binary);
+compression off, 64 MiB max message, no keepalive pings (the other peers send none).
+Usage: server.py [--port P]; the first stdout line names the port.
+"""
+import argparse
+import asyncio
+import signal
+
+import websockets
+
+
+async def echo(ws, _path=None):
+    try:
+        async for message in ws:
+            await ws.send(message)
+    except websockets.ConnectionClosed:
+        pass
+
+
+async def main(port):
+    stop = asyncio.get_running_loop().create_future()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set_result, None)
+    async with websockets.serve(echo, "127.0.0.1", port, compression=None,
+                                max_size=64 * 1024 * 1024, max_queue=None,
+                                ping_interval=None, backlog=4096) as server:
+        bound = server.sockets[0].getsockname()[1]
+        print(f"python-websockets listening on ws://127.0.0.1:{bound}/", flush=True)
+        await stop
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    asyncio.run(main(parser.parse_args().port))
