@@ -1,7 +1,6 @@
 #include "ws/session.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "core/log.h"
 #include "ws/close_code.h"
@@ -33,8 +32,6 @@ void Session::open(const http::Request& request) {
   schedule_keepalive();
   handler_.on_open(*this, request);
 }
-
-void Session::on_start(Transport& /*t*/) {}
 
 size_t Session::on_data(Transport& t, std::span<uint8_t> data) {
   last_rx_ms_ = t.now_ms();
@@ -120,8 +117,8 @@ bool Session::accept_payload(std::span<const uint8_t> fresh) {
 }
 
 // Inflates compressed payload into compression_->message, validating text as it appears.
-// The limit applies to the inflated size, so a small bomb cannot make us allocate its
-// expansion (RFC 7692 §8.1 warns of exactly this).
+// The limit applies to the inflated size, so a few KiB that inflate to GiBs (a
+// decompression bomb) are refused after at most the limit, never allocated in full.
 bool Session::inflate(std::span<const uint8_t> compressed, bool fin) {
   Buffer& out = compression_->message;
   size_t before = out.readable();

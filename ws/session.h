@@ -106,7 +106,6 @@ class Session final : public Protocol {
   void* user_data = nullptr;
 
   // --- Protocol -----------------------------------------------------------------------
-  void on_start(Transport& t) override;
   size_t on_data(Transport& t, std::span<uint8_t> data) override;
   void on_drain(Transport& t) override;
   void on_timer(Transport& t) override;

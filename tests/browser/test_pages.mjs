@@ -137,6 +137,23 @@ test('echo page: a refused connection shows ERROR and CLOSE 1006', async () => {
   await page.context().close();
 });
 
+test('echo route: Chromium negotiates permessage-deflate and compressed echoes come back intact', async () => {
+  const page = await newPage('/');
+  const result = await page.evaluate(async (url) => {
+    const ws = new WebSocket(url);
+    await new Promise((ok, fail) => { ws.onopen = ok; ws.onerror = () => fail(new Error('no open')); });
+    const extensions = ws.extensions;
+    const text = 'compress me, '.repeat(2000) + 'ü€😀';
+    const echoed = await new Promise((ok) => { ws.onmessage = (ev) => ok(ev.data); ws.send(text); });
+    ws.close(1000);
+    return { extensions, same: echoed === text, length: echoed.length };
+  }, SRV.base.replace('http:', 'ws:') + '/echo');
+  // RFC 7692 §7: the browser offers permessage-deflate; the echo route accepts it.
+  check(result.extensions.startsWith('permessage-deflate'), `extensions: ${JSON.stringify(result.extensions)}`);
+  check(result.same, `echo differs (length ${result.length})`);
+  await page.context().close();
+});
+
 // ----- chat: /chat.html ------------------------------------------------------------------
 test('chat page: two tabs in one room see each other, each with the subprotocol it asked for', async () => {
   const room = 'browser-' + Date.now();
