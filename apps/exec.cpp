@@ -110,6 +110,7 @@ class ExecHandler::Job {
   void flush_stdin();
   void read_output(int which, bool force);
   void take(int which, std::string_view chunk);
+  size_t emit_piece(std::string_view text);
   void emit(std::string_view line);
   void reap();
 
@@ -176,15 +177,22 @@ void ExecHandler::Job::take(int which, std::string_view chunk) {
   line.append(chunk);
   size_t start = 0;
   for (size_t nl; (nl = line.find('\n', start)) != std::string::npos; start = nl + 1) {
-    emit(std::string_view(line).substr(start, nl - start));
+    std::string_view whole = std::string_view(line).substr(start, nl - start);
+    // However the pipe cut the output, a line longer than one message goes in pieces.
+    while (whole.size() > kMaxLine) whole.remove_prefix(emit_piece(whole));
+    emit(whole);
   }
   line.erase(0, start);
-  while (line.size() >= kMaxLine) {  // a line too long for one message goes in pieces
-    size_t cut = utf8_prefix(line, kMaxLine);
-    if (cut == 0) cut = kMaxLine;
-    emit(std::string_view(line).substr(0, cut));
-    line.erase(0, cut);
-  }
+  while (line.size() > kMaxLine) line.erase(0, emit_piece(line));
+}
+
+// Emits the first kMaxLine bytes of `text` (fewer, to end on a UTF-8 character boundary)
+// as one message; returns how many bytes it took.
+size_t ExecHandler::Job::emit_piece(std::string_view text) {
+  size_t cut = utf8_prefix(text, kMaxLine);
+  if (cut == 0) cut = kMaxLine;
+  emit(text.substr(0, cut));
+  return cut;
 }
 
 void ExecHandler::Job::emit(std::string_view line) {
