@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "http/parser.h"
+#include "tests/unit/http_fixtures.h"
 
 using wsedge::http::parse_request;
 using wsedge::http::ParseLimits;
@@ -60,22 +61,7 @@ bool same(const ParseResult& a, const ParseResult& b) {
          std::strcmp(a.reason, b.reason) == 0 && a.error_offset == b.error_offset;
 }
 
-constexpr const char* kChrome =
-    "GET /chat?room=1 HTTP/1.1\r\n"
-    "Host: localhost:9001\r\n"
-    "Connection: Upgrade\r\n"
-    "Pragma: no-cache\r\n"
-    "Cache-Control: no-cache\r\n"
-    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/120.0.0.0 Safari/537.36\r\n"
-    "Upgrade: websocket\r\n"
-    "Origin: http://localhost:9001\r\n"
-    "Sec-WebSocket-Version: 13\r\n"
-    "Accept-Encoding: gzip, deflate, br\r\n"
-    "Accept-Language: en-US,en;q=0.9\r\n"
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
-    "\r\n";
+constexpr const char* kChrome = wsedge::test::kChromeUpgrade;
 
 constexpr const char* kFirefox =
     "GET /echo HTTP/1.1\r\n"

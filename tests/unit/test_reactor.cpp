@@ -14,6 +14,7 @@
 
 #include "core/clock.h"
 #include "net/reactor.h"
+#include "tests/unit/socket_pair.h"
 #include "net/socket.h"
 
 using wsedge::IoStatus;
@@ -22,6 +23,7 @@ using wsedge::net::kHangup;
 using wsedge::net::kReadable;
 using wsedge::net::kWritable;
 using wsedge::net::Reactor;
+using wsedge::test::SocketPair;
 
 namespace {
 
@@ -31,22 +33,6 @@ std::unique_ptr<Reactor> make_loop() {
   return std::move(r.value());
 }
 
-struct Pair {
-  int a = -1, b = -1;
-  Pair() {
-    int fds[2];
-    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
-    a = fds[0];
-    b = fds[1];
-  }
-  ~Pair() {
-    if (a >= 0) ::close(a);
-    if (b >= 0) ::close(b);
-  }
-  void send(const std::string& s) const {
-    REQUIRE(::write(b, s.data(), s.size()) == static_cast<ssize_t>(s.size()));
-  }
-};
 
 // Reads at most `per_call` bytes per event (0: drain until EAGAIN) and records everything.
 struct Reader final : IoHandler {
@@ -76,7 +62,7 @@ struct Reader final : IoHandler {
 
 TEST_CASE("Reactor: socketpair round trip through the loop") {
   auto loop = make_loop();
-  Pair p;
+  SocketPair p;
   Reader reader(p.a);
   REQUIRE(loop->add(p.a, &reader).ok());
   CHECK(loop->run_once(0) == 1);  // registration reports the socket writable
@@ -96,7 +82,7 @@ TEST_CASE("Reactor: socketpair round trip through the loop") {
 
 TEST_CASE("Reactor: edge-triggered: one event for three chunks, handler must drain") {
   auto loop = make_loop();
-  Pair p;
+  SocketPair p;
   Reader reader(p.a);
   REQUIRE(loop->add(p.a, &reader).ok());
   loop->run_once(0);  // consume the initial writable edge
@@ -113,7 +99,7 @@ TEST_CASE("Reactor: edge-triggered: one event for three chunks, handler must dra
 
 TEST_CASE("Reactor: a handler that does not drain is not called again without new data") {
   auto loop = make_loop();
-  Pair p;
+  SocketPair p;
   Reader lazy(p.a, 1);  // takes one byte per event: violates the ET contract on purpose
   REQUIRE(loop->add(p.a, &lazy).ok());
   loop->run_once(0);
@@ -134,7 +120,7 @@ TEST_CASE("Reactor: a handler that does not drain is not called again without ne
 
 TEST_CASE("Reactor: remove() mid-batch suppresses the removed handler's pending event") {
   auto loop = make_loop();
-  Pair p1, p2;
+  SocketPair p1, p2;
   // Each handler, when called, removes and deletes the other: whichever epoll lists first
   // runs, and the other, though ready in the same batch, must not be called (under ASan a
   // call would also be a use-after-free).
@@ -178,7 +164,7 @@ TEST_CASE("Reactor: remove() mid-batch suppresses the removed handler's pending 
 
 TEST_CASE("Reactor: defer runs after every handler of the batch, FIFO, nested too") {
   auto loop = make_loop();
-  Pair p1, p2;
+  SocketPair p1, p2;
   std::vector<std::string> log;
   struct Logger final : IoHandler {
     Logger(Reactor* l, std::vector<std::string>* g, std::string n) : loop(l), log(g), name(n) {}
@@ -273,7 +259,7 @@ TEST_CASE("Reactor: watch_signals delivers a raised SIGUSR1 on the loop") {
 
 TEST_CASE("Reactor: add() of a bad fd is an error with errno") {
   auto loop = make_loop();
-  Pair p;
+  SocketPair p;
   Reader reader(p.a);
   auto r = loop->add(-1, &reader);
   CHECK_FALSE(r.ok());

@@ -12,28 +12,15 @@
 #include <string>
 
 #include "net/socket.h"
+#include "tests/unit/socket_pair.h"
+
+using wsedge::test::SocketPair;
 
 using wsedge::IoStatus;
 namespace net = wsedge::net;
 
-namespace {
-struct Pair {
-  int a = -1, b = -1;
-  Pair() {
-    int fds[2];
-    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
-    a = fds[0];
-    b = fds[1];
-  }
-  ~Pair() {
-    if (a >= 0) ::close(a);
-    if (b >= 0) ::close(b);
-  }
-};
-}  // namespace
-
 TEST_CASE("socket: read_some maps data, EAGAIN and EOF") {
-  Pair p;
+  SocketPair p;
   char buf[16];
   CHECK(net::read_some(p.a, buf, sizeof buf).status == IoStatus::kAgain);
   auto w = net::write_some(p.b, "hello", 5);
@@ -50,7 +37,7 @@ TEST_CASE("socket: read_some maps data, EAGAIN and EOF") {
 }
 
 TEST_CASE("socket: write to a closed peer is Closed(EPIPE), not SIGPIPE") {
-  Pair p;
+  SocketPair p;
   ::close(p.b);
   p.b = -1;
   auto w = net::write_some(p.a, "x", 1);
@@ -63,7 +50,7 @@ TEST_CASE("socket: write to a closed peer is Closed(EPIPE), not SIGPIPE") {
 }
 
 TEST_CASE("socket: writev_some gathers, and reports Again when the peer is full") {
-  Pair p;
+  SocketPair p;
   char one[] = "ab", two[] = "cde";
   iovec iov[2] = {{one, 2}, {two, 3}};
   auto v = net::writev_some(p.a, iov, 2);
