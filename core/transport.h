@@ -65,6 +65,11 @@ class Transport {
   // Graceful close: flush what is queued, shut the write side, then discard input until
   // the peer's EOF or the linger timeout, then close. Sends after it are dropped.
   virtual void close() = 0;
+  // Close once the peer is known to send nothing more (its WebSocket close frame arrived
+  // and nothing followed it): flush what is queued, then close at once. No unread input
+  // can turn this close into a RST, so the half-close and the wait for the peer's EOF are
+  // skipped (three syscalls and a wakeup per connection). Sends after it are dropped.
+  virtual void close_peer_finished() = 0;
   // Immediate close: queued output is dropped.
   virtual void abort() = 0;
   virtual bool closing() const = 0;

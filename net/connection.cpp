@@ -22,10 +22,7 @@ Connection::Connection(ConnectionContext& context, int fd)
 
 Connection::~Connection() {
   ctx_.loop.disarm(timer_);
-  if (fd_ >= 0) {
-    ctx_.loop.remove(fd_, this);
-    ::close(fd_);
-  }
+  if (fd_ >= 0) ctx_.loop.remove_and_close(fd_, this);
 }
 
 Result<void> Connection::start(std::unique_ptr<Protocol> protocol) {
@@ -181,11 +178,13 @@ void Connection::flush_cork() {
     if (written < cork.readable()) queue(cork.view().subspan(written), {}, 0);
     cork.clear();
   }
-  // close() inside the callback left the half-close to us, whether or not it sent anything.
-  if (state_ == State::kFlushing && queued() == 0) shut_write();
+  // close() inside the callback left the rest to us, whether or not it sent anything.
+  if (flushing()) continue_close();
 }
 
-size_t Connection::buffered_amount() const { return queued(); }
+size_t Connection::buffered_amount() const {
+  return queued();
+}
 
 bool Connection::write_out() {
   Buffer& out = pending_->out;
@@ -205,8 +204,8 @@ bool Connection::write_out() {
 void Connection::handle_writable() {
   if (state_ == State::kDone || state_ == State::kLingering || queued() == 0) return;
   if (!write_out()) return;
-  if (state_ == State::kFlushing) {
-    if (queued() == 0) shut_write();
+  if (flushing()) {
+    if (queued() == 0) flushed();
     return;
   }
   if (above_high_ && queued() <= ctx_.options.high_water / 2) {
@@ -224,11 +223,36 @@ void Connection::handle_writable() {
 }
 
 void Connection::close() {
+  begin_close(State::kFlushing);
+}
+
+void Connection::close_peer_finished() {
+  begin_close(State::kFlushingFinal);
+}
+
+void Connection::begin_close(State flushing) {
   if (state_ != State::kOpen) return;
-  state_ = State::kFlushing;
+  state_ = flushing;
+  // Inside this connection's callback, flush_cork() goes on once the sends are out.
+  if (ctx_.corked != this) continue_close();
+}
+
+void Connection::continue_close() {
+  if (queued() == 0) {
+    flushed();
+    return;
+  }
+  // handle_writable() calls flushed() once the queue is out; a peer that stops reading
+  // is cut off when the timer fires.
   ctx_.loop.arm_after(timer_, ctx_.options.linger_ms);
-  if (ctx_.corked != this && queued() == 0) shut_write();
-  // else: flush_cork() or handle_writable() shuts the write side once the queue is out.
+}
+
+void Connection::flushed() {
+  if (state_ == State::kFlushingFinal) {
+    finish();  // the peer sends nothing more: a plain close is clean (FIN, no RST)
+  } else {
+    shut_write();
+  }
 }
 
 void Connection::shut_write() {
@@ -236,6 +260,7 @@ void Connection::shut_write() {
   // RST, which can destroy our last bytes (a WebSocket close frame) before the peer reads
   // them (RFC 6455 §7.1.1 asks the server to close TCP first, and to do it cleanly).
   state_ = State::kLingering;
+  ctx_.loop.arm_after(timer_, ctx_.options.linger_ms);  // a peer that never sends its EOF
   if (::shutdown(fd_, SHUT_WR) != 0) {
     finish();
     return;
@@ -263,8 +288,7 @@ void Connection::finish() {
   if (state_ == State::kDone) return;
   state_ = State::kDone;
   ctx_.loop.disarm(timer_);
-  ctx_.loop.remove(fd_, this);
-  ::close(fd_);
+  ctx_.loop.remove_and_close(fd_, this);
   fd_ = -1;
   // The buffers stay until the destructor: the protocol may be iterating over the tail.
   // Told at the end of the iteration, never from inside one of the protocol's own

@@ -34,7 +34,7 @@ class ConnectionOwner {
 
 struct ConnectionOptions {
   size_t high_water = 4u << 20;  // stop reading / tell the protocol past this many queued bytes
-  int64_t linger_ms = 2000;      // close(): how long to wait for the peer's EOF
+  int64_t linger_ms = 2000;      // closing: longest wait for the queue to drain, then for EOF
 };
 
 // What every connection of one owner on one loop shares (one loop = one thread): the
@@ -85,13 +85,16 @@ class Connection final : public IoHandler, public Transport {
   void disarm_timer() override;
   int64_t now_ms() const override { return ctx_.loop.now_ms(); }
   void close() override;
+  void close_peer_finished() override;
   void abort() override;
   bool closing() const override { return state_ != State::kOpen; }
   void switch_protocol(std::unique_ptr<Protocol> next_protocol) override;
   std::string_view peer_address() const override;
 
  private:
-  enum class State : uint8_t { kOpen, kFlushing, kLingering, kDone };
+  // kFlushing: close() waits for the queue to empty, then half-closes and lingers.
+  // kFlushingFinal: close_peer_finished() waits for the queue to empty, then closes.
+  enum class State : uint8_t { kOpen, kFlushing, kFlushingFinal, kLingering, kDone };
   // Only a connection with a partial message in or refused bytes out has these.
   struct Pending {
     Buffer tail;  // unconsumed input
@@ -106,12 +109,16 @@ class Connection final : public IoHandler, public Transport {
   void flush_cork();
   bool write_out();  // false on a fatal write error (connection finished)
   void queue(std::span<const uint8_t> a, std::span<const uint8_t> b, size_t skip);
+  void begin_close(State flushing);
+  void continue_close();  // closing, sends written: wait for the queue or go on
+  void flushed();         // the queue emptied while closing: half-close or close
   void shut_write();
   void discard_input();
   void finish();
   Pending& pending();
   size_t queued() const { return pending_ ? pending_->out.readable() : 0; }
   bool has_tail() const { return pending_ && !pending_->tail.empty(); }
+  bool flushing() const { return state_ == State::kFlushing || state_ == State::kFlushingFinal; }
   void trim();  // frees pending_ once both buffers are empty
 
   ConnectionContext& ctx_;

@@ -73,6 +73,9 @@ Result<void> Listener::listen(const Options& options) {
   // Each failure below must close fd, so collect the first error and close once.
   Result<void> r = set_reuseaddr(fd);
   if (r && options.reuse_port) r = set_reuseport(fd);
+  // Linux copies TCP_NODELAY from the listening socket to every socket accept4 returns:
+  // set once here instead of one setsockopt per connection.
+  if (r) r = set_nodelay(fd);
   if (r && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) r = Error{"bind", errno};
   if (r && ::listen(fd, options.backlog) != 0) r = Error{"listen", errno};
   socklen_t blen = sizeof bound_;
@@ -128,8 +131,6 @@ bool Listener::accept_one() {
   socklen_t len = sizeof peer;
   int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd >= 0) {
-    // Best effort: a peer that already reset makes this fail, and its first read says so.
-    (void)set_nodelay(fd);
     on_accept_(fd, peer);
     // Re-fetch after callback: on_accept_ may have called close() (shutdown).
     return fd_ >= 0;

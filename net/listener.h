@@ -24,7 +24,8 @@ class Listener final : public IoHandler {
     bool reuse_port = false;         // SO_REUSEPORT: one listener per loop thread
     int backlog = 4096;
   };
-  // fd is non-blocking, close-on-exec, TCP_NODELAY; the callee owns it.
+  // fd is non-blocking, close-on-exec, TCP_NODELAY (inherited from the listening socket);
+  // the callee owns it.
   using AcceptFn = std::function<void(int fd, const sockaddr_storage& peer)>;
 
   Listener(Reactor& loop, AcceptFn on_accept);
@@ -32,7 +33,7 @@ class Listener final : public IoHandler {
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
-  // socket, SO_REUSEADDR (+SO_REUSEPORT), bind, listen, register with the loop.
+  // socket, SO_REUSEADDR (+SO_REUSEPORT), TCP_NODELAY, bind, listen, register with the loop.
   // Names resolve through getaddrinfo; the first address returned is used.
   Result<void> listen(const Options& options);
   uint16_t port() const;        // bound port; 0 when not listening

@@ -41,6 +41,15 @@ void Reactor::remove(int fd, IoHandler* handler) {
     char why[128];
     WSEDGE_LOG(kWarn, "reactor: remove fd %d: %s", fd, describe(r.error(), why, sizeof why));
   }
+  forget_pending(handler);
+}
+
+void Reactor::remove_and_close(int fd, IoHandler* handler) {
+  ::close(fd);
+  forget_pending(handler);
+}
+
+void Reactor::forget_pending(IoHandler* handler) {
   // Stale-event defence: the rest of this batch may still name handler, which the caller
   // is now free to delete. Null those entries; dispatch() skips nulls (uWS, nginx).
   for (int i = ready_pos_ + 1; i < ready_n_; ++i) {

@@ -55,6 +55,11 @@ class Reactor {
   // is the simplest place). Does not close fd. Call it before closing fd: a closed fd may
   // live on in epoll through a dup.
   void remove(int fd, IoHandler* handler);
+  // remove() and close(fd) in one: closing the last descriptor of a socket takes it out of
+  // the epoll set by itself, so this skips the EPOLL_CTL_DEL syscall (one per connection).
+  // Only for an fd that was never dup'ed or inherited without close-on-exec (every fd the
+  // server opens): a surviving duplicate would keep the registration and its events alive.
+  void remove_and_close(int fd, IoHandler* handler);
   // Runs fn after this iteration's I/O, timers and posted tasks, in FIFO order; fns
   // deferred by a deferred fn run in the same iteration. Loop thread only.
   void defer(std::function<void()> fn);
@@ -113,6 +118,7 @@ class Reactor {
   Reactor(EpollBackend backend, int wake_fd);
   int wait_timeout(int timeout_ms) const;
   int dispatch(int n);
+  void forget_pending(IoHandler* handler);  // null handler's events left in this batch
   void run_posted();
   void run_deferred();
   void wake();

@@ -41,8 +41,18 @@ size_t Session::on_data(Transport& t, std::span<uint8_t> data) {
     if (used == 0) break;  // the rest of this frame has not arrived yet
     pos += used;
   }
-  // Once closed, whatever else the peer sent is discarded.
-  return state_ == State::kClosed ? data.size() : pos;
+  if (state_ != State::kClosed) return pos;
+  if (peer_closed_ && pos == data.size()) {
+    // RFC 6455 §7.1.1: the server closes the TCP connection first. The peer's close frame
+    // was the last thing it sent, so no unread input can turn our close into a RST and the
+    // lingering half-close has nothing to wait for.
+    t.close_peer_finished();
+  } else {
+    // Failed, or the peer went on sending after its close frame (§5.5.1 forbids that):
+    // whatever else it sent is discarded, and the close lingers until its EOF.
+    t.close();
+  }
+  return data.size();
 }
 
 // Handles one frame at the front of `in`: returns its total size once it is complete,
@@ -215,9 +225,8 @@ void Session::handle_close(std::span<const uint8_t> payload) {
     send_close(c.code, {});
   }
   state_ = State::kClosed;
+  peer_closed_ = true;  // on_data closes TCP once it knows whether anything followed
   notify_close(c.code, {reinterpret_cast<const char*>(c.reason.data()), c.reason.size()});
-  // RFC 6455 §7.1.1: the server closes the TCP connection first.
-  transport_.close();
 }
 
 // RFC 6455 §7.1.7: _Fail the WebSocket Connection_ — send a close frame with the code

@@ -155,6 +155,7 @@ class Session final : public Protocol {
   bool message_text_ = false;
   bool message_compressed_ = false;  // RFC 7692 §6: RSV1 on the message's first frame
   bool close_notified_ = false;
+  bool peer_closed_ = false;  // the peer's close frame arrived: it sends nothing more
 };
 
 }  // namespace wsedge::ws

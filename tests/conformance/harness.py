@@ -167,9 +167,14 @@ def expect_tcp_close(ctx, c, deadline=None):
 
 
 def clean_close(ctx, c, code=1000, reason=b""):
-    """Client-initiated close: the server must echo the code and close TCP."""
+    """Client-initiated close: the server must echo the code and close TCP cleanly."""
     c.send_close(code, reason)
     expect_close(ctx, c, code, reply=False)
+    # RFC 6455 §7.1.1: the server closes TCP first; with nothing unread from a client that
+    # finished properly, that close must be a FIN, never a reset.
+    if c.tcp_closed != "FIN":
+        raise Fail(f"the server ended TCP with a {c.tcp_closed} after a clean close handshake, "
+                   "not a FIN (RFC 6455 §7.1.1)")
 
 
 def echo_case(messages, chunk=None, delay=0.0, frames=None):

@@ -18,9 +18,10 @@ namespace wsedge::test {
 class FakeTransport final : public Transport {
  public:
   std::vector<uint8_t> sent;
-  bool closed = false;    // close() was called
-  bool aborted = false;   // abort() was called
-  int64_t timer_ms = -1;  // armed delay, -1 when disarmed
+  bool closed = false;         // close() was called
+  bool peer_finished = false;  // close_peer_finished() was called (closed is set too)
+  bool aborted = false;        // abort() was called
+  int64_t timer_ms = -1;       // armed delay, -1 when disarmed
   int64_t now = 1000;
   size_t expected = 0;
   size_t buffered = 0;  // what buffered_amount() reports
@@ -70,6 +71,10 @@ class FakeTransport final : public Transport {
   void disarm_timer() override { timer_ms = -1; }
   int64_t now_ms() const override { return now; }
   void close() override { closed = true; }
+  void close_peer_finished() override {
+    closed = true;
+    peer_finished = true;
+  }
   void abort() override { aborted = true; }
   bool closing() const override { return closed || aborted; }
   void switch_protocol(std::unique_ptr<Protocol> next) override {

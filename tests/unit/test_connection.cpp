@@ -24,6 +24,8 @@ struct LineEcho final : Protocol {
   bool disconnected = false;
   bool close_after_first = false;
   bool close_silently = false;  // close() inside on_data without sending anything
+  bool peer_finished = false;   // close with close_peer_finished() instead of close()
+  size_t blob = 0;              // with close_after_first: this many bytes more before closing
   int drains = 0;
   size_t on_data(Transport& t, std::span<uint8_t> data) override {
     offered.push_back(data.size());
@@ -41,7 +43,15 @@ struct LineEcho final : Protocol {
       t.send({start, n});
       pos += n;
       if (close_after_first) {
-        t.close();
+        if (blob > 0) {
+          std::vector<uint8_t> bytes(blob, 'b');
+          t.send(bytes);
+        }
+        if (peer_finished) {
+          t.close_peer_finished();
+        } else {
+          t.close();
+        }
         return data.size();
       }
     }
@@ -173,6 +183,63 @@ TEST_CASE("Connection::close gives up on a silent peer after the linger timeout"
   p.proto->close_after_first = true;
   p.write_peer("x\n");
   for (int i = 0; i < 20 && p.owner.closed == 0; ++i)
+    p.loop->run_once(20);
+  CHECK(p.owner.closed == 1);
+}
+
+TEST_CASE("Connection::close_peer_finished closes at once: no half-close, no wait for EOF") {
+  ConnectionOptions o;
+  o.linger_ms = 60'000;  // long: nothing may wait for the timer
+  Pair p(o);
+  p.proto->close_after_first = true;
+  p.proto->peer_finished = true;
+  p.write_peer("last\n");
+  p.spin(2);
+  CHECK(p.owner.closed == 1);  // finished without the peer's EOF
+  CHECK(p.read_peer() == "last\n");
+  char c;
+  CHECK(::read(p.peer, &c, 1) == 0);  // then a clean EOF, not a reset
+}
+
+TEST_CASE("Connection::close_peer_finished sends everything queued before closing") {
+  ConnectionOptions o;
+  o.linger_ms = 60'000;
+  Pair p(o);
+  int size = 4096;
+  setsockopt(p.peer, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  const size_t blob = 4u << 20;  // far more than the socket buffers hold
+  p.proto->close_after_first = true;
+  p.proto->peer_finished = true;
+  p.proto->blob = blob;
+  p.write_peer("x\n");
+  p.spin(2);
+  CHECK(p.owner.closed == 0);  // the kernel refused most of it: still flushing
+  CHECK(p.conn->buffered_amount() > 0);
+  size_t got = 0;
+  bool eof = false;
+  for (int i = 0; i < 100000 && !eof; ++i) {
+    char buf[65536];
+    ssize_t n = ::read(p.peer, buf, sizeof buf);
+    if (n > 0) got += static_cast<size_t>(n);
+    if (n == 0) eof = true;
+    p.spin(1);
+  }
+  CHECK(eof);
+  CHECK(got == 2 + blob);  // "x\n" and every byte of the blob, then EOF
+  CHECK(p.owner.closed == 1);
+}
+
+TEST_CASE("Connection::close_peer_finished gives up on a peer that never reads") {
+  ConnectionOptions o;
+  o.linger_ms = 30;
+  Pair p(o);
+  int size = 4096;
+  setsockopt(p.peer, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  p.proto->close_after_first = true;
+  p.proto->peer_finished = true;
+  p.proto->blob = 4u << 20;
+  p.write_peer("x\n");
+  for (int i = 0; i < 50 && p.owner.closed == 0; ++i)
     p.loop->run_once(20);
   CHECK(p.owner.closed == 1);
 }

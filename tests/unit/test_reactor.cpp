@@ -1,10 +1,12 @@
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -14,8 +16,8 @@
 
 #include "core/clock.h"
 #include "net/reactor.h"
-#include "tests/unit/socket_pair.h"
 #include "net/socket.h"
+#include "tests/unit/socket_pair.h"
 
 using wsedge::IoStatus;
 using wsedge::net::IoHandler;
@@ -32,7 +34,6 @@ std::unique_ptr<Reactor> make_loop() {
   REQUIRE(r.ok());
   return std::move(r.value());
 }
-
 
 // Reads at most `per_call` bytes per event (0: drain until EAGAIN) and records everything.
 struct Reader final : IoHandler {
@@ -160,6 +161,47 @@ TEST_CASE("Reactor: remove() mid-batch suppresses the removed handler's pending 
   Killer* survivor = slot[0] != nullptr ? slot[0] : slot[1];
   loop->remove(survivor->fd, survivor);
   delete survivor;
+}
+
+TEST_CASE("Reactor: remove_and_close() closes the fd, drops it from epoll, suppresses its event") {
+  auto loop = make_loop();
+  SocketPair p1, p2;
+  // Whichever of the two epoll lists first closes the other one's fd mid-batch.
+  struct Closer final : IoHandler {
+    Closer(Reactor* l, SocketPair* theirs) : loop(l), peer(theirs) {}
+    void on_io(uint32_t) override {
+      ++calls;
+      if (peer->a >= 0) {
+        loop->remove_and_close(peer->a, victim);
+        peer->a = -1;  // closed: SocketPair must not close it again
+      }
+    }
+    Reactor* loop;
+    SocketPair* peer;
+    IoHandler* victim = nullptr;
+    int calls = 0;
+  };
+  Closer c1(loop.get(), &p2), c2(loop.get(), &p1);
+  c1.victim = &c2;
+  c2.victim = &c1;
+  int fd1 = p1.a, fd2 = p2.a;
+  REQUIRE(loop->add(fd1, &c1).ok());
+  REQUIRE(loop->add(fd2, &c2).ok());
+  p1.send("x");
+  p2.send("y");
+  CHECK(loop->run_once(1000) == 1);
+  CHECK(c1.calls + c2.calls == 1);  // the closed one's pending event was dropped
+  int closed_fd = p1.a < 0 ? fd1 : fd2;
+  errno = 0;
+  CHECK(::fcntl(closed_fd, F_GETFD) == -1);
+  CHECK(errno == EBADF);
+  // The loop goes on with the survivor alone.
+  SocketPair& alive = p1.a < 0 ? p2 : p1;
+  Closer& survivor = p1.a < 0 ? c2 : c1;
+  alive.send("z");
+  CHECK(loop->run_once(1000) == 1);
+  CHECK(survivor.calls == 2);
+  loop->remove(alive.a, &survivor);
 }
 
 TEST_CASE("Reactor: defer runs after every handler of the batch, FIFO, nested too") {

@@ -215,7 +215,8 @@ TEST_CASE("protocol violations fail the connection with the right close code") {
       REQUIRE(out.size() >= 1);
       CHECK(close_code_of(out.back()) == v.code);
       CHECK(f.t.closed);
-      CHECK(f.app.messages.empty());  // nothing after the violation is delivered
+      CHECK_FALSE(f.t.peer_finished);  // failing: the peer may still be sending
+      CHECK(f.app.messages.empty());   // nothing after the violation is delivered
       CHECK(f.app.closes == 1);
       CHECK(f.app.close_code == v.code);
     }
@@ -275,15 +276,19 @@ TEST_CASE("a message over max_message_size closes with 1009 before it is buffere
 
 TEST_CASE("RFC 6455 §5.5.1: a close is answered with the same code, then TCP is closed") {
   for (uint16_t code : {1000, 1001, 1003, 1007, 1014, 3000, 4999}) {
-    CAPTURE(code);
-    Fixture f;
-    f.t.feed(close_frame(code, "bye"));
-    auto out = f.out();
-    REQUIRE(out.size() == 1);
-    CHECK(close_code_of(out[0]) == code);
-    CHECK(f.t.closed);
-    CHECK(f.app.close_code == code);
-    CHECK(f.app.close_reason == "bye");
+    for (size_t chunk : {0, 1}) {
+      CAPTURE(code);
+      CAPTURE(chunk);
+      Fixture f;
+      f.t.feed(close_frame(code, "bye"), chunk);
+      auto out = f.out();
+      REQUIRE(out.size() == 1);
+      CHECK(close_code_of(out[0]) == code);
+      // §7.1.1: nothing followed the peer's close, so TCP closes without lingering.
+      CHECK(f.t.peer_finished);
+      CHECK(f.app.close_code == code);
+      CHECK(f.app.close_reason == "bye");
+    }
   }
 }
 
@@ -302,6 +307,10 @@ TEST_CASE("data after the peer's close is discarded") {
   f.t.feed(close_frame(1000) + frame(Opcode::kText, "late"));
   CHECK(f.app.messages.empty());
   CHECK(f.out().size() == 1);
+  // A peer that goes on sending after its close gets the lingering close, so what it
+  // still sends cannot turn our close into a reset.
+  CHECK(f.t.closed);
+  CHECK_FALSE(f.t.peer_finished);
 }
 
 TEST_CASE("server-initiated close waits for the peer's close, then closes TCP") {
@@ -318,7 +327,7 @@ TEST_CASE("server-initiated close waits for the peer's close, then closes TCP") 
   f.t.feed(frame(Opcode::kText, "ignored"));
   CHECK(f.app.messages.empty());
   f.t.feed(close_frame(4000));
-  CHECK(f.t.closed);
+  CHECK(f.t.peer_finished);
   CHECK(f.out().size() == 1);  // the reply is not answered again
   CHECK(f.app.close_code == 4000);
   CHECK(f.app.closes == 1);
@@ -460,9 +469,9 @@ TEST_CASE("RFC 7692 §7.1.1.1: without context takeover our compressor is freed 
     config.client_no_context_takeover = !takeover;
     session->enable_deflate(config, policy);
     session->open(http::Request{});
-    CHECK(session->compression_memory() == 0);  // nothing until the first message
+    CHECK(session->compression_memory() == 0);             // nothing until the first message
     t.feed(frame(Opcode::kText, std::string(2000, 'z')));  // an uncompressed message in
-    REQUIRE(app.messages.size() == 1);                      // and a compressed echo out
+    REQUIRE(app.messages.size() == 1);                     // and a compressed echo out
     if (takeover) {
       CHECK(session->compression_memory() > 100'000);  // the window is kept for the next one
     } else {
