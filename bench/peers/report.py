@@ -60,6 +60,12 @@ def aggregate(records, metric):
     return agg
 
 
+def _cell(text, limit=None):
+    """Table-cell text: an error note may quote a server's multi-line stderr (and a commit
+    subject may hold a '|'); a newline or a '|' would end the Markdown row early."""
+    return " ".join(str(text).replace("|", "/").split())[:limit]
+
+
 def fmt(v, metric):
     if v is None:
         return "—"
@@ -141,7 +147,7 @@ def scenario_section(data, key, rows, svg_rel):
     for name, agg in rows.items():
         label = data["labels"].get(name, name)
         if agg.get("median") is None:
-            lines.append(f"| {label} | failed | | | | | {'; '.join(agg['notes'])[:400]} |")
+            lines.append(f"| {label} | failed | | | | | {_cell('; '.join(agg['notes']), 400)} |")
             continue
         ratio = f"{agg['median'] / base:.2f}×" if base else "—"
         cpu = (f"{agg['cpu_user']:.2f} + {agg['cpu_sys']:.2f}"
@@ -157,7 +163,7 @@ def scenario_section(data, key, rows, svg_rel):
             notes.insert(0, f"{agg['used']} of {agg['runs']} runs")
         lines.append(f"| {label} | {fmt(agg['median'], sc['metric'])} | "
                      f"{fmt(agg['min'], sc['metric'])}–{fmt(agg['max'], sc['metric'])} | "
-                     f"{ratio} | {cpu} | {lat} | {'; '.join(notes)[:400].replace('|', '/')} |")
+                     f"{ratio} | {cpu} | {lat} | {_cell('; '.join(notes), 400)} |")
     for name in data["config"].get("not_built", []):
         lines.append(f"| {data['labels'].get(name, name)} | not built | | | | | |")
     return lines + [""]
@@ -217,15 +223,17 @@ def machine_block(data):
     mode = (f"{c['runs']} run(s) per server, interleaved (A B C … A B C …), each a fresh server "
             f"process, {c['warmup']:g} s warm-up then {c['duration']:g} s measured; idle (g) holds "
             "for 2 s after connecting")
-    return ["## Machine and method", "", "| | |", "|---|---|",
-            f"| date | {m['date']} |", f"| CPU | {m['cpu']} |", f"| kernel | {m['kernel']} |",
-            f"| compiler | {m['compiler']} |", f"| Go / Node | {m['go']} / node {m['node']} |",
-            f"| Debian packages | {m['packages']} |", f"| npm (bench/peers/node) | {m['npm']} |",
-            f"| wsedge | {m['wsedge']} |", f"| wsload | {m['wsload']}" + (f" ({m['wsload_commit']})" if m["wsload_commit"] else "") + " |",
-            f"| method | {mode}; server pinned to CPU 1, wsload (1 thread) to CPU 0 with "
-            "`taskset`; medians and min–max over the runs; servers that are not built are "
-            "listed as such |",
-            f"| total time | {c.get('elapsed_s', 0) / 60:.1f} min |", ""]
+    wsload = m["wsload"] + (f" ({m['wsload_commit']})" if m["wsload_commit"] else "")
+    rows = [("date", m["date"]), ("CPU", m["cpu"]), ("kernel", m["kernel"]),
+            ("compiler", m["compiler"]), ("Go / Node", f"{m['go']} / node {m['node']}"),
+            ("Debian packages", m["packages"]), ("npm (bench/peers/node)", m["npm"]),
+            ("wsedge", m["wsedge"]), ("wsload", wsload),
+            ("method", f"{mode}; server pinned to CPU 1, wsload (1 thread) to CPU 0 with "
+             "`taskset`; medians and min–max over the runs; servers that are not built are "
+             "listed as such"),
+            ("total time", f"{c.get('elapsed_s', 0) / 60:.1f} min")]
+    return (["## Machine and method", "", "| | |", "|---|---|"]
+            + [f"| {k} | {_cell(v)} |" for k, v in rows] + [""])
 
 
 def write(data, out_path):
