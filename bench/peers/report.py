@@ -76,6 +76,13 @@ def fmt(v, metric):
     return f"{v:,.0f}"
 
 
+def not_built(data, key):
+    """Servers not built that this scenario would have run: raw has no handshake or idle
+    WebSocket connection, so it is not missing from (f) and (g)."""
+    raw_ok = data["scenarios"][key]["raw_ok"]
+    return [s for s in data["config"].get("not_built", []) if raw_ok or s != "raw"]
+
+
 def table(data, key):
     """Aggregates per server for one scenario, in display order, plus not-built names."""
     sc = data["scenarios"][key]
@@ -95,7 +102,7 @@ def table(data, key):
 def svg_chart(data, key, rows):
     sc = data["scenarios"][key]
     width, left, right, row_h, top = 720, 170, 150, 28, 46
-    names = list(rows) + data["config"].get("not_built", [])
+    names = list(rows) + not_built(data, key)
     height = top + row_h * len(names) + 30
     peak = max([a.get("max", 0) for a in rows.values()] + [1e-9])
     span = width - left - right
@@ -164,7 +171,7 @@ def scenario_section(data, key, rows, svg_rel):
         lines.append(f"| {label} | {fmt(agg['median'], sc['metric'])} | "
                      f"{fmt(agg['min'], sc['metric'])}–{fmt(agg['max'], sc['metric'])} | "
                      f"{ratio} | {cpu} | {lat} | {_cell('; '.join(notes), 400)} |")
-    for name in data["config"].get("not_built", []):
+    for name in not_built(data, key):
         lines.append(f"| {data['labels'].get(name, name)} | not built | | | | | |")
     return lines + [""]
 
