@@ -264,6 +264,6 @@ def write(data, out_path):
     lines += [f"| {a} | {b} | {r} | **{v}** |" for a, b, r, v in targets(data, tables)]
     lines += ["", *machine_block(data)]
     for key, rows in tables.items():
-        (svg_dir / f"{key}.svg").write_text(svg_chart(data, key, rows))
+        (svg_dir / f"{key}.svg").write_text(svg_chart(data, key, rows), encoding="utf-8")
         lines += scenario_section(data, key, rows, f"bench/{key}.svg")
-    out.write_text("\n".join(lines))
+    out.write_text("\n".join(lines), encoding="utf-8")
