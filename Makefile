@@ -47,7 +47,7 @@ BENCHES   := $(BENCH_SRC:bench/%.cpp=$(BUILD)/%)
 TOOLS     := $(TOOL_SRC:bench/%.cpp=$(BUILD)/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all run test asan bench deps clean format lint
+.PHONY: all run test test-bins asan bench deps clean format lint
 .DEFAULT_GOAL := all
 
 all: $(DEPS_STAMP) $(SERVER) $(UNIT) $(TOOLS)
@@ -101,11 +101,14 @@ $(BUILD)/micro_%: $(BUILD)/obj/bench/micro_%.o $(LIB)
 run: all
 	$(SERVER) --host $(HOST) --port $(PORT) --web apps/web
 
-test: all
+# Everything the suites run: the binaries, and the raw TCP echo bench/compare's test uses.
+test-bins: all $(BUILD)/peers/raw_echo
+
+test: test-bins
 	@bash tests/run_all.sh $(BUILD)
 
 asan:
-	@$(MAKE) --no-print-directory MODE=asan BUILD=build-asan all
+	@$(MAKE) --no-print-directory MODE=asan BUILD=build-asan test-bins
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  bash tests/run_all.sh build-asan
 

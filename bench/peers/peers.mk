@@ -10,6 +10,13 @@
 
 .PHONY: bench-peers bench-compare
 
+# raw_echo alone needs nothing but cc, so `make test` can build it without the other peers'
+# toolchains: tests/interop/test_compare.py runs bench/compare against wsedge and it.
+# Same flags as build.sh, which then finds it up to date.
+$(BUILD)/peers/raw_echo: bench/peers/raw_echo.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -o $@ $<
+
 bench-peers:
 	@bash bench/peers/build.sh $(BUILD)/peers
 

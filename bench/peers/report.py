@@ -60,6 +60,12 @@ def aggregate(records, metric):
     return agg
 
 
+def _cell(text, limit=None):
+    """Table-cell text: an error note may quote a server's multi-line stderr (and a commit
+    subject may hold a '|'); a newline or a '|' would end the Markdown row early."""
+    return " ".join(str(text).replace("|", "/").split())[:limit]
+
+
 def fmt(v, metric):
     if v is None:
         return "—"
@@ -68,6 +74,13 @@ def fmt(v, metric):
     if metric in ("server_cpu_us", "cpu"):
         return f"{v:.2f}"
     return f"{v:,.0f}"
+
+
+def not_built(data, key):
+    """Servers not built that this scenario would have run: raw has no handshake or idle
+    WebSocket connection, so it is not missing from (f) and (g)."""
+    raw_ok = data["scenarios"][key]["raw_ok"]
+    return [s for s in data["config"].get("not_built", []) if raw_ok or s != "raw"]
 
 
 def table(data, key):
@@ -89,7 +102,7 @@ def table(data, key):
 def svg_chart(data, key, rows):
     sc = data["scenarios"][key]
     width, left, right, row_h, top = 720, 170, 150, 28, 46
-    names = list(rows) + data["config"].get("not_built", [])
+    names = list(rows) + not_built(data, key)
     height = top + row_h * len(names) + 30
     peak = max([a.get("max", 0) for a in rows.values()] + [1e-9])
     span = width - left - right
@@ -141,7 +154,7 @@ def scenario_section(data, key, rows, svg_rel):
     for name, agg in rows.items():
         label = data["labels"].get(name, name)
         if agg.get("median") is None:
-            lines.append(f"| {label} | failed | | | | | {'; '.join(agg['notes'])[:400]} |")
+            lines.append(f"| {label} | failed | | | | | {_cell('; '.join(agg['notes']), 400)} |")
             continue
         ratio = f"{agg['median'] / base:.2f}×" if base else "—"
         cpu = (f"{agg['cpu_user']:.2f} + {agg['cpu_sys']:.2f}"
@@ -157,8 +170,8 @@ def scenario_section(data, key, rows, svg_rel):
             notes.insert(0, f"{agg['used']} of {agg['runs']} runs")
         lines.append(f"| {label} | {fmt(agg['median'], sc['metric'])} | "
                      f"{fmt(agg['min'], sc['metric'])}–{fmt(agg['max'], sc['metric'])} | "
-                     f"{ratio} | {cpu} | {lat} | {'; '.join(notes)[:400].replace('|', '/')} |")
-    for name in data["config"].get("not_built", []):
+                     f"{ratio} | {cpu} | {lat} | {_cell('; '.join(notes), 400)} |")
+    for name in not_built(data, key):
         lines.append(f"| {data['labels'].get(name, name)} | not built | | | | | |")
     return lines + [""]
 
@@ -204,7 +217,8 @@ def targets(data, tables):
               1.0, False, lambda v, d: f"{v:,.0f} B", runs=[(key, "wsedge")])
     check("wsload CPU/msg in (a) (against wsedge) ≤ 1.1× raw's server CPU/msg",
           med("a", "wsedge", "load_cpu"), _sum(med("a", "raw", "cpu_user"), med("a", "raw", "cpu_sys")),
-          1.1, False, lambda n, d: f"{n:.2f} vs raw server {d:.2f} µs/msg")
+          1.1, False, lambda n, d: f"{n:.2f} vs raw server {d:.2f} µs/msg",
+          runs=[("a", "wsedge"), ("a", "raw")])
     return rows
 
 
@@ -217,15 +231,17 @@ def machine_block(data):
     mode = (f"{c['runs']} run(s) per server, interleaved (A B C … A B C …), each a fresh server "
             f"process, {c['warmup']:g} s warm-up then {c['duration']:g} s measured; idle (g) holds "
             "for 2 s after connecting")
-    return ["## Machine and method", "", "| | |", "|---|---|",
-            f"| date | {m['date']} |", f"| CPU | {m['cpu']} |", f"| kernel | {m['kernel']} |",
-            f"| compiler | {m['compiler']} |", f"| Go / Node | {m['go']} / node {m['node']} |",
-            f"| Debian packages | {m['packages']} |", f"| npm (bench/peers/node) | {m['npm']} |",
-            f"| wsedge | {m['wsedge']} |", f"| wsload | {m['wsload']}" + (f" ({m['wsload_commit']})" if m["wsload_commit"] else "") + " |",
-            f"| method | {mode}; server pinned to CPU 1, wsload (1 thread) to CPU 0 with "
-            "`taskset`; medians and min–max over the runs; servers that are not built are "
-            "listed as such |",
-            f"| total time | {c.get('elapsed_s', 0) / 60:.1f} min |", ""]
+    wsload = m["wsload"] + (f" ({m['wsload_commit']})" if m["wsload_commit"] else "")
+    rows = [("date", m["date"]), ("CPU", m["cpu"]), ("kernel", m["kernel"]),
+            ("compiler", m["compiler"]), ("Go / Node", f"{m['go']} / node {m['node']}"),
+            ("Debian packages", m["packages"]), ("npm (bench/peers/node)", m["npm"]),
+            ("wsedge", m["wsedge"]), ("wsload", wsload),
+            ("method", f"{mode}; server pinned to CPU 1, wsload (1 thread) to CPU 0 with "
+             "`taskset`; medians and min–max over the runs; servers that are not built are "
+             "listed as such"),
+            ("total time", f"{c.get('elapsed_s', 0) / 60:.1f} min")]
+    return (["## Machine and method", "", "| | |", "|---|---|"]
+            + [f"| {k} | {_cell(v)} |" for k, v in rows] + [""])
 
 
 def write(data, out_path):
@@ -248,6 +264,6 @@ def write(data, out_path):
     lines += [f"| {a} | {b} | {r} | **{v}** |" for a, b, r, v in targets(data, tables)]
     lines += ["", *machine_block(data)]
     for key, rows in tables.items():
-        (svg_dir / f"{key}.svg").write_text(svg_chart(data, key, rows))
+        (svg_dir / f"{key}.svg").write_text(svg_chart(data, key, rows), encoding="utf-8")
         lines += scenario_section(data, key, rows, f"bench/{key}.svg")
-    out.write_text("\n".join(lines))
+    out.write_text("\n".join(lines), encoding="utf-8")
