@@ -56,10 +56,10 @@ void Connection::on_io(uint32_t events) {
   if (events & kWritable) handle_writable();
   // Re-check after the write side ran: a fatal write error finishes the connection.
   if (state_ == State::kDone) return;
-  if (events & kReadable) handle_readable((events & kHangup) != 0);
+  if (events & kReadable) handle_readable(events);
 }
 
-void Connection::handle_readable(bool hangup) {
+void Connection::handle_readable(uint32_t events) {
   if (state_ == State::kLingering) {
     discard_input();
     return;
@@ -101,9 +101,15 @@ void Connection::handle_readable(bool hangup) {
       dispatch({dst, r.bytes}, false);
     }
     if (state_ != State::kOpen) return;  // the protocol closed the connection
+    if (r.bytes == cap) continue;
     // A short read means the socket is drained (edge-triggered: no syscall just to see
-    // EAGAIN) — unless the peer also hung up, whose EOF no new edge will announce.
-    if (r.bytes < cap && !hangup) return;
+    // EAGAIN) — unless the peer also hung up, whose EOF no new edge will announce. A
+    // plain FIN (kPeerFin) is that EOF already; anything else, read to learn what it is.
+    if (events & kPeerFin) {
+      finish();
+      return;
+    }
+    if (!(events & kHangup)) return;
   }
 }
 
@@ -216,7 +222,7 @@ void Connection::handle_writable() {
   if (read_paused_ && queued() <= ctx_.options.high_water / 2) {
     // Edge-triggered: the input that waited in the kernel will announce nothing new.
     read_paused_ = false;
-    handle_readable(false);
+    handle_readable(0);
     return;  // handle_readable ran a dispatch, which trims
   }
   trim();

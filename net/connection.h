@@ -103,7 +103,7 @@ class Connection final : public IoHandler, public Transport {
 
   void on_io(uint32_t events) override;
   static void on_timer_fired(Timer* t);
-  void handle_readable(bool hangup);
+  void handle_readable(uint32_t events);  // the loop's bits; 0 when resuming after backpressure
   void handle_writable();
   void dispatch(std::span<uint8_t> data, bool from_tail);
   void flush_cork();

@@ -19,7 +19,11 @@ uint32_t translate(uint32_t ev) {
   if (ev & EPOLLIN) out |= kReadable;
   if (ev & EPOLLOUT) out |= kWritable;
   if (ev & EPOLLRDHUP) out |= kReadable | kHangup;  // peer sent FIN: read() will return 0
-  if (ev & (EPOLLERR | EPOLLHUP)) out |= kReadable | kWritable | kHangup;
+  if (ev & (EPOLLERR | EPOLLHUP)) {
+    out |= kReadable | kWritable | kHangup;
+  } else if (ev & EPOLLRDHUP) {
+    out |= kPeerFin;  // a FIN alone: no reset behind it to learn about from read()
+  }
   return out;
 }
 

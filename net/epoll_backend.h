@@ -2,7 +2,7 @@
 //
 // Owns the epoll fd. Each fd is registered once, edge-triggered, for read, write and peer
 // half-close, tagged with its IoHandler*; wait() translates kernel events into the loop's
-// kReadable/kWritable/kHangup bits. Loop thread only. Never logs: errors go up as Result.
+// kReadable/kWritable/kHangup/kPeerFin bits. Loop thread only. Never logs: errors go up as Result.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +17,7 @@ class IoHandler;
 // was collected (its handler was removed in the meantime: the stale-event defence).
 struct ReadyEvent {
   IoHandler* handler;
-  uint32_t events;  // kReadable | kWritable | kHangup
+  uint32_t events;  // kReadable | kWritable | kHangup | kPeerFin
 };
 
 class EpollBackend {

@@ -29,6 +29,11 @@ namespace wsedge::net {
 inline constexpr uint32_t kReadable = 1;
 inline constexpr uint32_t kWritable = 2;
 inline constexpr uint32_t kHangup = 4;
+// With kHangup: the peer sent a FIN and no error or full hang-up was pending. TCP raises
+// it only once every byte before the FIN has arrived, so after a read that drains the
+// socket (a short read) the next read would return 0 — the handler may take the EOF as
+// read and save the syscall. Absent when a reset is pending: then read to learn it.
+inline constexpr uint32_t kPeerFin = 8;
 
 class IoHandler {
  public:

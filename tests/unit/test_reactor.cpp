@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 using wsedge::IoStatus;
 using wsedge::net::IoHandler;
 using wsedge::net::kHangup;
+using wsedge::net::kPeerFin;
 using wsedge::net::kReadable;
 using wsedge::net::kWritable;
 using wsedge::net::Reactor;
@@ -79,6 +81,74 @@ TEST_CASE("Reactor: socketpair round trip through the loop") {
   CHECK(reader.closed);
   CHECK((reader.last_events & kHangup) != 0);
   loop->remove(p.a, &reader);
+}
+
+namespace {
+// A connected loopback TCP pair: `server` (non-blocking, the side under test), `client`.
+struct TcpPair {
+  int server = -1, client = -1;
+  TcpPair() {
+    int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(lfd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(lfd, 1) == 0);
+    REQUIRE(::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(::connect(client, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    server = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    REQUIRE(server >= 0);
+    ::close(lfd);
+  }
+  ~TcpPair() {
+    if (server >= 0) ::close(server);
+    if (client >= 0) ::close(client);
+  }
+};
+}  // namespace
+
+TEST_CASE("Reactor: kPeerFin marks a FIN with nothing behind it, never a reset") {
+  auto loop = make_loop();
+  SUBCASE("FIN: data, then EOF that needs no read") {
+    TcpPair p;
+    Reader reader(p.server, 3);  // reads the 3 bytes only, so the EOF stays unread
+    REQUIRE(loop->add(p.server, &reader).ok());
+    loop->run_once(0);
+    REQUIRE(::write(p.client, "bye", 3) == 3);
+    ::shutdown(p.client, SHUT_WR);
+    ::usleep(10'000);  // both segments in before the single wait
+    CHECK(loop->run_once(1000) == 1);
+    CHECK(reader.got == "bye");
+    CHECK((reader.last_events & kHangup) != 0);
+    CHECK((reader.last_events & kPeerFin) != 0);
+    char c;
+    CHECK(::read(p.server, &c, 1) == 0);  // what kPeerFin promised
+    loop->remove(p.server, &reader);
+  }
+  SUBCASE("reset: kHangup without kPeerFin, and read reports it") {
+    TcpPair p;
+    struct Recorder final : IoHandler {  // reads nothing, so the reset stays for us
+      void on_io(uint32_t events) override { last_events = events; }
+      uint32_t last_events = 0;
+    } reader;
+    REQUIRE(loop->add(p.server, &reader).ok());
+    loop->run_once(0);
+    linger abortive{1, 0};  // close() sends RST
+    REQUIRE(::setsockopt(p.client, SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive) == 0);
+    ::close(p.client);
+    p.client = -1;
+    CHECK(loop->run_once(1000) == 1);
+    CHECK((reader.last_events & kHangup) != 0);
+    CHECK((reader.last_events & kPeerFin) == 0);
+    char c;
+    errno = 0;
+    CHECK(::read(p.server, &c, 1) == -1);
+    CHECK(errno == ECONNRESET);
+    loop->remove(p.server, &reader);
+  }
 }
 
 TEST_CASE("Reactor: edge-triggered: one event for three chunks, handler must drain") {
