@@ -28,8 +28,7 @@ Buffer& Buffer::operator=(Buffer&& other) noexcept {
   return *this;
 }
 
-uint8_t* Buffer::prepare(size_t n) {
-  if (writable() >= n) return mem_ + write_;
+uint8_t* Buffer::make_room(size_t n) {
   size_t live = readable();
   if (read_ > 0 && cap_ - live >= n) {
     // Enough room once the consumed prefix is reclaimed: compact instead of growing.
@@ -50,12 +49,6 @@ uint8_t* Buffer::prepare(size_t n) {
   read_ = 0;
   write_ = live;
   return mem_ + write_;
-}
-
-void Buffer::append(const void* p, size_t n) {
-  if (n == 0) return;
-  std::memcpy(prepare(n), p, n);
-  commit(n);
 }
 
 void Buffer::consume(size_t n) {

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 namespace wsedge {
@@ -37,10 +38,15 @@ class Buffer {
 
   // Ensures at least n writable bytes (compacting, then growing) and returns the write
   // position. Pointers from data()/view() are invalidated. Follow with commit(k), k <= n.
-  uint8_t* prepare(size_t n);
+  uint8_t* prepare(size_t n) { return writable() >= n ? mem_ + write_ : make_room(n); }
   void commit(size_t n) { write_ += n; }
 
-  void append(const void* p, size_t n);
+  // Inline: the cork buffer takes every echoed frame through here.
+  void append(const void* p, size_t n) {
+    if (n == 0) return;
+    std::memcpy(prepare(n), p, n);
+    commit(n);
+  }
   void append(std::span<const uint8_t> s) { append(s.data(), s.size()); }
 
   // Drops n readable bytes from the front (n <= readable()).
@@ -50,6 +56,8 @@ class Buffer {
   void release();
 
  private:
+  uint8_t* make_room(size_t n);  // prepare()'s slow path: compact or grow
+
   uint8_t* mem_ = nullptr;
   size_t cap_ = 0;
   size_t read_ = 0;

@@ -68,6 +68,7 @@ void Reactor::post(std::function<void()> fn) {
     std::lock_guard<std::mutex> lock(posted_mu_);
     was_empty = posted_.empty();
     posted_.push_back(std::move(fn));
+    any_posted_.store(true, std::memory_order_release);
   }
   // One wakeup per non-empty queue is enough: the loop takes the whole queue at once, and
   // the next post after that finds it empty again and wakes it anew.
@@ -165,10 +166,14 @@ int Reactor::dispatch(int n) {
 }
 
 void Reactor::run_posted() {
+  // Most iterations have nothing posted: skip the mutex (two atomic RMWs per iteration).
+  // A post that lands after this check also wakes the loop, so the next iteration sees it.
+  if (!any_posted_.load(std::memory_order_acquire)) return;
   {
     // Swapping two vectors keeps both capacities alive, so steady posting stops allocating.
     std::lock_guard<std::mutex> lock(posted_mu_);
     running_.swap(posted_);
+    any_posted_.store(false, std::memory_order_relaxed);
   }
   for (auto& fn : running_)
     fn();

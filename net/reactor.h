@@ -142,6 +142,7 @@ class Reactor {
   Waker waker_{this};
   std::mutex posted_mu_;
   std::vector<std::function<void()>> posted_;   // guarded by posted_mu_
+  std::atomic<bool> any_posted_{false};         // posted_ is not empty: worth the lock
   std::vector<std::function<void()>> running_;  // loop thread: the batch taken from posted_
 
   int signal_fd_ = -1;

@@ -313,6 +313,27 @@ TEST_CASE("utf8: cases placed across SIMD block edges, between ASCII or multi-by
   }
 }
 
+TEST_CASE("utf8: messages of 0-16 bytes (the short ASCII path) with one non-ASCII byte anywhere") {
+  for (SimdLevel level : levels()) {
+    for (size_t n = 0; n <= 16; ++n) {
+      Bytes ascii(n, 'a');
+      CAPTURE(n);
+      CHECK(is_valid_utf8(ascii, level));
+      check_everywhere(level, ascii);
+      for (size_t i = 0; i < n; ++i) {
+        for (uint8_t high : {0x80, 0xC3, 0xFF}) {  // stray tail, cut lead, never valid
+          Bytes b = ascii;
+          b[i] = high;
+          CAPTURE(i);
+          CAPTURE(static_cast<int>(high));
+          CHECK_FALSE(is_valid_utf8(b, level));
+          check_everywhere(level, b);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("utf8: failure is sticky, reset starts a new message, finish needs a boundary") {
   for (SimdLevel level : levels()) {
     Utf8Validator v(level);
