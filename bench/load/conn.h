@@ -185,8 +185,8 @@ inline void Conn::on_connected() {
   char key[kKeyLength];
   base64_encode(nonce, kNonceLength, key);
   ws::compute_accept_key({key, kKeyLength}, accept_);
-  request_ =
-      build_request(ctx_->opt.path, ctx_->opt.host_header, {key, kKeyLength}, ctx_->opt.deflate);
+  request_ = build_request(ctx_->opt.path, ctx_->opt.host_header, {key, kKeyLength},
+                           {ctx_->opt.deflate, false});
   state_ = State::kHandshaking;
   iovec iov{request_.data(), request_.size()};
   if (!write_iov(&iov, 1, request_.size())) return;
@@ -238,7 +238,7 @@ inline size_t Conn::handshake(const uint8_t* data, size_t n) {
   }
   end += 4;
   ResponseCheck c = check_response(std::string_view(request_).substr(0, end),
-                                   {accept_, ws::kAcceptKeyLength}, ctx_->opt.deflate);
+                                   {accept_, ws::kAcceptKeyLength}, {ctx_->opt.deflate, false});
   if (c.error) {
     fail(ErrorKind::kHandshake, c.error);
     return n;
