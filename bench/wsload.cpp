@@ -39,7 +39,8 @@ class Run {
 
   int execute() {
     Rng seed_rng(static_cast<uint64_t>(mono_ns()) ^ (static_cast<uint64_t>(getpid()) << 32));
-    pool_ = std::make_unique<FramePool>(o_.size, o_.binary, seed_rng);
+    pool_ = std::make_unique<FramePool>(o_.size, o_.binary, seed_rng,
+                                        o_.deflate ? FramePool::kDeflateDistinctBytes : 0);
     rss_before_ = o_.server_pid ? proc_rss(o_.server_pid) : -1;
     if (!start_workers(seed_rng)) return 2;
     if (o_.mode != Mode::kConnect) wait_settled();
