@@ -39,7 +39,8 @@ class Run {
 
   int execute() {
     Rng seed_rng(static_cast<uint64_t>(mono_ns()) ^ (static_cast<uint64_t>(getpid()) << 32));
-    pool_ = std::make_unique<FramePool>(o_.size, o_.binary, seed_rng);
+    pool_ = std::make_unique<FramePool>(o_.size, o_.binary, seed_rng,
+                                        o_.deflate ? FramePool::kDeflateDistinctBytes : 0);
     rss_before_ = o_.server_pid ? proc_rss(o_.server_pid) : -1;
     if (!start_workers(seed_rng)) return 2;
     if (o_.mode != Mode::kConnect) wait_settled();
@@ -160,6 +161,14 @@ class Run {
       s.messages += st.messages_window.get();
       s.connected += st.connected.get();
       h->merge(st.latency);
+      s.deflate_agreed += st.deflate_agreed.get();
+      s.deflate_sent += st.deflate_sent.get();
+      s.deflate_sent_bytes += st.deflate_sent_bytes.get();
+      s.deflate_sent_wire += st.deflate_sent_wire.get();
+      s.deflate_echoes += st.deflate_echoes.get();
+      s.deflate_echoes_compressed += st.deflate_echoes_compressed.get();
+      s.deflate_echo_bytes += st.deflate_echo_bytes.get();
+      s.deflate_echo_wire += st.deflate_echo_wire.get();
       for (int k = 0; k < kErrorKinds; ++k) {
         s.error_kinds[k] += st.errors[k].get();
         if (st.errors[k].get() && first_error_[k].empty()) first_error_[k] = st.first_error[k];

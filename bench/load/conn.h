@@ -4,7 +4,9 @@
 // while its fd is open, and reused for the next cycle in connect mode. Hot path per round
 // trip: one read (into the loop's buffer, verified in place) and one writev of pre-masked
 // frames from the pool; no allocation unless the kernel refuses bytes (then they wait in
-// out_). Send timestamps sit in a ring: echoes return in send order. Loop thread only.
+// out_). Send timestamps sit in a ring: echoes return in send order. With permessage-deflate
+// agreed, send_frames() takes the compressed path instead (one flag test): cached frames
+// without client context takeover, else this connection's own deflater. Loop thread only.
 #pragma once
 
 #include <netinet/in.h>
@@ -13,6 +15,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -63,6 +66,7 @@ class Conn final : public net::IoHandler {
 
   // EchoReader sink.
   bool on_echo();
+  void on_deflate_echo(bool compressed, uint64_t wire_bytes);
   bool on_ping(const uint8_t* data, size_t n);
   bool on_close(uint16_t code);
   void fail(ErrorKind kind, const char* fmt, long long a = 0, long long b = 0) {
@@ -86,6 +90,9 @@ class Conn final : public net::IoHandler {
   bool consume(uint8_t* data, size_t n);
   size_t handshake(const uint8_t* data, size_t n);
   void on_opened();
+  bool start_deflate();
+  bool send_compressed(size_t n);
+  bool send_deflated(size_t n);
   void on_eof(int err);
   bool write_control(ws::Opcode op, const uint8_t* payload, size_t n);
   bool write_iov(const iovec* iov, int cnt, size_t total);
@@ -105,7 +112,15 @@ class Conn final : public net::IoHandler {
   Buffer out_;           // bytes the kernel refused; sent on the next writable edge
   EchoReader reader_;
   size_t tx_variant_ = 0;
-  size_t replies_ = 0;         // echo mode: messages to send after this read
+  size_t replies_ = 0;  // echo mode: messages to send after this read
+  // permessage-deflate, as agreed in the handshake (deflate_.enabled false: plain frames).
+  DeflateAgreement deflate_;
+  const CompressedPool* compressed_ = nullptr;  // client_no_context_takeover: cached frames
+  // Context takeover: each message's output depends on the ones before, so this connection
+  // compresses its own (~262 KiB of zlib state at window 15; docs/wsload.md). Allocated
+  // when the handshake agrees, freed by shut().
+  std::unique_ptr<ws::MessageDeflater> deflater_;
+  std::unique_ptr<ws::MessageInflater> inflater_;
   std::vector<int64_t> ring_;  // power-of-two capacity
   size_t ring_head_ = 0, ring_count_ = 0;
 };
@@ -203,8 +218,8 @@ inline void Conn::build_upgrade_request() {
   char key[kKeyLength];
   base64_encode(nonce, kNonceLength, key);
   ws::compute_accept_key({key, kKeyLength}, accept_);
-  request_ =
-      build_request(ctx_->opt.path, ctx_->opt.host_header, {key, kKeyLength}, ctx_->opt.deflate);
+  request_ = build_request(ctx_->opt.path, ctx_->opt.host_header, {key, kKeyLength},
+                           {ctx_->opt.deflate, ctx_->opt.deflate_no_context_takeover});
 }
 
 inline void Conn::on_readable(uint32_t events) {
@@ -254,12 +269,15 @@ inline size_t Conn::handshake(const uint8_t* data, size_t n) {
     return n;
   }
   end += 4;
-  ResponseCheck c = check_response(std::string_view(request_).substr(0, end),
-                                   {accept_, ws::kAcceptKeyLength}, ctx_->opt.deflate);
+  ResponseCheck c =
+      check_response(std::string_view(request_).substr(0, end), {accept_, ws::kAcceptKeyLength},
+                     {ctx_->opt.deflate, ctx_->opt.deflate_no_context_takeover});
   if (c.error) {
     fail(ErrorKind::kHandshake, c.error);
     return n;
   }
+  deflate_ = c.deflate;
+  if (deflate_.enabled && !start_deflate()) return n;
   std::string().swap(request_);  // an idle connection keeps no handshake memory
   on_opened();
   return end - had;
@@ -271,7 +289,10 @@ inline void Conn::on_opened() {
   ctx_->reactor->disarm(timer_);
   ctx_->stats.connected.add(1);
   tx_variant_ = static_cast<size_t>(index_) % ctx_->pool->variants();
-  reader_.reset(ctx_->pool, tx_variant_, o.raw, o.binary);
+  if (deflate_.enabled)
+    reader_.reset(ctx_->pool, tx_variant_, o.raw, o.binary, inflater_.get(), &ctx_->inflated);
+  else
+    reader_.reset(ctx_->pool, tx_variant_, o.raw, o.binary);
   // Idle mode has no messages; its latency is the opening handshake's.
   if (o.mode == Mode::kIdle)
     ctx_->stats.latency.record(static_cast<uint64_t>(mono_ns() - started_ns_));
@@ -303,6 +324,36 @@ inline bool Conn::on_echo() {
   }
   if (ctx_->opt.mode == Mode::kEcho && !ctx_->finishing) ++replies_;
   return true;
+}
+
+// The handshake agreed permessage-deflate: set up both directions as agreed (RFC 7692 §7.1).
+// Runs before on_opened(), so a failure here still settles the connection as failed.
+inline bool Conn::start_deflate() {
+  if (deflate_.client_no_context_takeover) {
+    compressed_ = ctx_->compressed_pool(deflate_.client_max_window_bits);
+    if (!compressed_) {
+      fail(ErrorKind::kProtocol, "cannot compress the messages (zlib failed)");
+      return false;
+    }
+  } else {
+    // §7.1.2.2: compress with at most the window the server agreed to hold.
+    deflater_ = std::make_unique<ws::MessageDeflater>(ws::DeflaterOptions{
+        deflate_.client_max_window_bits, kDeflateMemLevel, kDeflateLevel, false});
+  }
+  // §7.1.2.1 / §7.1.1.1: the server's window, and whether its messages stand alone (then
+  // an echo referring to an earlier one fails to inflate and is caught).
+  inflater_ = std::make_unique<ws::MessageInflater>(
+      ws::InflaterOptions{deflate_.server_max_window_bits, deflate_.server_no_context_takeover});
+  ctx_->stats.deflate_agreed.add(1);
+  return true;
+}
+
+inline void Conn::on_deflate_echo(bool compressed, uint64_t wire_bytes) {
+  Stats& st = ctx_->stats;
+  st.deflate_echoes.add(1);
+  if (compressed) st.deflate_echoes_compressed.add(1);
+  st.deflate_echo_bytes.add(ctx_->pool->size());
+  st.deflate_echo_wire.add(wire_bytes);
 }
 
 inline bool Conn::on_ping(const uint8_t* data, size_t n) {
@@ -361,6 +412,8 @@ inline bool Conn::write_control(ws::Opcode op, const uint8_t* payload, size_t n)
 }
 
 inline bool Conn::send_frames(size_t n) {
+  if (deflate_.enabled) [[unlikely]]
+    return send_compressed(n);
   const FramePool& pool = *ctx_->pool;
   constexpr int kMaxIov = 64;
   iovec iov[kMaxIov];
@@ -371,6 +424,65 @@ inline bool Conn::send_frames(size_t n) {
     if (!write_iov(iov, cnt, batch * pool.frame_len())) return false;
     n -= batch;
   }
+  return true;
+}
+
+// Without client context takeover: the cached frames, gathered like the plain pool's.
+inline bool Conn::send_compressed(size_t n) {
+  if (!compressed_) return send_deflated(n);
+  constexpr int kMaxIov = 64;
+  iovec iov[kMaxIov];
+  Stats& st = ctx_->stats;
+  while (n > 0) {
+    size_t batch = std::min(n, compressed_->variants() * (kMaxIov - 1));
+    CompressedPool::Span s = compressed_->gather(tx_variant_, batch, iov, kMaxIov);
+    tx_variant_ = (tx_variant_ + batch) % compressed_->variants();
+    st.deflate_sent.add(batch);
+    st.deflate_sent_bytes.add(batch * ctx_->pool->size());
+    st.deflate_sent_wire.add(s.payload_bytes);
+    if (!write_iov(iov, s.iov_count, s.bytes)) return false;
+    n -= batch;
+  }
+  return true;
+}
+
+// With context takeover: compress each message in order on this connection's stream, frame
+// it with RSV1 and a fresh mask, and send them together (flushed every 256 KiB).
+inline bool Conn::send_deflated(size_t n) {
+  constexpr size_t kFlushAt = 256 * 1024;
+  const FramePool& pool = *ctx_->pool;
+  const auto op = ctx_->opt.binary ? ws::Opcode::kBinary : ws::Opcode::kText;
+  Buffer& z = ctx_->deflate_out;
+  Buffer& tx = ctx_->tx;
+  Stats& st = ctx_->stats;
+  tx.clear();
+  for (size_t i = 0; i < n; ++i) {
+    z.clear();
+    if (!deflater_->compress({pool.payload(tx_variant_), pool.size()}, z).ok()) {
+      fail(ErrorKind::kProtocol, "compressing a message failed (zlib)");
+      return false;
+    }
+    if (++tx_variant_ == pool.variants()) tx_variant_ = 0;
+    const uint64_t r = ctx_->rng.next();
+    ws::MaskKey key{};
+    std::memcpy(key.data(), &r, key.size());
+    // RFC 7692 §6: RSV1 on the first (here: only) frame; RFC 6455 §5.3: masked.
+    const size_t h =
+        ws::encode_header(tx.prepare(ws::kMaxHeaderSize), op, z.readable(), true, true, &key);
+    tx.commit(h);
+    const size_t at = tx.readable();
+    tx.append(z.view());
+    ws::unmask(tx.data() + at, z.readable(), key);  // masking is the same XOR
+    st.deflate_sent_wire.add(z.readable());
+    if (tx.readable() >= kFlushAt || i + 1 == n) {
+      iovec iov{tx.data(), tx.readable()};
+      const bool ok = write_iov(&iov, 1, tx.readable());
+      tx.clear();
+      if (!ok) return false;
+    }
+  }
+  st.deflate_sent.add(n);
+  st.deflate_sent_bytes.add(n * pool.size());
   return true;
 }
 
@@ -431,6 +543,13 @@ inline void Conn::shut() {
   out_.release();
   std::string().swap(request_);
   ring_head_ = ring_count_ = 0;
+  if (deflate_.enabled) {                        // the zlib streams go with the connection
+    reader_.reset(ctx_->pool, 0, false, false);  // drops its pointer to inflater_
+    deflate_ = {};
+    compressed_ = nullptr;
+    deflater_.reset();
+    inflater_.reset();
+  }
   if (was == State::kConnecting || was == State::kHandshaking)
     ctx_->owner->on_settled(*this, false);
   ctx_->owner->on_closed(*this);

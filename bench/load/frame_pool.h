@@ -6,7 +6,8 @@
 // so wsload pre-masks a pool of up to 64 frames, each with its own random key and its own
 // random payload, and cycles through them (a documented shortcut, docs/wsload.md). Each
 // variant's payload differs, so an echo of the wrong message is caught, not just a flipped
-// byte. Built once before threads start; read-only and shared by all threads afterwards.
+// byte. With --deflate small messages get more variants (see min_distinct below). Built once
+// before threads start; read-only and shared by all threads afterwards.
 #pragma once
 
 #include <sys/uio.h>
@@ -39,15 +40,23 @@ class FramePool {
  public:
   static constexpr size_t kMaxVariants = 64;
   static constexpr size_t kMaxPoolBytes = 4u << 20;  // big messages get fewer variants
+  // Twice the largest DEFLATE window (RFC 7692 §7.1.2: 2^15 bytes). With context takeover a
+  // compressor remembers the last 32 KiB sent; if the whole pool fit in that, every message
+  // would compress to a back-reference to its previous copy, which no real traffic does.
+  static constexpr size_t kDeflateDistinctBytes = 64u << 10;
 
-  FramePool(uint64_t size, bool binary, Rng& rng) : size_(size) {
+  // min_distinct: the variants together hold at least this many payload bytes (within
+  // kMaxPoolBytes), even if that takes more than kMaxVariants of them.
+  FramePool(uint64_t size, bool binary, Rng& rng, size_t min_distinct = 0) : size_(size) {
     uint8_t header[ws::kMaxHeaderSize];
     ws::MaskKey key{};
     const auto op = binary ? ws::Opcode::kBinary : ws::Opcode::kText;
     header_len_ = ws::encode_header(header, op, size, true, false, &key);
     frame_len_ = header_len_ + size;
-    variants_ =
-        std::clamp<size_t>(kMaxPoolBytes / std::max<size_t>(frame_len_, 1), 1, kMaxVariants);
+    const size_t fit = kMaxPoolBytes / std::max<size_t>(frame_len_, 1);
+    variants_ = std::clamp<size_t>(fit, 1, kMaxVariants);
+    if (size > 0 && variants_ * size < min_distinct)
+      variants_ = std::max(variants_, std::min<size_t>((min_distinct + size - 1) / size, fit));
     payloads_.resize(variants_ * size);
     frames_.resize(variants_ * frame_len_);
     for (size_t v = 0; v < variants_; ++v) {

@@ -3,16 +3,19 @@
 // A worker owns one LoopContext and hands a pointer to each of its connections: the
 // reactor, the options, the frame pool (shared read-only by all threads), the worker's
 // Stats, the 256 KiB receive buffer, the PRNG and the measured window (written by the main
-// thread, read here). Loop thread only, except Window, which is atomics.
+// thread, read here); with --deflate also the compressed frame pools and the scratch buffers
+// that compression and inflation reuse. Loop thread only, except Window, which is atomics.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 
+#include "bench/load/deflate_pool.h"
 #include "bench/load/frame_pool.h"
 #include "bench/load/options.h"
 #include "bench/load/stats.h"
+#include "core/buffer.h"
 #include "net/reactor.h"
 
 namespace wsedge::load {
@@ -55,6 +58,23 @@ struct LoopContext {
   std::unique_ptr<uint8_t[]> rx;
   ConnOwner* owner = nullptr;
   bool finishing = false;  // the run is over: no new messages, no new connect cycles
+
+  // --deflate. Scratch buffers are shared by this thread's connections: each use finishes
+  // (written out or verified) before another connection runs, and keeps its capacity.
+  Buffer deflate_out;  // compressed payload of one message (context takeover)
+  Buffer tx;           // masked compressed frames on their way to one writev
+  Buffer inflated;     // an echo's inflated bytes, verified, then dropped
+
+  // The compressed pool for a client window (8..15), built on first use; nullptr if zlib
+  // failed.
+  const CompressedPool* compressed_pool(int window_bits) {
+    auto& slot = compressed_[window_bits - 8];
+    if (!slot) slot = std::make_unique<CompressedPool>(*pool, opt.binary, window_bits, rng);
+    return slot->ok() ? slot.get() : nullptr;
+  }
+
+ private:
+  std::unique_ptr<CompressedPool> compressed_[8];
 };
 
 }  // namespace wsedge::load

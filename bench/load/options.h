@@ -58,6 +58,7 @@ struct Options {
   int threads = 1;
   double rate = 0;  // rate mode: messages per second, total over all connections
   bool deflate = false;
+  bool deflate_no_context_takeover = false;  // offer client_no_context_takeover (RFC 7692)
   bool raw = false;
   int server_pid = 0;  // 0: none
   bool json = false;
@@ -81,7 +82,10 @@ inline constexpr const char* kUsageText =
     "  --warmup S         unmeasured seconds before the window              [2]\n"
     "  --threads T        event loops, one per thread; connections split    [1]\n"
     "  --rate R           rate mode: total messages per second (required)\n"
-    "  --deflate          offer permessage-deflate (messages are sent uncompressed)\n"
+    "  --deflate          offer permessage-deflate; if agreed, compress every message and\n"
+    "                     inflate compressed echoes before verifying them\n"
+    "  --deflate-no-context-takeover  with --deflate: offer client_no_context_takeover, so\n"
+    "                     each message is compressed once per run, not once per send\n"
     "  --raw              plain TCP, no handshake: expect the sent frame bytes back verbatim\n"
     "  --server-pid PID   sample the server's CPU (/proc/PID/stat) and RSS (idle)\n"
     "  --json             one JSON object on stdout instead of the summary\n"
@@ -220,6 +224,8 @@ inline bool is_switch(std::string_view f, Options* o) {
     o->binary = true;
   else if (f == "--deflate")
     o->deflate = true;
+  else if (f == "--deflate-no-context-takeover")
+    o->deflate_no_context_takeover = true;
   else if (f == "--raw")
     o->raw = true;
   else if (f == "--json")
@@ -268,6 +274,8 @@ inline ParseStatus parse_options(int argc, char** argv, Options* o, std::string*
     err = "--raw has no handshake to measure";
   else if (o->raw && o->deflate)
     err = "--raw and --deflate exclude each other";
+  else if (o->deflate_no_context_takeover && !o->deflate)
+    err = "--deflate-no-context-takeover needs --deflate";
   else if (o->threads > o->connections)
     err = "--threads must not exceed --connections";
   if (err) {

@@ -73,6 +73,10 @@ struct Summary {
   double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0, mean = 0;  // µs
   CpuSample client, server;                                       // deltas over the window
   long long rss_per_conn = -1;
+  // --deflate, summed over the run (Stats::deflate_*).
+  uint64_t deflate_agreed = 0, deflate_sent = 0, deflate_sent_bytes = 0, deflate_sent_wire = 0;
+  uint64_t deflate_echoes = 0, deflate_echoes_compressed = 0, deflate_echo_bytes = 0,
+           deflate_echo_wire = 0;
 
   double msgs_per_s() const { return static_cast<double>(messages) / opt->duration_s; }
   double mb_per_s() const { return msgs_per_s() * static_cast<double>(opt->size) / 1e6; }
@@ -80,6 +84,10 @@ struct Summary {
   double cpu_ratio() const {
     double s = server.user_us + server.sys_us;
     return s > 0 ? (client.user_us + client.sys_us) / s : 0;
+  }
+  // Wire bytes / message bytes: below 1 is what compression saved. 0 when nothing moved.
+  static double ratio(uint64_t wire, uint64_t message) {
+    return message ? static_cast<double>(wire) / static_cast<double>(message) : 0;
   }
 };
 
@@ -123,6 +131,21 @@ inline void print_human(const Summary& s, FILE* out) {
   if (s.rss_per_conn >= 0)
     std::fprintf(out, "  server RSS per connection: %lld bytes (%llu connected)\n", s.rss_per_conn,
                  static_cast<unsigned long long>(s.connected));
+  if (o.deflate) {
+    std::fprintf(out, "  deflate    agreed on %llu connection%s",
+                 static_cast<unsigned long long>(s.deflate_agreed),
+                 s.deflate_agreed == 1 ? "" : "s");
+    if (s.deflate_agreed > 0)
+      std::fprintf(out,
+                   "; sent %llu msgs, wire/payload %.3f; %llu of %llu echoes compressed, "
+                   "wire/payload %.3f (whole run)",
+                   static_cast<unsigned long long>(s.deflate_sent),
+                   Summary::ratio(s.deflate_sent_wire, s.deflate_sent_bytes),
+                   static_cast<unsigned long long>(s.deflate_echoes_compressed),
+                   static_cast<unsigned long long>(s.deflate_echoes),
+                   Summary::ratio(s.deflate_echo_wire, s.deflate_echo_bytes));
+    std::fprintf(out, "\n");
+  }
   std::fprintf(out, "  errors     %llu\n", static_cast<unsigned long long>(s.errors));
 }
 
@@ -168,6 +191,18 @@ inline void print_json(const Summary& s, FILE* out) {
     std::fprintf(out, ",\"rss_per_conn_bytes\":%lld", s.rss_per_conn);
   if (o.mode == Mode::kRate)
     std::fprintf(out, ",\"target_rate\":%.1f,\"achieved_rate\":%.1f", o.rate, s.msgs_per_s());
+  if (o.deflate) {
+    auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
+    std::fprintf(out,
+                 ",\"deflate\":{\"agreed\":%llu,\"sent\":%llu,\"sent_bytes\":%llu,"
+                 "\"sent_wire_bytes\":%llu,\"sent_ratio\":%.4f,\"echoes\":%llu,"
+                 "\"echoes_compressed\":%llu,\"echo_bytes\":%llu,\"echo_wire_bytes\":%llu,"
+                 "\"echo_ratio\":%.4f}",
+                 u(s.deflate_agreed), u(s.deflate_sent), u(s.deflate_sent_bytes),
+                 u(s.deflate_sent_wire), Summary::ratio(s.deflate_sent_wire, s.deflate_sent_bytes),
+                 u(s.deflate_echoes), u(s.deflate_echoes_compressed), u(s.deflate_echo_bytes),
+                 u(s.deflate_echo_wire), Summary::ratio(s.deflate_echo_wire, s.deflate_echo_bytes));
+  }
   std::fprintf(out, "}\n");
 }
 

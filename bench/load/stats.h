@@ -60,6 +60,16 @@ struct Stats {
   Counter messages_window;  // completed inside the measured window
   Counter connected;        // connections that finished their opening handshake
   Counter settled;          // connections that opened or failed for good (start-up barrier)
+  // permessage-deflate (--deflate), over the whole run, on connections that agreed it only.
+  // "Wire" bytes are frame payload bytes as they crossed the socket (headers excluded).
+  Counter deflate_agreed;             // opening handshakes that agreed permessage-deflate
+  Counter deflate_sent;               // messages sent (all compressed once agreed)
+  Counter deflate_sent_bytes;         // their payload bytes before compression
+  Counter deflate_sent_wire;          // ... and after
+  Counter deflate_echoes;             // echoes received, compressed or not
+  Counter deflate_echoes_compressed;  // of which RSV1 was set (inflated, then verified)
+  Counter deflate_echo_bytes;         // echo payload bytes after inflating
+  Counter deflate_echo_wire;          // ... and as received
   Counter errors[kErrorKinds];
   char first_error[kErrorKinds][160] = {};
   Histogram latency;

@@ -7,7 +7,10 @@ wsload is $WSLOAD_BIN, else the `wsload` beside $WSEDGE_BIN (default build/wsedg
 Each mode runs briefly against wsedge and its --json object is checked; then wsload must
 catch what a broken server does (a flipped echo byte, a close mid-run, a refused port) with
 exit status 1, and bad command lines with exit status 2. --raw runs against an asyncio
-TCP echo server. Last line: "N passed, N failed"; exit 1 if any failed.
+TCP echo server. --deflate runs against wsedge's permessage-deflate (several server
+settings) and against Python stubs that compress with zlib, agree unusual parameters, send a
+corrupt compressed echo or answer the offer with something RFC 7692 forbids.
+Last line: "N passed, N failed"; exit 1 if any failed.
 """
 import argparse
 import asyncio
@@ -23,6 +26,7 @@ import sys
 import threading
 import time
 import traceback
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -124,13 +128,93 @@ def _(v):
     check(abs(d["mb_per_s"] - d["msgs_per_s"] * 65536 / 1e6) < 0.01, "MB/s != msgs/s * size")
 
 
-@test("echo: --deflate is offered, declined by wsedge, and the run is clean")
+# ----- permessage-deflate against wsedge ------------------------------------------------
+DEFLATE_BRIEF = ["--json", "--quiet", "--duration", "0.5", "--warmup", "0"]
+
+
+def run_deflate(srv, size, extra=(), connections=3):
+    """wsload --deflate against srv; checks a clean run that agreed on every connection."""
+    rc, d, _, err = run_wsload(["echo", "--url", srv.url("/"), "--connections",
+                                str(connections), "--deflate", "--size", str(size)]
+                               + list(extra) + DEFLATE_BRIEF)
+    what = f"deflate size {size} {' '.join(extra)}"
+    check_ok(rc, d, err, what)
+    check(d["messages"] > 0, f"{what}: no messages: {d}")
+    z = d.get("deflate")
+    check(z is not None, f"{what}: JSON lacks deflate: {d}")
+    check(z["agreed"] == connections, f"{what}: agreed on {z['agreed']}/{connections}")
+    # Every message went out compressed, and every echo was counted once.
+    check(z["sent"] >= d["messages"] and z["echoes"] >= d["messages"], f"{what}: {z}")
+    check(z["sent_bytes"] == z["sent"] * size, f"{what}: sent_bytes {z}")
+    check(z["echo_bytes"] == z["echoes"] * size, f"{what}: echo_bytes {z}")
+    return d, z
+
+
+@test("deflate: wsedge defaults, text below and above --deflate-min-size, inflight 4")
+def _(v):
+    # Below the server's default min size (64) echoes come back plain, above compressed.
+    _, z = run_deflate(Env.srv, 16, ["--inflight", "4"])
+    check(z["echoes_compressed"] == 0, f"16 B echoes were compressed: {z}")
+    check(z["echo_wire_bytes"] == z["echo_bytes"], f"plain echoes: wire != payload: {z}")
+    _, z = run_deflate(Env.srv, 2000, ["--inflight", "4"])
+    check(z["echoes_compressed"] == z["echoes"], f"2000 B echoes not all compressed: {z}")
+    # Random printable ASCII carries ~6.6 bits per byte: it must shrink, in both directions.
+    check(0.5 < z["sent_ratio"] < 0.95 and 0.5 < z["echo_ratio"] < 0.95, f"ratios: {z}")
+
+
+@test("deflate: wsedge defaults, binary 64 KiB (compressed frames split across reads)")
+def _(v):
+    _, z = run_deflate(Env.srv, 65536, ["--binary", "--inflight", "2"], connections=2)
+    check(z["echoes_compressed"] == z["echoes"] > 0, f"not compressed: {z}")
+    # Random bytes do not compress: DEFLATE stores them, a few bytes per block more.
+    check(1.0 <= z["echo_ratio"] < 1.01, f"echo_ratio: {z}")
+
+
+@test("deflate: wsedge --deflate-min-size 0 --deflate-no-context-takeover --window-bits 9")
+def _(v):
+    with wsedge_server(["--log-level", "warn", "--deflate-min-size", "0",
+                        "--deflate-no-context-takeover", "--deflate-window-bits", "9"]) as srv:
+        for size, extra in [(0, []), (16, ["--inflight", "8"]),
+                            (3000, ["--binary", "--inflight", "4"]),
+                            (3000, ["--inflight", "4", "--threads", "2"])]:
+            _, z = run_deflate(srv, size, extra, connections=4)
+            check(z["echoes_compressed"] == z["echoes"] > 0, f"size {size}: {z}")
+
+
+@test("deflate: wsedge --deflate-window-bits 8; wsload --deflate-no-context-takeover (cache)")
+def _(v):
+    with wsedge_server(["--log-level", "warn", "--deflate-min-size", "32",
+                        "--deflate-window-bits", "8"]) as srv:
+        for size, extra in [(16, ["--inflight", "2"]), (1000, ["--inflight", "4"]),
+                            (5000, ["--binary", "--inflight", "3"])]:
+            _, z = run_deflate(srv, size, ["--deflate-no-context-takeover"] + extra)
+            want = 0 if size < 32 else z["echoes"]
+            check(z["echoes_compressed"] == want, f"size {size}: {z}")
+        # The human summary says it too.
+        rc, _, out, err = run_wsload(["echo", "--url", srv.url("/"), "--connections", "2",
+                                      "--deflate", "--size", "100", "--quiet",
+                                      "--duration", "0.3", "--warmup", "0"])
+        check(rc == 0, f"exit {rc}: {err}")
+        check(re.search(r"deflate +agreed on 2 connections; sent \d+ msgs", out),
+              f"summary: {out!r}")
+
+
+@test("deflate: offered, declined by wsedge --deflate off, the run is clean and plain")
+def _(v):
+    with wsedge_server(["--log-level", "warn", "--deflate", "off"]) as srv:
+        rc, d, _, err = run_wsload(["echo", "--url", srv.url("/"), "--connections", "2",
+                                    "--deflate", "--size", "1000"] + DEFLATE_BRIEF)
+    check_ok(rc, d, err, "deflate declined")
+    check(d["messages"] > 0, str(d))
+    check(d["deflate"]["agreed"] == 0 and d["deflate"]["sent"] == 0, str(d["deflate"]))
+
+
+@test("deflate: no --deflate, no deflate object in the JSON (unchanged output)")
 def _(v):
     rc, d, _, err = run_wsload(["echo", "--url", Env.srv.url("/"), "--connections", "2",
-                                "--deflate", "--json", "--quiet", "--duration", "0.5",
-                                "--warmup", "0"])
-    check_ok(rc, d, err, "deflate offer")
-    check(d["messages"] > 0, str(d))
+                                "--size", "1000"] + DEFLATE_BRIEF)
+    check_ok(rc, d, err, "plain")
+    check("deflate" not in d, str(d))
 
 
 @test("echo: progress lines on stderr, human summary on stdout")
@@ -208,14 +292,17 @@ def read_head(sock):
     return head.decode("latin-1"), rest
 
 
-def accept_101(sock):
+def accept_101(sock, extensions=None):
+    """Answers the upgrade; extensions: a Sec-WebSocket-Extensions value to answer with."""
     head, rest = read_head(sock)
     if head is None:
         return None
     key = re.search(r"(?im)^sec-websocket-key:\s*(\S+)", head).group(1)
     accept = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+    ext = f"Sec-WebSocket-Extensions: {extensions}\r\n" if extensions is not None else ""
     sock.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n").encode())
+                  f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n{ext}\r\n")
+                 .encode())
     return rest
 
 
@@ -228,8 +315,9 @@ def read_exact(sock, buf, n):
     return buf
 
 
-def read_frame(sock, buf):
-    """One masked client frame -> (opcode, payload, rest) or None at EOF."""
+def read_frame(sock, buf, with_rsv1=False):
+    """One masked client frame -> (opcode, payload, rest) or None at EOF;
+    with_rsv1: (opcode, rsv1, payload, rest)."""
     buf = read_exact(sock, buf, 2)
     if buf is None:
         return None
@@ -245,12 +333,14 @@ def read_frame(sock, buf):
         return None
     key = buf[hl:hl + 4]
     payload = bytes(b ^ key[i % 4] for i, b in enumerate(buf[hl + 4:hl + 4 + n]))
+    if with_rsv1:
+        return buf[0] & 0x0F, bool(buf[0] & 0x40), payload, buf[hl + 4 + n:]
     return buf[0] & 0x0F, payload, buf[hl + 4 + n:]
 
 
-def server_frame(opcode, payload):
+def server_frame(opcode, payload, rsv1=False, fin=True):
     n = len(payload)
-    head = bytes([0x80 | opcode])
+    head = bytes([(0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode])
     if n < 126:
         head += bytes([n])
     elif n < 65536:
@@ -382,6 +472,198 @@ def _(v):
     check(d["error_kinds"] == {"handshake": 2}, f"error_kinds {d['error_kinds']}")
 
 
+# ----- permessage-deflate stubs ----------------------------------------------------------
+TAIL = b"\x00\x00\xff\xff"  # RFC 7692 §7.2.1: removed by the sender, restored by the receiver
+
+
+class DeflateStubHandler(socketserver.BaseRequestHandler):
+    """Agrees permessage-deflate with the server's `answer`, inflates each client message
+    with zlib under the agreed client window (so a client that ignores the agreement fails
+    here), and echoes it compressed under the server's, or as `behaviour` says."""
+
+    def handle(self):
+        try:
+            self.serve()
+        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+            pass  # wsload hangs up on an echo it has refused: expected in the error cases
+
+    def serve(self):
+        srv = self.server
+        sock = self.request
+        buf = accept_101(sock, srv.answer)
+        if buf is None:
+            return
+        inflater = zlib.decompressobj(-srv.client_bits)
+        deflater = zlib.compressobj(6, zlib.DEFLATED, -srv.server_bits)
+        count = 0
+        while True:
+            frame = read_frame(sock, buf, with_rsv1=True)
+            if frame is None:
+                return
+            opcode, rsv1, payload, buf = frame
+            if opcode == 0x8:
+                sock.sendall(server_frame(0x8, payload))
+                # A pong to a ping sent just before may still be on its way: closing with
+                # it unread would send a RST, and wsload would count a reset. Drain to EOF.
+                sock.shutdown(socket.SHUT_WR)
+                sock.settimeout(3)
+                while sock.recv(65536):
+                    pass
+                return
+            if opcode == 0xA:  # the answer to the "fragment" behaviour's ping
+                if payload != b"mid-message ping":
+                    srv.problems.append(f"pong with {payload!r}")
+                continue
+            if rsv1:
+                try:
+                    if srv.client_no_context_takeover:
+                        inflater = zlib.decompressobj(-srv.client_bits)
+                    message = inflater.decompress(payload + TAIL)
+                except zlib.error as exc:
+                    srv.problems.append(f"client message does not inflate: {exc}")
+                    return
+            elif srv.answer is None:
+                message = payload  # not agreed: plain in, but compressed out all the same
+            else:
+                srv.problems.append("an uncompressed client message")
+                return
+            count += 1
+            if srv.behaviour == "corrupt" and count == 5:
+                # BFINAL=1, BTYPE=11: a reserved block type (RFC 1951 §3.2.3), never valid.
+                sock.sendall(server_frame(opcode, b"\xff\xff\xff\xff", rsv1=True))
+                continue
+            data = deflater.compress(message) + deflater.flush(zlib.Z_SYNC_FLUSH)
+            # "keep": claims server_no_context_takeover but lets later echoes refer to earlier
+            # ones, which wsload's inflater (reset per message) must refuse.
+            if srv.server_no_context_takeover and srv.behaviour != "keep":
+                deflater = zlib.compressobj(6, zlib.DEFLATED, -srv.server_bits)
+            body = data[:-4]  # RFC 7692 §7.2.1: without the 00 00 ff ff tail
+            if srv.behaviour == "fragment" and len(body) > 1:
+                # RFC 7692 §6.1: RSV1 on the first frame of the message only.
+                half = len(body) // 2
+                sock.sendall(server_frame(opcode, body[:half], rsv1=True, fin=False)
+                             + server_frame(0x9, b"mid-message ping")
+                             + server_frame(0x0, body[half:]))
+            else:
+                sock.sendall(server_frame(opcode, body, rsv1=True))
+
+
+class DeflateStub(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, answer, behaviour="good"):
+        super().__init__(("127.0.0.1", 0), DeflateStubHandler)
+        self.answer = answer
+        self.behaviour = behaviour
+        self.problems = []
+        params = dict(re.findall(r';\s*([a-z_]+)(?:="?(\d+)"?)?', answer or ""))
+        # Clamped: the answers that wsload must refuse have values zlib refuses too.
+        self.client_bits = min(15, max(8, int(params.get("client_max_window_bits") or 15)))
+        # zlib compresses with 9 at least; its distances still fit 8 (see ws/deflate.cpp).
+        self.server_bits = min(15, max(9, int(params.get("server_max_window_bits") or 15)))
+        self.client_no_context_takeover = "client_no_context_takeover" in params
+        self.server_no_context_takeover = "server_no_context_takeover" in params
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def url(self):
+        return f"ws://127.0.0.1:{self.server_address[1]}/"
+
+
+def run_against_deflate_stub(answer, behaviour="good", extra=()):
+    stub = DeflateStub(answer, behaviour)
+    try:
+        result = run_wsload(["echo", "--url", stub.url(), "--connections", "2", "--deflate",
+                             "--size", "3000", "--inflight", "3"] + DEFLATE_BRIEF
+                            + list(extra))
+    finally:
+        stub.shutdown()
+        stub.server_close()
+    return result + (stub.problems,)
+
+
+@test("deflate stub: client window 9, client_no_context_takeover, fragmented echoes")
+def _(v):
+    answer = ("permessage-deflate; client_no_context_takeover; server_max_window_bits=10; "
+              "client_max_window_bits=9")
+    for behaviour, extra in [("good", []), ("fragment", ["--binary"])]:
+        rc, d, _, err, problems = run_against_deflate_stub(answer, behaviour, extra)
+        check(not problems, f"{behaviour}: the stub saw {problems[:3]}")
+        check_ok(rc, d, err, behaviour)
+        z = d["deflate"]
+        check(z["agreed"] == 2 and z["echoes_compressed"] == z["echoes"] > 0, str(z))
+
+
+@test("deflate stub: client window 9 with context takeover (per-connection deflater)")
+def _(v):
+    rc, d, _, err, problems = run_against_deflate_stub(
+        "permessage-deflate; server_no_context_takeover; client_max_window_bits=9")
+    check(not problems, f"the stub saw {problems[:3]}")
+    check_ok(rc, d, err, "window 9")
+    check(d["deflate"]["echoes_compressed"] > 0, str(d["deflate"]))
+
+
+@test("deflate stub: a corrupt compressed echo -> protocol error, exit 1")
+def _(v):
+    rc, d, _, err, _ = run_against_deflate_stub("permessage-deflate", "corrupt")
+    check(rc == 1, f"exit {rc}, expected 1")
+    check(d["error_kinds"] == {"protocol": 2}, f"error_kinds {d['error_kinds']}")
+    check("does not inflate" in err, f"stderr: {err!r}")
+
+
+@test("deflate stub: echoes that break server_no_context_takeover are caught")
+def _(v):
+    rc, d, _, err, _ = run_against_deflate_stub(
+        "permessage-deflate; server_no_context_takeover", "keep", ["--size", "20000"])
+    check(rc == 1, f"exit {rc}, expected 1")
+    check(d["errors"] >= 1 and set(d["error_kinds"]) <= {"protocol", "mismatch"},
+          f"error_kinds {d['error_kinds']}")
+
+
+@test("deflate stub: RSV1 on an echo when deflate was not agreed -> protocol error")
+def _(v):
+    rc, d, _, err, _ = run_against_deflate_stub(None)
+    check(rc == 1, f"exit {rc}, expected 1")
+    check(d["error_kinds"] == {"protocol": 2}, f"error_kinds {d['error_kinds']}")
+    check(d["deflate"]["agreed"] == 0, str(d["deflate"]))
+
+
+# RFC 7692 §5.1 (and RFC 6455 §4.1 item 5): answers a client MUST fail the connection on.
+BAD_ANSWERS = [
+    ("a parameter that was not offered", "permessage-deflate; mystery_param"),
+    ("server_max_window_bits=7", "permessage-deflate; server_max_window_bits=7"),
+    ("server_max_window_bits=08 (leading zero)", "permessage-deflate; server_max_window_bits=08"),
+    ("server_max_window_bits without a value", "permessage-deflate; server_max_window_bits"),
+    ("client_max_window_bits without a value", "permessage-deflate; client_max_window_bits"),
+    ("client_max_window_bits=16", "permessage-deflate; client_max_window_bits=16"),
+    ("server_no_context_takeover with a value",
+     "permessage-deflate; server_no_context_takeover=1"),
+    ("the same parameter twice",
+     "permessage-deflate; client_no_context_takeover; client_no_context_takeover"),
+    ("permessage-deflate twice", "permessage-deflate, permessage-deflate"),
+    ("an extension that was not offered", "x-webkit-deflate-frame"),
+    ("a malformed list", "permessage-deflate; ="),
+]
+
+for name, answer in BAD_ANSWERS:
+    @test(f"deflate stub: answer with {name} -> handshake error, exit 1")
+    def _(v, answer=answer):
+        rc, d, _, err, _ = run_against_deflate_stub(answer)
+        check(rc == 1, f"exit {rc}, expected 1")
+        check(d["error_kinds"] == {"handshake": 2}, f"error_kinds {d['error_kinds']}")
+        check(d["messages"] == 0 and d["deflate"]["agreed"] == 0, str(d))
+
+
+@test("deflate stub: quoted values and unasked server parameters are accepted")
+def _(v):
+    rc, d, _, err, problems = run_against_deflate_stub(
+        'permessage-deflate; server_max_window_bits="12"; client_max_window_bits=10; '
+        "server_no_context_takeover")
+    check(not problems, f"the stub saw {problems[:3]}")
+    check_ok(rc, d, err, "quoted")
+    check(d["deflate"]["agreed"] == 2, str(d["deflate"]))
+
+
 # ----- raw TCP ---------------------------------------------------------------------------
 class RawEcho:
     """An asyncio TCP echo server on its own thread; flip=True corrupts one byte."""
@@ -459,6 +741,8 @@ USAGE_CASES = [
     ("flag without value", ["echo", "--url"]),
     ("more threads than connections", ["echo", "--url", "ws://127.0.0.1:1/",
                                        "--connections", "2", "--threads", "3"]),
+    ("--deflate-no-context-takeover without --deflate",
+     ["echo", "--url", "ws://127.0.0.1:1/", "--deflate-no-context-takeover"]),
 ]
 
 for name, args in USAGE_CASES:
@@ -475,7 +759,8 @@ def _(v):
     rc, _, out, _ = run_wsload(["--help"])
     check(rc == 0, f"exit {rc}")
     for flag in ["--url", "--connections", "--inflight", "--size", "--binary", "--duration",
-                 "--warmup", "--threads", "--rate", "--deflate", "--raw", "--server-pid",
+                 "--warmup", "--threads", "--rate", "--deflate", "--deflate-no-context-takeover",
+                 "--raw", "--server-pid",
                  "--json", "--quiet"]:
         check(flag in out, f"--help lacks {flag}")
 
