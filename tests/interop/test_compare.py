@@ -13,6 +13,7 @@ rendering bug cannot agree with itself. About 20 s. Last line: "N passed, N fail
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -373,6 +374,30 @@ def render(name, data):
     r = compare("--render", path, "--out", TMP / name / "BENCHMARKS.md", timeout=20)
     assert r.returncode == 0, (r.returncode, r.stderr)
     return (TMP / name / "BENCHMARKS.md").read_text(encoding="utf-8")
+
+
+@case("idle connections beyond the fd hard limit: skipped with the reason, NOT MEASURED")
+def _():
+    def low_fd_limit():  # what a machine without CAP_SYS_RESOURCE and a small limit has
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+    out = TMP / "fd-limit"
+    out.mkdir()
+    t0 = time.monotonic()
+    r = subprocess.run(["/usr/bin/python3", str(COMPARE), "--build", build_dir("build-fd"),
+                        "--wsload", str(WSLOAD), "--servers", "wsedge", *TINY, "-s", "g10k",
+                        "--out", str(out / "BENCHMARKS.md"), "--json", str(out / "c.json")],
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                       cwd=ROOT, preexec_fn=low_fd_limit)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert time.monotonic() - t0 < 20, "it tried to open 10,000 connections anyway"
+    assert "[g10k] skipped" in r.stdout and "RLIMIT_NOFILE is 4,096" in r.stdout, r.stdout
+    data = json.loads((out / "c.json").read_text(encoding="utf-8"))
+    assert data["results"] == [], data["results"]
+    assert "10,100 file descriptors" in data["notes"]["g10k"], data["notes"]
+    md = (out / "BENCHMARKS.md").read_text(encoding="utf-8")
+    assert "RLIMIT_NOFILE is 4,096" in md
+    target = [ln for ln in md.splitlines() if ln.startswith("| (g)") and "10,000" in ln]
+    assert target and "NOT MEASURED" in target[0], target
 
 
 @case("a peer not built is listed only in scenarios it would have run")
