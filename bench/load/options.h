@@ -60,7 +60,8 @@ struct Options {
   bool deflate = false;
   bool deflate_no_context_takeover = false;  // offer client_no_context_takeover (RFC 7692)
   bool raw = false;
-  int server_pid = 0;  // 0: none
+  bool reset_after_close = false;  // connect mode: end each cycle's TCP with a RST
+  int server_pid = 0;              // 0: none
   bool json = false;
   bool quiet = false;
 };
@@ -87,6 +88,8 @@ inline constexpr const char* kUsageText =
     "  --deflate-no-context-takeover  with --deflate: offer client_no_context_takeover, so\n"
     "                     each message is compressed once per run, not once per send\n"
     "  --raw              plain TCP, no handshake: expect the sent frame bytes back verbatim\n"
+    "  --reset-after-close  connect mode: once the close handshake and the server's EOF are\n"
+    "                     done, close with a TCP reset, so the server keeps no TIME_WAIT\n"
     "  --server-pid PID   sample the server's CPU (/proc/PID/stat) and RSS (idle)\n"
     "  --json             one JSON object on stdout instead of the summary\n"
     "  --quiet            no progress lines (they go to stderr)\n"
@@ -228,6 +231,8 @@ inline bool is_switch(std::string_view f, Options* o) {
     o->deflate_no_context_takeover = true;
   else if (f == "--raw")
     o->raw = true;
+  else if (f == "--reset-after-close")
+    o->reset_after_close = true;
   else if (f == "--json")
     o->json = true;
   else if (f == "--quiet")
@@ -276,6 +281,8 @@ inline ParseStatus parse_options(int argc, char** argv, Options* o, std::string*
     err = "--raw and --deflate exclude each other";
   else if (o->deflate_no_context_takeover && !o->deflate)
     err = "--deflate-no-context-takeover needs --deflate";
+  else if (o->reset_after_close && o->mode != Mode::kConnect)
+    err = "--reset-after-close applies to connect mode only";
   else if (o->threads > o->connections)
     err = "--threads must not exceed --connections";
   if (err) {

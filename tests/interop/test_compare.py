@@ -188,6 +188,8 @@ def _():
             metric = metric["user"] + metric["sys"]
         assert metric > 0, (key, server, res)
         assert "--raw" in rec["argv"] if server == "raw" else "--raw" not in rec["argv"], rec
+        # connect runs end each cycle with a reset: no TIME_WAIT left for the next run
+        assert ("--reset-after-close" in rec["argv"]) == (key == "f"), rec
     assert record(data, "i", "wsedge")["result"]["achieved_rate"] > 0
     # connect runs note the TIME_WAIT sockets they started with; the others do not wait
     assert isinstance(record(data, "f", "wsedge").get("time_wait_at_start"), int)

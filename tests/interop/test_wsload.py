@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 import traceback
+import urllib.parse
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -245,6 +246,29 @@ def _(v):
     check_ok(rc, d, err, "connect")
     check(d["handshakes_per_s"] > 0 and d["messages"] > 0, str(d))
     check_percentiles(d)
+
+
+def time_wait_on(port):
+    """Sockets in TIME-WAIT whose local port is `port` (the server's side)."""
+    out = subprocess.run(["ss", "-Htan", "state", "time-wait", f"( sport = :{port} )"],
+                         capture_output=True, text=True, timeout=10).stdout
+    return len([ln for ln in out.splitlines() if ln.strip()])
+
+
+@test("connect --reset-after-close: clean cycles, and the server keeps no TIME_WAIT")
+def _(v):
+    counts = {}
+    for flags in ([], ["--reset-after-close"]):
+        with wsedge_server(["--log-level", "warn"]) as fresh:  # a port of its own
+            rc, d, _, err = run_wsload(["connect", "--url", fresh.url("/"), "--connections",
+                                        "4", "--json", "--quiet"] + flags + BRIEF)
+            check_ok(rc, d, err, "connect " + " ".join(flags))
+            check(d["messages"] > 0, str(d))
+            counts[bool(flags)] = time_wait_on(urllib.parse.urlsplit(fresh.url("/")).port)
+    # The server closes first (RFC 6455 §7.1.1), so a FIN from the client leaves its side
+    # in TIME_WAIT; a reset after the EOF releases it.
+    check(counts[False] > 0, f"graceful close left no TIME_WAIT ({counts})")
+    check(counts[True] == 0, f"{counts[True]} TIME_WAIT sockets after --reset-after-close")
 
 
 @test("idle: 200 connections, --server-pid gives RSS per connection")
@@ -743,6 +767,8 @@ USAGE_CASES = [
                                        "--connections", "2", "--threads", "3"]),
     ("--deflate-no-context-takeover without --deflate",
      ["echo", "--url", "ws://127.0.0.1:1/", "--deflate-no-context-takeover"]),
+    ("--reset-after-close outside connect mode",
+     ["echo", "--url", "ws://127.0.0.1:1/", "--reset-after-close"]),
 ]
 
 for name, args in USAGE_CASES:
@@ -760,7 +786,7 @@ def _(v):
     check(rc == 0, f"exit {rc}")
     for flag in ["--url", "--connections", "--inflight", "--size", "--binary", "--duration",
                  "--warmup", "--threads", "--rate", "--deflate", "--deflate-no-context-takeover",
-                 "--raw", "--server-pid",
+                 "--raw", "--reset-after-close", "--server-pid",
                  "--json", "--quiet"]:
         check(flag in out, f"--help lacks {flag}")
 
