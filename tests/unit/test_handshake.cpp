@@ -2,7 +2,9 @@
 // byte for byte, and real browser requests.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "http/parser.h"
@@ -58,8 +60,28 @@ TEST_CASE("compute_accept_key: RFC 6455 §1.3 example and others") {
   CHECK(std::string_view(out, 28) == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
   compute_accept_key("x3JJHMbDL1EzLkh9GBhXDw==", out);
   CHECK(std::string_view(out, 28) == "HSmrc0sMlYUkAGmm5OPpG2HaGWk=");
-  compute_accept_key(std::string(100, 'k'), out);  // past the stack path: the EVP path
+  compute_accept_key(std::string(100, 'k'), out);  // any length goes
   CHECK(std::string_view(out, 28) == "rWzVOVhJgr+k5nChyKqRW0+OIwk=");
+}
+
+TEST_CASE("compute_accept_key: the per-thread SHA-1 context gives the same answer everywhere") {
+  // Each thread reuses its own context: interleaved keys and threads must not leak state.
+  std::atomic<int> wrong{0};
+  auto work = [&wrong] {
+    char out[kAcceptKeyLength];
+    for (int i = 0; i < 2000; ++i) {
+      bool rfc = i % 2 == 0;
+      compute_accept_key(rfc ? "dGhlIHNhbXBsZSBub25jZQ==" : "x3JJHMbDL1EzLkh9GBhXDw==", out);
+      if (std::string_view(out, 28) !=
+          (rfc ? "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" : "HSmrc0sMlYUkAGmm5OPpG2HaGWk="))
+        ++wrong;
+    }
+  };
+  std::thread a(work), b(work);
+  work();
+  a.join();
+  b.join();
+  CHECK(wrong == 0);
 }
 
 TEST_CASE("is_websocket_upgrade looks for the websocket token") {
