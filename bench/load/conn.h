@@ -50,6 +50,11 @@ class Conn final : public net::IoHandler {
   void start();
   // Closes politely: close frame (raw: shut the write side), then wait for the peer.
   void begin_close();
+  // The run is over (ctx->finishing, so nothing more is sent): begin_close() now if no
+  // echo is owed, else once the last one has arrived (consume()).
+  void close_when_drained() {
+    if (!open() || ring_count_ == 0) begin_close();
+  }
   // Closes the fd now, counting nothing (the run is over).
   void abort_quiet() { shut(); }
 
@@ -255,6 +260,7 @@ inline bool Conn::consume(uint8_t* data, size_t n) {
       push_time(now_ns_);
     return send_frames(replies_);
   }
+  if (ctx_->finishing && ring_count_ == 0 && open()) begin_close();  // drained
   return live();
 }
 

@@ -23,6 +23,9 @@ namespace wsedge::load {
 class Worker final : public ConnOwner, public net::IoHandler {
  public:
   static constexpr int kMaxPendingConnects = 200;
+  // After the window: how long echoes still in flight may take to come home before the
+  // close frames go out anyway, and then how long the close handshakes may take.
+  static constexpr int64_t kDrainTimeoutMs = 2'000;
   static constexpr int64_t kFinishTimeoutMs = 4'000;
 
   // Connections [first, first + count) of the run, by global index.
@@ -68,7 +71,12 @@ class Worker final : public ConnOwner, public net::IoHandler {
       ctx_.stats.error(ErrorKind::kConnect, "timerfd: errno %lld", errno);
   }
 
-  // Posted by main at the end of the window: close every connection politely, then stop.
+  // Posted by main at the end of the window: send nothing more, let the echoes in flight
+  // return, close every connection politely, then stop. Draining first matters: RFC 6455
+  // §5.5.1 lets a server answer a close frame at once, so one that has read a message but
+  // not yet written its echo may drop it (libwebsockets and Python websockets do). A close
+  // sent while echoes were owed would count that as lost data, against the server, for a
+  // message sent after the measured window had ended.
   void finish() {
     ctx_.finishing = true;
     if (tick_fd_ >= 0) {
@@ -77,10 +85,12 @@ class Worker final : public ConnOwner, public net::IoHandler {
       tick_fd_ = -1;
     }
     next_ = count_;  // no more connects
-    if (ctx_.opt.mode != Mode::kConnect)
+    if (ctx_.opt.mode != Mode::kConnect) {
       for (int i = 0; i < count_; ++i)
-        conns_[i].begin_close();
-    reactor_->arm_after(deadline_, kFinishTimeoutMs);
+        conns_[i].close_when_drained();
+      reactor_->arm_after(drain_deadline_, kDrainTimeoutMs);
+    }
+    reactor_->arm_after(deadline_, kDrainTimeoutMs + kFinishTimeoutMs);
     maybe_stop();
   }
 
@@ -153,6 +163,13 @@ class Worker final : public ConnOwner, public net::IoHandler {
     return nullptr;
   }
 
+  // Echoes still owed 2 s after the window: close anyway; if the server then closes
+  // without them, the connection counts them as lost.
+  static void on_drain_deadline(net::Timer* t) {
+    auto* w = static_cast<Worker*>(t->arg());
+    for (int i = 0; i < w->count_; ++i)
+      if (w->conns_[i].open()) w->conns_[i].begin_close();
+  }
   static void on_deadline(net::Timer* t) {
     auto* w = static_cast<Worker*>(t->arg());
     for (int i = 0; i < w->count_; ++i)
@@ -170,6 +187,7 @@ class Worker final : public ConnOwner, public net::IoHandler {
   int next_ = 0;     // next connection to start
   int pending_ = 0;  // connects whose handshake has not settled
   int live_ = 0;     // connections with an open fd
+  net::Timer drain_deadline_{&Worker::on_drain_deadline, this};
   net::Timer deadline_{&Worker::on_deadline, this};
   // Rate mode.
   int tick_fd_ = -1;

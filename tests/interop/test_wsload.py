@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import select
 import socket
 import socketserver
 import subprocess
@@ -399,6 +400,19 @@ class StubHandler(socketserver.BaseRequestHandler):
             if self.server.behaviour == "close" and count == 5:
                 sock.sendall(server_frame(0x8, b"\x03\xe9"))  # 1001 going away
                 return
+            if self.server.behaviour == "withhold" and count >= 3:
+                continue  # reads on, never echoes again
+            if self.server.behaviour == "hasty_close":
+                # The echo waits 50 ms in a queue; a close frame that is already here is
+                # answered first and the queued echo dropped (RFC 6455 §5.5.1 allows it;
+                # libwebsockets and Python websockets do it). One message in flight: any
+                # frame that is here now is a close.
+                time.sleep(0.05)
+                if buf or select.select([sock], [], [], 0)[0]:
+                    nxt = read_frame(sock, buf)
+                    if nxt is not None and nxt[0] == 0x8:
+                        sock.sendall(server_frame(0x8, nxt[1]))
+                    return
             sock.sendall(server_frame(opcode, payload))
 
 
@@ -457,6 +471,28 @@ def _(v):
     rc, d, _, err = run_against_stub("close")
     check(rc == 1, f"exit {rc}, expected 1")
     check(d["error_kinds"].get("unexpected_close", 0) == 2, f"error_kinds {d['error_kinds']}")
+
+
+@test("end of run: echoes in flight are awaited before the close (a hasty close drops none)")
+def _(v):
+    t0 = time.monotonic()
+    rc, d, _, err = run_against_stub("hasty_close")
+    # Had wsload closed with the last message in flight, the stub would have dropped its
+    # echo and every connection would count it lost (unexpected_close).
+    check_ok(rc, d, err, "hasty_close")
+    check(d["messages"] >= 5, f"{d['messages']} messages: 50 ms each, 2 connections, 0.5 s")
+    check(time.monotonic() - t0 < 5, "the drain should end with the last echo, not time out")
+
+
+@test("end of run: an echo still owed after the 2 s drain is counted lost, exit 1")
+def _(v):
+    t0 = time.monotonic()
+    rc, d, _, err = run_against_stub("withhold")
+    elapsed = time.monotonic() - t0
+    check(rc == 1, f"exit {rc}, expected 1")
+    check(d["error_kinds"] == {"unexpected_close": 2}, f"error_kinds {d['error_kinds']}")
+    check("EOF with 1 echoes outstanding" in err, f"stderr: {err!r}")
+    check(2.0 <= elapsed < 8, f"{elapsed:.1f} s: the drain waits 2 s, then closes")
 
 
 def free_port():
