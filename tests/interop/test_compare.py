@@ -228,8 +228,9 @@ def _():
     w, r = res["a", "wsedge"]["msgs_per_s"], res["a", "raw"]["msgs_per_s"]
     row = target_row(md, "(a) ")
     assert row[2] == f"{w / r:.3f}×", row
-    assert row[3] == ("**MET**" if w / r >= 0.97 else "**MISSED**"), row
-    assert target_row(md, "(b) ")[3] == "**NOT MEASURED**"
+    assert row[3] == f"{w / r:.3f}× ({w / r:.3f}–{w / r:.3f})", row  # one run: one pair
+    assert row[4] == ("**MET**" if w / r >= 0.97 else "**MISSED**"), row
+    assert target_row(md, "(b) ")[4] == "**NOT MEASURED**"
     machine = rows(sections(md)["## Machine and method"])
     for field in ("date", "CPU", "kernel", "compiler", "wsedge", "wsload", "method"):
         assert machine.get(field, ["", ""])[1], f"machine field {field!r} empty"
@@ -335,7 +336,7 @@ def _():
     assert "server did not start" in table["wsedge"][6], table["wsedge"]
     assert "cannot bind / port in use second line" in table["wsedge"][6], table["wsedge"]
     assert table[RAW_LABEL][3] == "—", table[RAW_LABEL]  # no wsedge figure to divide by
-    assert target_row(md, "(a) ")[3] == "**NOT MEASURED**"
+    assert target_row(md, "(a) ")[4] == "**NOT MEASURED**"
     _, texts = svg_texts(out / "bench/a.svg")
     assert "failed" in texts, texts
 
@@ -366,7 +367,7 @@ def _():
     else:
         assert cells[1] == "failed", cells
     row = target_row(md, "(a) ")
-    assert row[3] == "**NOT MEASURED**", row
+    assert row[4] == "**NOT MEASURED**", row
 
 
 # --- report.py on doctored results (no measuring): what a full run can produce ----------
@@ -429,8 +430,29 @@ def _():
     assert "run 1: 3 errors (reset 3)" in notes and "no clean run" in notes, notes
     for prefix in ("(a) ", "wsload CPU/msg"):
         row = target_row(md, prefix)
-        assert row[3] == "**NOT MEASURED**" and "no clean run" in row[1], row
-    assert target_row(md, "(i) ")[3] in ("**MET**", "**MISSED**")  # (i) runs were clean
+        assert row[4] == "**NOT MEASURED**" and "no clean run" in row[1], row
+    assert target_row(md, "(i) ")[4] in ("**MET**", "**MISSED**")  # (i) runs were clean
+
+
+@case("paired ratios: run k against run k, only runs both servers finished cleanly")
+def _():
+    data, _ = need_real()
+    data = json.loads(json.dumps(data))
+    tmpl = {s: record(data, "a", s) for s in ("wsedge", "raw")}
+    data["config"]["runs"] = 4
+    data["results"] = [r for r in data["results"] if r["scenario"] != "a"]
+    # wsedge 100, 50, 80, 90; raw 110, 40, 100, 10 (raw's run 4 had errors, so it pairs
+    # with nothing). Medians 85 vs 100 -> 0.850; pairs 0.909, 1.25, 0.8 -> 0.909 (0.8-1.25).
+    for server, figures in (("wsedge", [100, 50, 80, 90]), ("raw", [110, 40, 100, 10])):
+        for k, v in enumerate(figures, 1):
+            rec = json.loads(json.dumps(tmpl[server]))
+            rec["run"], rec["result"]["msgs_per_s"] = k, float(v)
+            rec["error"] = "2 errors (reset 2)" if (server, k) == ("raw", 4) else None
+            data["results"].append(rec)
+    row = target_row(render("paired", data), "(a) ")
+    assert row[2] == f"{85 / 100:.3f}×", row
+    assert row[3] == "0.909× (0.800–1.250)", row
+    assert row[4] == "**MISSED**", row  # the verdict stays with the medians
 
 
 if real:
