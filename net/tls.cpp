@@ -5,6 +5,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -24,9 +26,10 @@ constexpr const char* kTls13Suites =
     "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 constexpr const char* kGroups = "X25519:P-256:P-384";
 
-// What OpenSSL said last, as one short phrase ("wrong version number", "no such file").
+// What OpenSSL said, as one short phrase ("wrong version number", "no start line"): the
+// first error queued is the root cause; later ones only say which layer passed it on.
 const char* openssl_reason() {
-  unsigned long code = ERR_peek_last_error();
+  unsigned long code = ERR_peek_error();
   if (code == 0) return "unknown error";
   const char* reason = ERR_reason_error_string(code);
   return reason != nullptr ? reason : "unknown error";
@@ -168,7 +171,11 @@ bool TlsContext::reload(const std::string& cert_file, const std::string& key_fil
     *error = std::string("cannot set up a TLS context: ") + openssl_reason();
     return false;
   }
-  if (SSL_CTX_use_certificate_chain_file(c, cert_file.c_str()) != 1) {
+  if (::access(cert_file.c_str(), R_OK) != 0) {
+    *error = "cannot read certificate chain " + cert_file + ": " + std::strerror(errno);
+  } else if (::access(key_file.c_str(), R_OK) != 0) {
+    *error = "cannot read private key " + key_file + ": " + std::strerror(errno);
+  } else if (SSL_CTX_use_certificate_chain_file(c, cert_file.c_str()) != 1) {
     *error = "cannot load certificate chain " + cert_file + ": " + openssl_reason();
   } else if (SSL_CTX_use_PrivateKey_file(c, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
     *error = "cannot load private key " + key_file + ": " + openssl_reason();
@@ -261,7 +268,7 @@ IoResult TlsStream::fail(int ssl_error) {
   error_ = openssl_reason();
   // A TCP EOF without close_notify: the peer went away (browsers do this), not an attack
   // on the stream — WebSocket frames show truncation themselves.
-  if (ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+  if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
     return IoResult::closed();
   }
   return r;

@@ -10,6 +10,7 @@ cd "$ROOT"
 export WSEDGE_BIN="$ROOT/$BUILD/wsedge"
 OUT="$ROOT/$BUILD/test-output"
 mkdir -p "$OUT"
+export WSEDGE_TEST_OUT="$OUT"   # TLS suites write their throwaway CA and keys here
 
 total_pass=0
 total_fail=0
