@@ -70,6 +70,7 @@ done
 for t in tests/conformance/run.py; do
   [ -e "$t" ] || continue
   run_suite conformance "$PY" "$t"
+  run_suite conformance-tls "$PY" "$t" --tls   # the same cases over wss:// (~45 s)
 done
 
 echo "$total_pass passed, $total_fail failed"
