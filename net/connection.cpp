@@ -109,12 +109,12 @@ void Connection::handle_readable(uint32_t events) {
       read_paused_ = true;
       return;
     }
-    bool into_tail = has_tail() || expect_ > ctx_.recv_size;
+    bool into_tail = pending_ && (!pending_->tail.empty() || pending_->expect > ctx_.recv_size);
     uint8_t* dst;
     size_t cap;
     if (into_tail) {
-      Buffer& tail = pending().tail;
-      dst = tail.prepare(std::max(expect_, kMinTailRead));
+      Buffer& tail = pending_->tail;
+      dst = tail.prepare(std::max(pending_->expect, kMinTailRead));
       cap = tail.writable();
     } else {
       dst = ctx_.recv.get();
@@ -130,7 +130,7 @@ void Connection::handle_readable(uint32_t events) {
       finish();  // EOF or reset: the peer is gone
       return;
     }
-    expect_ = 0;
+    if (pending_) pending_->expect = 0;
     if (into_tail) {
       pending_->tail.commit(r.bytes);
       dispatch(pending_->tail.mutable_view(), true);

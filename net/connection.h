@@ -90,7 +90,9 @@ class Connection final : public IoHandler, public Transport {
   void send(std::span<const uint8_t> a, std::span<const uint8_t> b = {}) override;
   size_t buffered_amount() const override;
   size_t high_water_mark() const override { return ctx_.options.high_water; }
-  void expect(size_t bytes) override { expect_ = bytes; }
+  // The hint lives with the tail it is about (a protocol that expects more leaves bytes
+  // unconsumed), which keeps the connection itself at 120 bytes with the TLS pointer.
+  void expect(size_t bytes) override { pending().expect = bytes; }
   void arm_timer(int64_t delay_ms) override;
   void disarm_timer() override;
   int64_t now_ms() const override { return ctx_.loop.now_ms(); }
@@ -107,8 +109,9 @@ class Connection final : public IoHandler, public Transport {
   enum class State : uint8_t { kOpen, kFlushing, kFlushingFinal, kLingering, kDone };
   // Only a connection with a partial message in or refused bytes out has these.
   struct Pending {
-    Buffer tail;  // unconsumed input
-    Buffer out;   // output the kernel refused
+    Buffer tail;        // unconsumed input
+    Buffer out;         // output the kernel refused
+    size_t expect = 0;  // the protocol's read-size hint for the next read
   };
 
   void on_io(uint32_t events) override;
@@ -140,7 +143,6 @@ class Connection final : public IoHandler, public Transport {
   void finish();
   Pending& pending();
   size_t queued() const { return pending_ ? pending_->out.readable() : 0; }
-  bool has_tail() const { return pending_ && !pending_->tail.empty(); }
   bool flushing() const { return state_ == State::kFlushing || state_ == State::kFlushingFinal; }
   void trim();  // frees pending_ once both buffers are empty
 
@@ -149,7 +151,6 @@ class Connection final : public IoHandler, public Transport {
   std::unique_ptr<Pending> pending_;
   std::unique_ptr<TlsStream> tls_;  // null: a plain TCP connection
   Timer timer_;
-  size_t expect_ = 0;
   int fd_;
   State state_ = State::kOpen;
   bool read_paused_ = false;  // backpressure: input left unread while out is over high water
