@@ -84,6 +84,12 @@ const char* usage_text() {
          "  --deflate-no-context-takeover  compress every message from scratch\n"
          "  --deflate-min-size N  send smaller messages uncompressed (default 64)\n"
          "  --deflate-mem-level N zlib memLevel 1..9: memory vs ratio (default 8)\n"
+         "tls:\n"
+         "  --tls-cert FILE       PEM certificate chain (leaf first): serve wss:// and https://\n"
+         "  --tls-key FILE        PEM private key of that certificate (unencrypted)\n"
+         "  --tls-port P          TLS on port P beside plain ws:// on --port (0: a free port)\n"
+         "  --tls-handshake-timeout S  the TLS handshake must finish within S seconds\n"
+         "                        (default 10); SIGHUP reloads cert and key\n"
          "demo routes:\n"
          "  --push-interval S     /push sends every S seconds (default 3)\n"
          "  --exec \"CMD ARGS\"     enable /exec: each connection runs CMD (no shell; quote\n"
@@ -115,9 +121,13 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
         "--deflate-min-size", "--deflate-mem-level", "--push-interval", "--exec",
         "--exec-token",
         "--allow-host"};
+    static constexpr std::string_view kTlsWithValue[] = {
+        "--tls-cert", "--tls-key", "--tls-port", "--tls-handshake-timeout"};
     // clang-format on
     bool known = false;
     for (std::string_view k : kWithValue)
+      known = known || k == flag;
+    for (std::string_view k : kTlsWithValue)
       known = known || k == flag;
     if (!known) {
       *error = "unknown argument '" + std::string(flag) + "' (see --help)";
@@ -184,6 +194,19 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
         *error = std::string("--exec: ") + why + " in '" + value + "'";
         return ParseOutcome::kError;
       }
+    } else if (flag == "--tls-cert") {
+      out->tls_cert = value;
+      ok = !out->tls_cert.empty();
+    } else if (flag == "--tls-key") {
+      out->tls_key = value;
+      ok = !out->tls_key.empty();
+    } else if (flag == "--tls-port") {
+      ok = parse_size(value, &n) && n <= 65535 &&
+           std::string_view(value).find_first_not_of("0123456789") == std::string_view::npos;
+      out->tls_port = static_cast<int>(n);
+    } else if (flag == "--tls-handshake-timeout") {
+      ok =
+          parse_seconds(value, &out->tls_handshake_timeout_ms) && out->tls_handshake_timeout_ms > 0;
     } else if (flag == "--exec-token") {
       out->exec_token = value;
       ok = !out->exec_token.empty();
@@ -197,6 +220,19 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
   // start one without a secret unless only this machine can connect.
   if (!out->exec_argv.empty() && out->exec_token.empty() && !is_loopback_host(out->host)) {
     *error = "--exec on a non-loopback --host (" + out->host + ") requires --exec-token";
+    return ParseOutcome::kError;
+  }
+  if (out->tls_cert.empty() != out->tls_key.empty()) {
+    *error =
+        out->tls_cert.empty() ? "--tls-key without --tls-cert" : "--tls-cert without --tls-key";
+    return ParseOutcome::kError;
+  }
+  if (out->tls_port >= 0 && out->tls_cert.empty()) {
+    *error = "--tls-port needs --tls-cert and --tls-key";
+    return ParseOutcome::kError;
+  }
+  if (out->tls_port > 0 && out->tls_port == out->port) {
+    *error = "--tls-port must differ from --port";
     return ParseOutcome::kError;
   }
   if (!out->exec_token.empty() && out->exec_argv.empty()) {

@@ -36,6 +36,12 @@ struct Options {
   bool deflate_no_context_takeover = false;
   uint64_t deflate_min_size = 64;
   int deflate_mem_level = 8;
+  // TLS (net/tls): --tls-cert and --tls-key together; --tls-port adds a TLS listener
+  // beside the plain one on --port instead of making --port TLS.
+  std::string tls_cert;
+  std::string tls_key;
+  int tls_port = -1;  // -1: none
+  int64_t tls_handshake_timeout_ms = 10'000;
   // Demo routes (apps/chat, push, exec).
   int64_t push_interval_ms = 3'000;
   std::string exec_command;            // --exec as given; empty: no /exec route

@@ -45,6 +45,10 @@ wsedge::ws::ServerOptions server_options(const wsedge::app::Options& o) {
   s.connection.high_water = o.high_water;
   s.connection.linger_ms = o.close_grace_ms;
   s.shutdown_grace_ms = o.close_grace_ms + 500;
+  s.tls.cert_file = o.tls_cert;
+  s.tls.key_file = o.tls_key;
+  s.tls.port = o.tls_port;
+  s.connection.tls_handshake_ms = o.tls_handshake_timeout_ms;
   return s;
 }
 
@@ -199,18 +203,46 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "wsedge: %s\n", describe(signals.error(), why, sizeof why));
     return 1;
   }
+  // TLS: a certificate that cannot be used is a usage error (exit 2), found before
+  // listening; SIGHUP then reloads it for new connections (a failed reload keeps the old).
+  if (!opts.tls_cert.empty()) {
+    if (!server.load_tls(&error)) {
+      std::fprintf(stderr, "wsedge: %s\n", error.c_str());
+      return 2;
+    }
+    WSEDGE_LOG(kInfo, "TLS certificate: %s", server.tls_certificate().c_str());
+    Result<void> hup = reactor.watch_signals({SIGHUP}, [&](int) {
+      std::string reason;
+      if (server.reload_tls(&reason)) {
+        WSEDGE_LOG(kInfo, "SIGHUP: TLS certificate reloaded: %s", server.tls_certificate().c_str());
+      } else {
+        WSEDGE_LOG(kError, "SIGHUP: TLS reload failed, keeping the current certificate: %s",
+                   reason.c_str());
+      }
+    });
+    if (!hup) {
+      std::fprintf(stderr, "wsedge: %s\n", describe(hup.error(), why, sizeof why));
+      return 1;
+    }
+  }
   if (Result<void> r = server.start(); !r) {
     std::fprintf(stderr, "wsedge: cannot listen on %s port %u: %s\n", opts.host.c_str(),
                  static_cast<unsigned>(opts.port), describe(r.error(), why, sizeof why));
     return 1;
   }
   // The first stdout line is a contract: tests and scripts read the port from it.
-  std::printf("wsedge listening on ws://%s/\n", server.address().c_str());
+  // With --tls-port, a second line names the TLS listener.
+  std::printf("wsedge listening on %s://%s/\n", server.main_is_tls() ? "wss" : "ws",
+              server.address().c_str());
+  if (!server.tls_address().empty()) {
+    std::printf("wsedge listening on wss://%s/\n", server.tls_address().c_str());
+  }
   if (exec) {
     std::printf("wsedge /exec runs: %s (token required)\n", opts.exec_command.c_str());
     if (opts.exec_token_generated) {
-      std::printf("wsedge /exec token: %s http://%s/exec.html?token=%s\n", opts.exec_token.c_str(),
-                  server.address().c_str(), opts.exec_token.c_str());
+      std::printf("wsedge /exec token: %s %s://%s/exec.html?token=%s\n", opts.exec_token.c_str(),
+                  server.main_is_tls() ? "https" : "http", server.address().c_str(),
+                  opts.exec_token.c_str());
     }
   }
   std::fflush(stdout);

@@ -28,7 +28,13 @@ Connection::~Connection() {
 Result<void> Connection::start(std::unique_ptr<Protocol> protocol) {
   protocol_ = std::move(protocol);
   Result<void> added = ctx_.loop.add(fd_, this);
-  if (added) protocol_->on_start(*this);
+  if (!added) return added;
+  if (tls_) {
+    // The ClientHello has not arrived yet: the first event drives the handshake.
+    ctx_.loop.arm_after(timer_, ctx_.options.tls_handshake_ms);
+  } else {
+    protocol_->on_start(*this);
+  }
   return added;
 }
 
@@ -53,10 +59,41 @@ void Connection::trim() {
 }
 
 void Connection::on_io(uint32_t events) {
+  if (tls_) [[unlikely]] {
+    if (!tls_->established()) {
+      continue_handshake(events);
+      return;
+    }
+    events = tls_->map_events(events);  // SSL may need the other direction to progress
+  }
   if (events & kWritable) handle_writable();
   // Re-check after the write side ran: a fatal write error finishes the connection.
   if (state_ == State::kDone) return;
   if (events & kReadable) handle_readable(events);
+}
+
+// Any event may advance the handshake (it reads and writes). Once it is done, the protocol
+// starts, and what the client sent right behind its Finished (a TLS 1.3 client's request
+// can share the segment) is read now: no new edge would announce it.
+void Connection::continue_handshake(uint32_t events) {
+  if (state_ != State::kOpen) {
+    if (state_ == State::kLingering) discard_input();
+    return;
+  }
+  switch (tls_->handshake()) {
+    case TlsStream::Handshake::kAgain:
+      return;
+    case TlsStream::Handshake::kFailed:
+      WSEDGE_LOG(kDebug, "%.*s: TLS handshake failed: %s", static_cast<int>(peer_address().size()),
+                 peer_address().data(), tls_->last_error());
+      finish();
+      return;
+    case TlsStream::Handshake::kDone:
+      break;
+  }
+  ctx_.loop.disarm(timer_);
+  protocol_->on_start(*this);
+  if (state_ == State::kOpen) handle_readable(events | kReadable);
 }
 
 void Connection::handle_readable(uint32_t events) {
@@ -72,18 +109,18 @@ void Connection::handle_readable(uint32_t events) {
       read_paused_ = true;
       return;
     }
-    bool into_tail = has_tail() || expect_ > ctx_.recv_size;
+    bool into_tail = pending_ && (!pending_->tail.empty() || pending_->expect > ctx_.recv_size);
     uint8_t* dst;
     size_t cap;
     if (into_tail) {
-      Buffer& tail = pending().tail;
-      dst = tail.prepare(std::max(expect_, kMinTailRead));
+      Buffer& tail = pending_->tail;
+      dst = tail.prepare(std::max(pending_->expect, kMinTailRead));
       cap = tail.writable();
     } else {
       dst = ctx_.recv.get();
       cap = ctx_.recv_size;
     }
-    IoResult r = read_some(fd_, dst, cap);
+    IoResult r = read_in(dst, cap);
     if (r.status == IoStatus::kAgain) return;
     if (r.status != IoStatus::kOk) {
       if (r.status == IoStatus::kError) {
@@ -93,7 +130,7 @@ void Connection::handle_readable(uint32_t events) {
       finish();  // EOF or reset: the peer is gone
       return;
     }
-    expect_ = 0;
+    if (pending_) pending_->expect = 0;
     if (into_tail) {
       pending_->tail.commit(r.bytes);
       dispatch(pending_->tail.mutable_view(), true);
@@ -105,6 +142,9 @@ void Connection::handle_readable(uint32_t events) {
     // A short read means the socket is drained (edge-triggered: no syscall just to see
     // EAGAIN) — unless the peer also hung up, whose EOF no new edge will announce. A
     // plain FIN (kPeerFin) is that EOF already; anything else, read to learn what it is.
+    // Over TLS a short read also means drained (TlsStream::read stops only at WANT_READ),
+    // except when a close_notify or an error sat right behind the bytes: read it now.
+    if (tls_ && tls_->more_to_read()) continue;
     if (events & kPeerFin) {
       finish();
       return;
@@ -144,9 +184,33 @@ void Connection::send(std::span<const uint8_t> a, std::span<const uint8_t> b) {
     queue(a, b, 0);
     return;
   }
+  if (tls_) [[unlikely]] {
+    send_tls(a, b);
+    return;
+  }
   iovec iov[2] = {{const_cast<uint8_t*>(a.data()), a.size()},
                   {const_cast<uint8_t*>(b.data()), b.size()}};
   IoResult r = writev_some(fd_, iov, b.empty() ? 1 : 2);
+  if (r.status == IoStatus::kError || r.status == IoStatus::kClosed) {
+    finish();
+    return;
+  }
+  size_t written = r.status == IoStatus::kOk ? r.bytes : 0;
+  if (written < a.size() + b.size()) queue(a, b, written);
+}
+
+// One SSL_write of a+b joined, so a frame header and its payload become one TLS record
+// (two SSL_writes would be two records: 22 more bytes and a second MAC on the wire).
+void Connection::send_tls(std::span<const uint8_t> a, std::span<const uint8_t> b) {
+  std::span<const uint8_t> bytes = a;
+  Buffer& join = ctx_.tls_join;
+  if (!b.empty()) {
+    join.append(a);
+    join.append(b);
+    bytes = join.view();
+  }
+  IoResult r = tls_->write(bytes.data(), bytes.size());
+  join.clear();
   if (r.status == IoStatus::kError || r.status == IoStatus::kClosed) {
     finish();
     return;
@@ -174,7 +238,7 @@ void Connection::flush_cork() {
       cork.clear();
       return;
     }
-    IoResult r = write_some(fd_, cork.data(), cork.readable());
+    IoResult r = write_bytes(cork.data(), cork.readable());
     if (r.status == IoStatus::kError || r.status == IoStatus::kClosed) {
       cork.clear();
       finish();
@@ -195,7 +259,7 @@ size_t Connection::buffered_amount() const {
 bool Connection::write_out() {
   Buffer& out = pending_->out;
   while (!out.empty()) {
-    IoResult r = write_some(fd_, out.data(), out.readable());
+    IoResult r = write_bytes(out.data(), out.readable());
     if (r.status == IoStatus::kAgain) return true;
     if (r.status != IoStatus::kOk) {
       finish();
@@ -267,6 +331,7 @@ void Connection::shut_write() {
   // them (RFC 6455 §7.1.1 asks the server to close TCP first, and to do it cleanly).
   state_ = State::kLingering;
   ctx_.loop.arm_after(timer_, ctx_.options.linger_ms);  // a peer that never sends its EOF
+  if (tls_) tls_->send_close_notify();  // TLS's own end of stream goes before the FIN
   if (::shutdown(fd_, SHUT_WR) != 0) {
     finish();
     return;
@@ -294,6 +359,9 @@ void Connection::finish() {
   if (state_ == State::kDone) return;
   state_ = State::kDone;
   ctx_.loop.disarm(timer_);
+  // RFC 8446 §6.1 / RFC 5246 §7.2.1: close_notify before the TCP close (sent once; not
+  // after a failure, nor before the handshake finished).
+  if (tls_) tls_->send_close_notify();
   ctx_.loop.remove_and_close(fd_, this);
   fd_ = -1;
   // The buffers stay until the destructor: the protocol may be iterating over the tail.
@@ -315,6 +383,12 @@ void Connection::disarm_timer() {
 
 void Connection::on_timer_fired(Timer* t) {
   auto* self = static_cast<Connection*>(t->arg());
+  if (self->tls_ && !self->tls_->established() && self->state_ == State::kOpen) {
+    WSEDGE_LOG(kDebug, "%.*s: TLS handshake timed out",
+               static_cast<int>(self->peer_address().size()), self->peer_address().data());
+    self->finish();
+    return;
+  }
   if (self->state_ == State::kOpen) {
     self->protocol_->on_timer(*self);
   } else {

@@ -8,6 +8,9 @@
 // kernel; sends made inside one on_data are corked into one syscall; only what the kernel
 // refuses is queued, and while the queue is above the high-water mark the connection
 // stops reading (backpressure) instead of growing without bound.
+// Over TLS (use_tls) the same paths run through a TlsStream: the handshake completes before
+// the protocol starts, and every read and write goes through SSL instead of the syscall —
+// a plain connection pays one predictable branch per I/O call for it (docs/tls.md).
 #pragma once
 
 #include <cstdint>
@@ -17,6 +20,8 @@
 #include "core/buffer.h"
 #include "core/transport.h"
 #include "net/reactor.h"
+#include "net/socket.h"
+#include "net/tls.h"
 
 namespace wsedge::net {
 
@@ -35,6 +40,7 @@ class ConnectionOwner {
 struct ConnectionOptions {
   size_t high_water = 4u << 20;  // stop reading / tell the protocol past this many queued bytes
   int64_t linger_ms = 2000;      // closing: longest wait for the queue to drain, then for EOF
+  int64_t tls_handshake_ms = 10'000;  // TLS: the handshake must complete within this
 };
 
 // What every connection of one owner on one loop shares (one loop = one thread): the
@@ -43,7 +49,7 @@ struct ConnectionContext {
   static constexpr size_t kRecvSize = 256 * 1024;
 
   ConnectionContext(Reactor& reactor, ConnectionOwner& connection_owner,
-                    ConnectionOptions connection_options = {}, size_t recv_bytes = kRecvSize)
+                    const ConnectionOptions& connection_options = {}, size_t recv_bytes = kRecvSize)
       : loop(reactor),
         owner(connection_owner),
         options(connection_options),
@@ -56,6 +62,7 @@ struct ConnectionContext {
   std::unique_ptr<uint8_t[]> recv;
   size_t recv_size;
   Buffer cork;                        // sends of the connection inside on_data
+  Buffer tls_join;                    // TLS: an uncorked send's two spans, made one record
   Connection* corked = nullptr;       // whose sends `cork` is collecting
   std::unique_ptr<Protocol> retired;  // the pre-hijack protocol, freed after its callback
 };
@@ -68,6 +75,9 @@ class Connection final : public IoHandler, public Transport {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
+  // Makes this a TLS connection (call before start()): the protocol starts once the
+  // handshake is done, within ConnectionOptions::tls_handshake_ms or the connection closes.
+  void use_tls(std::unique_ptr<TlsStream> tls) { tls_ = std::move(tls); }
   Result<void> start(std::unique_ptr<Protocol> protocol);
   int fd() const { return fd_; }
   Protocol* protocol() const { return protocol_.get(); }
@@ -80,7 +90,9 @@ class Connection final : public IoHandler, public Transport {
   void send(std::span<const uint8_t> a, std::span<const uint8_t> b = {}) override;
   size_t buffered_amount() const override;
   size_t high_water_mark() const override { return ctx_.options.high_water; }
-  void expect(size_t bytes) override { expect_ = bytes; }
+  // The hint lives with the tail it is about (a protocol that expects more leaves bytes
+  // unconsumed), which keeps the connection itself at 120 bytes with the TLS pointer.
+  void expect(size_t bytes) override { pending().expect = bytes; }
   void arm_timer(int64_t delay_ms) override;
   void disarm_timer() override;
   int64_t now_ms() const override { return ctx_.loop.now_ms(); }
@@ -97,11 +109,25 @@ class Connection final : public IoHandler, public Transport {
   enum class State : uint8_t { kOpen, kFlushing, kFlushingFinal, kLingering, kDone };
   // Only a connection with a partial message in or refused bytes out has these.
   struct Pending {
-    Buffer tail;  // unconsumed input
-    Buffer out;   // output the kernel refused
+    Buffer tail;        // unconsumed input
+    Buffer out;         // output the kernel refused
+    size_t expect = 0;  // the protocol's read-size hint for the next read
   };
 
   void on_io(uint32_t events) override;
+  void continue_handshake(uint32_t events);
+  // The I/O seam: the socket for a plain connection, SSL for a TLS one.
+  IoResult read_in(uint8_t* dst, size_t cap) {
+    if (tls_) [[unlikely]]
+      return tls_->read(dst, cap);
+    return read_some(fd_, dst, cap);
+  }
+  IoResult write_bytes(const uint8_t* data, size_t len) {
+    if (tls_) [[unlikely]]
+      return tls_->write(data, len);
+    return write_some(fd_, data, len);
+  }
+  void send_tls(std::span<const uint8_t> a, std::span<const uint8_t> b);
   static void on_timer_fired(Timer* t);
   void handle_readable(uint32_t events);  // the loop's bits; 0 when resuming after backpressure
   void handle_writable();
@@ -117,15 +143,14 @@ class Connection final : public IoHandler, public Transport {
   void finish();
   Pending& pending();
   size_t queued() const { return pending_ ? pending_->out.readable() : 0; }
-  bool has_tail() const { return pending_ && !pending_->tail.empty(); }
   bool flushing() const { return state_ == State::kFlushing || state_ == State::kFlushingFinal; }
   void trim();  // frees pending_ once both buffers are empty
 
   ConnectionContext& ctx_;
   std::unique_ptr<Protocol> protocol_;
   std::unique_ptr<Pending> pending_;
+  std::unique_ptr<TlsStream> tls_;  // null: a plain TCP connection
   Timer timer_;
-  size_t expect_ = 0;
   int fd_;
   State state_ = State::kOpen;
   bool read_paused_ = false;  // backpressure: input left unread while out is over high water

@@ -10,6 +10,7 @@ cd "$ROOT"
 export WSEDGE_BIN="$ROOT/$BUILD/wsedge"
 OUT="$ROOT/$BUILD/test-output"
 mkdir -p "$OUT"
+export WSEDGE_TEST_OUT="$OUT"   # TLS suites write their throwaway CA and keys here
 
 total_pass=0
 total_fail=0
@@ -69,6 +70,7 @@ done
 for t in tests/conformance/run.py; do
   [ -e "$t" ] || continue
   run_suite conformance "$PY" "$t"
+  run_suite conformance-tls "$PY" "$t" --tls   # the same cases over wss:// (~45 s)
 done
 
 echo "$total_pass passed, $total_fail failed"

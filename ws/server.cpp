@@ -13,7 +13,8 @@ Server::Server(net::Reactor& loop, ServerOptions options)
     : loop_(loop),
       options_(std::move(options)),
       context_(loop, *this, options_.connection),
-      listener_(loop, [this](int fd, const sockaddr_storage& peer) { on_accept(fd, peer); }),
+      listener_(loop, [this](int fd, const sockaddr_storage&) { on_accept(fd, main_is_tls()); }),
+      tls_listener_(loop, [this](int fd, const sockaddr_storage&) { on_accept(fd, true); }),
       shutdown_timer_(
           [](net::Timer* t) {
             auto* self = static_cast<Server*>(t->arg());
@@ -49,18 +50,45 @@ Result<void> Server::start() {
   // first client's handshake latency (nor as a step in the memory curve of connections).
   char warm[kAcceptKeyLength];
   compute_accept_key("dGhlIHNhbXBsZSBub25jZQ==", warm);
+  if (options_.tls.enabled() && tls_.get() == nullptr) return Error{"TLS certificate not loaded"};
   if (Result<void> r = listener_.listen(options_.listen); !r) return r;
   // Known only now when --port 0 asked for a free one; sessions read it by reference.
   options_.http.hosts.ports.push_back(listener_.port());
+  if (!options_.tls.enabled() || options_.tls.port < 0) return {};
+  net::Listener::Options tls_listen = options_.listen;
+  tls_listen.port = static_cast<uint16_t>(options_.tls.port);
+  if (Result<void> r = tls_listener_.listen(tls_listen); !r) return r;
+  options_.http.hosts.ports.push_back(tls_listener_.port());
   return {};
 }
 
-void Server::on_accept(int fd, const sockaddr_storage& /*peer*/) {
+bool Server::load_tls(std::string* error) {
+  return tls_.reload(options_.tls.cert_file, options_.tls.key_file, error);
+}
+
+bool Server::reload_tls(std::string* error) {
+  if (!options_.tls.enabled()) {
+    *error = "TLS is off (no --tls-cert)";
+    return false;
+  }
+  return load_tls(error);
+}
+
+void Server::on_accept(int fd, bool tls) {
   if (shutdown_done_) {  // stopping: accept nothing new
     ::close(fd);
     return;
   }
   auto* c = new net::Connection(context_, fd);
+  if (tls) {
+    std::unique_ptr<net::TlsStream> stream = net::TlsStream::over_fd(tls_.get(), fd);
+    if (!stream) {
+      WSEDGE_LOG(kWarn, "cannot allocate TLS state for a new connection");
+      delete c;
+      return;
+    }
+    c->use_tls(std::move(stream));
+  }
   auto http = std::make_unique<http::HttpSession>(options_.http, files_.get(), *this);
   if (Result<void> r = c->start(std::move(http)); !r) {
     char why[160];
@@ -164,6 +192,7 @@ void Server::on_upgrade(Transport& t, const http::Request& request) {
 void Server::shutdown(std::function<void()> done) {
   shutdown_done_ = std::move(done);
   listener_.close();
+  tls_listener_.close();
   WSEDGE_LOG(kInfo, "shutting down: closing %llu connections",
              static_cast<unsigned long long>(stats_.connections_open));
   for (net::Connection* c = connections_; c != nullptr; c = c->next) {

@@ -5,6 +5,9 @@
 // and hijacks the connection into a Session for the route's Handler. Every non-upgrade
 // GET is served from the static root (or 404). One Server runs on one Reactor, on that
 // reactor's thread; routes, options and handlers must outlive it.
+// With a certificate (ServerOptions::tls) the listener speaks TLS — or, with a TLS port, a
+// second listener does, beside the plain one; reload_tls() swaps the certificate for new
+// connections while open ones keep theirs (docs/tls.md).
 #pragma once
 
 #include <cstdint>
@@ -19,6 +22,7 @@
 #include "net/connection.h"
 #include "net/listener.h"
 #include "net/reactor.h"
+#include "net/tls.h"
 #include "ws/session.h"
 
 namespace wsedge::ws {
@@ -38,8 +42,19 @@ struct Route {
   DeflateServerPolicy deflate{.enabled = false};
 };
 
+// TLS (net/tls): both files empty means none. The handshake timeout is
+// ConnectionOptions::tls_handshake_ms.
+struct TlsServerOptions {
+  std::string cert_file;  // PEM chain, leaf first
+  std::string key_file;   // PEM private key, unencrypted
+  int port = -1;          // -1: the main listener speaks TLS; else a second, TLS-only one
+                          // on this port (0: a free one) beside the plain listener
+  bool enabled() const { return !cert_file.empty(); }
+};
+
 struct ServerOptions {
   net::Listener::Options listen;
+  TlsServerOptions tls;
   std::string web_root;                      // static files; empty: none
   std::vector<std::string> allowed_origins;  // empty: any Origin
   http::HttpOptions http;
@@ -62,9 +77,18 @@ class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
 
   // Add every route before start(); sessions point at their route.
   void add_route(Route route);
+  // With TLS on, load_tls() must succeed before start(); false with a one-line `error`.
+  bool load_tls(std::string* error);
   Result<void> start();
   uint16_t port() const { return listener_.port(); }
   std::string address() const { return listener_.address(); }
+  bool main_is_tls() const { return options_.tls.enabled() && options_.tls.port < 0; }
+  // The second (TLS) listener's address; empty without one.
+  std::string tls_address() const { return tls_listener_.address(); }
+  // Re-reads the certificate and key for connections accepted from now on; a failure
+  // keeps the current ones (false, with why in `error`). Open connections are untouched.
+  bool reload_tls(std::string* error);
+  std::string tls_certificate() const { return tls_.describe_certificate(); }
   const ServerStats& stats() const { return stats_; }
 
   // Graceful stop (RFC 6455 §7.1.2 close with 1001 "going away"): stop accepting, start
@@ -75,7 +99,7 @@ class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
  private:
   class SessionLink;
 
-  void on_accept(int fd, const sockaddr_storage& peer);
+  void on_accept(int fd, bool tls);
   void on_connection_closed(net::Connection* c) override;
   void on_upgrade(Transport& t, const http::Request& request) override;
   const Route* find_route(std::string_view path) const;
@@ -87,6 +111,8 @@ class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
   ServerOptions options_;
   net::ConnectionContext context_;
   net::Listener listener_;
+  net::Listener tls_listener_;  // --tls-port: TLS beside the plain listener
+  net::TlsContext tls_;
   std::unique_ptr<http::StaticFiles> files_;
   std::deque<Route> routes_;                // sessions keep references into it: never reallocated
   net::Connection* connections_ = nullptr;  // intrusive list of every live connection

@@ -6,6 +6,7 @@
     /usr/bin/python3 tests/conformance/run.py -k 6.4,7.9 -v
     /usr/bin/python3 tests/conformance/run.py -k ping    # words match the description
     /usr/bin/python3 tests/conformance/run.py --list
+    /usr/bin/python3 tests/conformance/run.py --tls      # every case again, over wss://
 
 The binary is $WSEDGE_BIN (default build/wsedge); each server option set the cases need
 is one instance on a free port (SERVERS below), started on first use. Output: one line per
@@ -25,6 +26,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
 from support.server import Server, ServerStartError  # noqa: E402
+from support.tls import client_context, make_pki, tls_args  # noqa: E402
 
 import harness  # noqa: E402
 import cases_framing  # noqa: E402,F401  (registers sections 1-5)
@@ -35,6 +37,7 @@ import cases_deflate  # noqa: E402,F401  (section 12: permessage-deflate)
 import cases_deflate_params  # noqa: E402,F401  (section 13)
 import cases_deflate_negotiation  # noqa: E402,F401  (section 14)
 import cases_deflate_bad  # noqa: E402,F401  (section 15)
+import wire  # noqa: E402
 from wire import Fail  # noqa: E402
 
 MiB = 1 << 20
@@ -59,8 +62,9 @@ class Servers:
     """Server instances by name, started on first use; a start failure is remembered so
     every case that needs the instance fails fast with the same message."""
 
-    def __init__(self, web_dir):
+    def __init__(self, web_dir, extra_args=()):
         self.web_dir = web_dir
+        self.extra_args = list(extra_args)  # --tls: the certificate flags for every instance
         self.running = {}
         self.errors = {}
 
@@ -68,7 +72,8 @@ class Servers:
         if name in self.errors:
             raise Fail(f"server '{name}' did not start: {self.errors[name]}")
         if name not in self.running:
-            args = SERVERS[name] + ["--web", self.web_dir, "--log-level", "warn"]
+            args = SERVERS[name] + ["--web", self.web_dir, "--log-level", "warn"] + \
+                self.extra_args
             try:
                 srv = Server(args, stop_timeout=10)
                 srv.wait_ready()
@@ -153,6 +158,8 @@ def main(argv):
     ap.add_argument("--strict", action="store_true",
                     help="count NON-STRICT verdicts as failures")
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
+    ap.add_argument("--tls", action="store_true",
+                    help="run every case over TLS (wss://) with a throwaway CA")
     args = ap.parse_args(argv)
     patterns = [p.strip() for k in args.k for p in k.split(",") if p.strip()]
     ordered = sorted(harness.CASES, key=lambda c: tuple(int(x) for x in c.id.split(".")))
@@ -170,7 +177,13 @@ def main(argv):
     t_start = time.monotonic()
     totals = {}
     web_dir = tempfile.mkdtemp(prefix="wsedge-conf-web-")  # empty: nothing is static
-    servers = Servers(web_dir)
+    extra = []
+    if args.tls:
+        pki = make_pki()
+        wire.use_tls(client_context(pki))
+        extra = tls_args(pki)
+        print(f"over TLS: CA {pki.ca_cert}")
+    servers = Servers(web_dir, extra)
     passed = failed = 0
     streak = {}  # consecutive failures per server instance: bounds the run's time
     try:

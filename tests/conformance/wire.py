@@ -6,6 +6,9 @@ reads server frames back while checking that each is well formed (RFC 6455 §5.1
 no mask bit, RSV clear, minimal length encoding; §5.5: control frames <= 125 bytes and
 never fragmented). With permessage-deflate agreed, a case allows RSV1 (rsv_allowed) on the
 first frame of a data message only (RFC 7692 §6.1) and inflates those messages (inflate). Every read takes a deadline; nothing here blocks without one.
+With TLS set (use_tls(context)), the same bytes travel inside TLS: the client keeps the raw
+TCP socket (so shutdown, timeouts and FIN/RST stay visible) and runs TLS over memory BIOs
+(ssl.SSLObject): wire(data) is what goes on the socket for data.
 Standard library only.
 """
 import base64
@@ -13,8 +16,16 @@ import errno
 import hashlib
 import os
 import socket
+import ssl
 import struct
 import time
+
+TLS = None  # an ssl.SSLContext when the suite runs over TLS (run.py --tls)
+
+
+def use_tls(context):
+    global TLS
+    TLS = context
 
 CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 OPNAMES = {CONT: "cont", TEXT: "text", BINARY: "binary", CLOSE: "close", PING: "ping",
@@ -138,11 +149,44 @@ class RawClient:
         self.rsv_allowed = 0
         self.inflate = None
         self.last_rsv1 = False
+        self.tls = None  # ssl.SSLObject over tls_in/tls_out when TLS is on
+        self.tls_in = self.tls_out = None
 
     # ----- connection ------------------------------------------------------------------
-    def connect(self, extra_headers=(), protocols=None):
+    def open(self):
+        """TCP, and the TLS handshake when TLS is on; no HTTP yet."""
         self.sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if TLS is not None:
+            self._tls_handshake(time.monotonic() + self.timeout)
+
+    def _tls_handshake(self, deadline):
+        self.tls_in, self.tls_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = TLS.wrap_bio(self.tls_in, self.tls_out, server_hostname="localhost")
+        while True:  # self.tls stays None meanwhile, so _fill hands over raw bytes
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self.sock.sendall(self.tls_out.read())
+                self._fill(deadline, "the TLS handshake")
+                self.tls_in.write(bytes(self.buf))
+                self.buf.clear()
+            except ssl.SSLError as exc:
+                raise Fail(f"TLS handshake failed: {exc}") from None
+        self.sock.sendall(self.tls_out.read())
+        self.tls = tls
+        self.log.append(f"  TLS ok ({self.tls.version()})")
+
+    def wire(self, data):
+        """The bytes that go on the socket for `data`: itself, or its TLS records."""
+        if self.tls is None:
+            return bytes(data)
+        self.tls.write(data)
+        return self.tls_out.read()
+
+    def connect(self, extra_headers=(), protocols=None):
+        self.open()
         key = base64.b64encode(os.urandom(16)).decode()
         lines = [f"GET {self.path} HTTP/1.1", f"Host: {self.host}:{self.port}",
                  "Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Key: {key}",
@@ -150,7 +194,7 @@ class RawClient:
         if protocols:
             lines.append("Sec-WebSocket-Protocol: " + ", ".join(protocols))
         lines += list(extra_headers)
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        self.sock.sendall(self.wire(("\r\n".join(lines) + "\r\n\r\n").encode()))
         head = self._read_head(time.monotonic() + self.timeout)
         self.response_head = head
         status_line, *header_lines = head.split("\r\n")
@@ -199,10 +243,10 @@ class RawClient:
             self.log.append(f"> {note}" + (f" (in {chunk}-byte writes)" if chunk else ""))
         try:
             if not chunk:
-                self.sock.sendall(data)
+                self.sock.sendall(self.wire(data))
                 return
             for i in range(0, len(data), chunk):
-                self.sock.sendall(data[i:i + chunk])
+                self.sock.sendall(self.wire(data[i:i + chunk]))
                 if delay:
                     time.sleep(delay)
         except (BrokenPipeError, ConnectionResetError) as exc:
@@ -248,7 +292,25 @@ class RawClient:
         if not data:
             self.tcp_closed = "FIN"
             raise TcpClosed("FIN")
-        self.buf += data
+        if self.tls is None:
+            self.buf += data
+            return
+        self.tls_in.write(data)
+        try:
+            while True:
+                chunk = self.tls.read(1 << 20)
+                if not chunk:  # close_notify: the TLS stream ended (TCP may follow)
+                    break
+                self.buf += chunk
+        except ssl.SSLWantReadError:
+            pass  # a partial record: the next _fill brings the rest
+        except ssl.SSLZeroReturnError:
+            pass  # close_notify
+        except ssl.SSLError as exc:
+            raise Fail(f"TLS error from the server's bytes: {exc}") from None
+        out = self.tls_out.read()  # e.g. the answer to a KeyUpdate
+        if out:
+            self.sock.sendall(out)
 
     def recv_frame(self, deadline, what="a frame"):
         """Next server frame; checks its framing. Raises Timeout or TcpClosed."""

@@ -6,7 +6,8 @@
 
 The binary is $WSEDGE_BIN (default build/wsedge under the repo root). It is always started
 with --host 127.0.0.1 --port 0 and the port is read from its first stdout line, which the
-CLI contract fixes as "wsedge listening on ws://HOST:PORT/". Never a fixed port.
+CLI contract fixes as "wsedge listening on ws://HOST:PORT/" (wss:// when the listener speaks
+TLS; with --tls-port a second line names the TLS listener: srv.tls_port). Never a fixed port.
 On exit the server gets SIGTERM and must exit 0 within its close grace plus a margin; if it
 does not, it is killed and, when the with-body did not already raise, ServerExitError is
 raised so the failure cannot go unnoticed. Suites that count the shutdown as a test case
@@ -23,7 +24,7 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FIRST_LINE = re.compile(r"^wsedge listening on ws://(\[[0-9a-fA-F:.]+\]|[^:/]+):(\d+)/$")
+FIRST_LINE = re.compile(r"^wsedge listening on (wss?)://(\[[0-9a-fA-F:.]+\]|[^:/]+):(\d+)/$")
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 
@@ -52,6 +53,8 @@ class Server:
         self.stop_timeout = stop_timeout
         self.host = None
         self.port = None
+        self.scheme = "ws"
+        self.tls_port = None  # the second (wss://) listener of --tls-port
         self.stdout_lines = []
         self.stopped = False
         self.exit_problem = None
@@ -86,12 +89,31 @@ class Server:
             raise ServerStartError(f"first stdout line of {self.cmd} is {line!r}, expected "
                                    f"'wsedge listening on ws://HOST:PORT/'"
                                    + self._stderr_tail())
-        self.host = m.group(1).strip("[]")
-        self.port = int(m.group(2))
+        self.scheme = m.group(1)
+        self.host = m.group(2).strip("[]")
+        self.port = int(m.group(3))
+        if "--tls-port" in self.args:
+            wait_until(lambda: len(self.stdout_lines) >= 2, timeout)
+            second = FIRST_LINE.match(self.stdout_lines[1] if len(self.stdout_lines) > 1 else "")
+            if not second or second.group(1) != "wss":
+                self._kill()
+                raise ServerStartError(f"no 'wsedge listening on wss://' second line from "
+                                       f"{self.cmd}: {self.stdout_lines!r}")
+            self.tls_port = int(second.group(3))
 
-    def url(self, path="/"):
+    def url(self, path="/", tls_port=False):
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"ws://{host}:{self.port}{path}"
+        if tls_port:
+            return f"wss://{host}:{self.tls_port}{path}"
+        return f"{self.scheme}://{host}:{self.port}{path}"
+
+    def stderr_text(self):
+        """Everything the server wrote to stderr so far (its log)."""
+        try:
+            self._stderr.seek(0)
+            return self._stderr.read().decode("utf-8", "replace")
+        except (OSError, ValueError):
+            return ""
 
     def alive(self):
         return self.proc.poll() is None
