@@ -9,6 +9,7 @@ flush, the trailing 00 00 ff ff removed. Usage: tests/fuzz/make_corpus.py [--che
 (--check: exit 1 if the committed seeds differ from what this script writes).
 """
 import os
+import random
 import struct
 import sys
 import zlib
@@ -345,6 +346,11 @@ def session_seeds():
                             frame(1, deflate(TEXT, bits=9), rsv1=True)),
         "deflate-min-size": (dfl | 0x200, frame(1, deflate(b"tiny"), rsv1=True)),
     }
+    # Regression (tests/unit/test_fuzz_regressions.cpp): a client that agreed to a 9-bit
+    # window but refers 600 bytes back; the verdict must not depend on the read sizes.
+    half = random.Random(11).randbytes(600)
+    wires["regress-window9-far-distance"] = (1 | (1 << 6) | 0x1800,
+                                             frame(2, deflate(half + half), rsv1=True))
     for name, (flags, wire) in wires.items():
         seed("session", name + "-whole", wire + session_tail(flags, [300]))
         seed("session", name + "-bytes", wire + session_tail(flags, [1]))
