@@ -23,6 +23,7 @@
 
 using namespace wsedge::ws;
 using wsedge::fuzz::Copy;
+using wsedge::fuzz::Window;
 
 namespace {
 
@@ -49,14 +50,14 @@ bool same(const DecodeResult& a, const DecodeResult& b) {
 
 // Returns the decoded header of the frame at the front of `in`, checking the decision point.
 DecodeResult decode_checked(std::span<const uint8_t> in, const DecodeRules& rules) {
+  static Window guard(kMaxHeaderSize);
   const DecodeResult whole = decode_header(in, rules);
-  Copy window(in.first(std::min(in.size(), kMaxHeaderSize)));
-  FUZZ_CHECK(same(decode_header(window.view(), rules), whole));
+  const size_t w = std::min(in.size(), kMaxHeaderSize);
+  FUZZ_CHECK(same(decode_header(guard.place(in.first(w)), rules), whole));
   if (whole.status == DecodeStatus::kIncomplete) FUZZ_CHECK(in.size() < kMaxHeaderSize);
   bool decided = false;
-  for (size_t k = 0; k <= window.view().size(); ++k) {
-    Copy prefix(in.first(k));
-    const DecodeResult r = decode_header(prefix.view(), rules);
+  for (size_t k = 0; k <= w; ++k) {
+    const DecodeResult r = decode_header(guard.place(in.first(k)), rules);
     if (!decided && r.status != DecodeStatus::kIncomplete) {
       decided = true;
       if (r.status == DecodeStatus::kError) FUZZ_CHECK(r.error_offset < k);
@@ -127,9 +128,10 @@ void check_unmask(std::span<const uint8_t> payload, const MaskKey& key, size_t p
   for (int k = 1; k < kMaskKernelCount; ++k) {
     const auto kernel = static_cast<MaskKernel>(k);
     if (!mask_kernel_supported(kernel)) continue;
-    Copy got(payload);
-    mask_kernel(kernel)(got.span().data(), got.span().size(), key, phase);
-    FUZZ_CHECK(std::equal(want.begin(), want.end(), got.view().begin()));
+    static Window guard;
+    const std::span<uint8_t> got = guard.place(payload);
+    mask_kernel(kernel)(got.data(), got.size(), key, phase);
+    FUZZ_CHECK(std::equal(want.begin(), want.end(), got.begin()));
   }
 }
 
