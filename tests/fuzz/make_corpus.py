@@ -341,6 +341,7 @@ def session_seeds():
         "deflate-plain-message": (dfl, frame(2, b"uncompressed")),
         "deflate-bomb": ((dfl & ~0x1800) | 0x0800, frame(2, deflate(b"\0" * 100000), rsv1=True)),
         "deflate-garbage": (dfl, frame(2, b"\xff\xff\xff", rsv1=True)),
+        "deflate-memlevel8": (dfl | 0x2000, frame(1, z, rsv1=True) + frame(2, bytes(range(256)))),
         "deflate-reset": (dfl | 2 | 4, frame(1, z, rsv1=True) + frame(1, z, rsv1=True)),
         "deflate-window9": (1 | (1 << 3) | (1 << 6) | 0x1800,
                             frame(1, deflate(TEXT, bits=9), rsv1=True)),
@@ -351,6 +352,12 @@ def session_seeds():
     half = random.Random(11).randbytes(600)
     wires["regress-window9-far-distance"] = (1 | (1 << 6) | 0x1800,
                                              frame(2, deflate(half + half), rsv1=True))
+    # Regression: inflated invalid UTF-8 followed by corrupt data, or by more than the limit.
+    wires["regress-utf8-then-corrupt"] = (dfl, bytes.fromhex(
+        "418537fa213dfdc29d0f10898137fa213d47809b37fa213d10a580c19f515f4d3dc74c83a123e7a4d9cb26"
+        "a39fe318c3e9237f2d97fdfa21"))
+    wires["regress-utf8-then-too-big"] = ((dfl & ~0x1800) | 0x0800,
+                                          frame(1, deflate(b"\xff" + b"a" * 5000), rsv1=True))
     for name, (flags, wire) in wires.items():
         seed("session", name + "-whole", wire + session_tail(flags, [300]))
         seed("session", name + "-bytes", wire + session_tail(flags, [1]))
