@@ -36,16 +36,15 @@ if [ ${#names[@]} -eq 0 ]; then
     names+=("${n#fuzz_}")
   done
 fi
+mkdir -p "$out/artifacts"
 if [ "$build" = 1 ]; then
-  echo "make fuzz (clang++-14, ASan + UBSan + libFuzzer) ..."
-  make --no-print-directory fuzz FUZZ_BUILD="$FUZZ_BUILD" >"$out.build.log" 2>&1 || {
-    mkdir -p "$(dirname "$out")"
-    tail -n 30 "$out.build.log"
+  echo "make fuzz (clang++-14, ASan + UBSan + libFuzzer): log $out/build.log"
+  make --no-print-directory fuzz FUZZ_BUILD="$FUZZ_BUILD" >"$out/build.log" 2>&1 || {
+    tail -n 30 "$out/build.log"
     echo "0 passed, ${#names[@]} failed"
     exit 1
   }
 fi
-mkdir -p "$out/artifacts"
 
 pass=0
 fail=0
