@@ -146,7 +146,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t pos = 0;
   for (int frames = 0; pos < stream.size() && frames < 64; ++frames) {
     const std::span<const uint8_t> in = stream.subspan(pos);
-    const DecodeResult r = decode_checked(in, rules);
+    // The prefix and kernel checks cost ~20 decodes a frame: the first frames get them, the
+    // rest (the sequence rules' business) only the header checks.
+    const bool deep = frames < 4;
+    const DecodeResult r = deep ? decode_checked(in, rules) : decode_header(in, rules);
     if (r.status != DecodeStatus::kOk) break;  // the connection fails, or waits for bytes
     const FrameHeader& h = r.header;
     check_header(in, h, rules);
@@ -165,7 +168,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const size_t have = in.size() - h.header_length;
     if (h.payload_length > have) break;
     Copy payload(in.subspan(h.header_length, h.payload_length));
-    check_unmask(payload.view(), h.mask_key, pos);
+    if (deep) check_unmask(payload.view(), h.mask_key, pos);
     if (h.masked) unmask(payload.span().data(), payload.span().size(), h.mask_key);
     if (h.opcode == Opcode::kClose) check_close_payload(payload.view());
     pos += h.header_length + h.payload_length;

@@ -95,12 +95,12 @@ void check_reparse(std::span<const uint8_t> in, const http::Request& req,
   FUZZ_CHECK(again.content_length == req.content_length && again.chunked == req.chunked);
 }
 
-// Prefixes: all of them for short inputs; otherwise 32 spread over the input and those
+// Prefixes: all of them for short inputs; otherwise 16 spread over the input and those
 // around the verdict's offset, where an off-by-one would show.
 void check_prefixes(std::span<const uint8_t> in, const http::ParseResult& whole,
                     const http::ParseLimits& limits) {
   const size_t n = in.size();
-  const size_t step = n <= 128 ? 1 : n / 32;
+  const size_t step = n <= 64 ? 1 : n / 16;
   const size_t at = whole.status == http::ParseStatus::kDone ? whole.consumed : whole.error_offset;
   std::vector<size_t> ks;
   for (size_t k = 0; k < n; k += step)

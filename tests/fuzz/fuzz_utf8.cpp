@@ -89,7 +89,7 @@ void check_level(SimdLevel level, std::span<const uint8_t> text, std::span<const
     v.reset();
     FUZZ_CHECK(!v.failed() && v.finish());
   }
-  if (text.size() <= 256) {  // a byte per call: every cut point at once
+  if (text.size() <= 96) {  // a byte per call: every cut point at once
     Utf8Validator v(level);
     size_t i = 0;
     while (i < text.size() && v.feed(text.subspan(i, 1)))

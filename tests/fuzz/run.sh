@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the libFuzzer targets of build-fuzz/ (make fuzz) for a bounded time or number of runs.
 #
-#   tests/fuzz/run.sh [--build] [--seconds S | --runs N] [--out DIR] [NAME...]
+#   tests/fuzz/run.sh [--build] [--seconds S | --runs N [--max-seconds S]] [--out DIR] [NAME...]
 #
 # NAME is a target without its fuzz_ prefix (default: every tests/fuzz/fuzz_*.cpp). Each
 # target starts from its committed seeds, tests/fuzz/corpus/NAME/ (read only), and grows a
@@ -16,6 +16,7 @@ cd "$ROOT"
 FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
 seconds=10
 runs=""
+max_seconds=""
 out="$FUZZ_BUILD/run"
 build=0
 names=()
@@ -23,6 +24,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --seconds) seconds=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
+    --max-seconds) max_seconds=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --build) build=1; shift ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
@@ -59,6 +61,7 @@ for name in "${names[@]}"; do
   mkdir -p "$out/corpus/$name"
   args=(-print_final_stats=1 -timeout=10 -rss_limit_mb=2048 "-artifact_prefix=$out/artifacts/$name-")
   if [ -n "$runs" ]; then args+=("-runs=$runs"); else args+=("-max_total_time=$seconds"); fi
+  [ -n "$max_seconds" ] && args+=("-max_total_time=$max_seconds")
   [ -f "tests/fuzz/$name.dict" ] && args+=("-dict=tests/fuzz/$name.dict")
   if [ -f "tests/fuzz/$name.options" ]; then
     while read -r flag; do
