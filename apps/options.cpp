@@ -1,5 +1,7 @@
 #include "apps/options.h"
 
+#include <sys/random.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -68,6 +70,9 @@ const char* usage_text() {
          "                        first\n"
          "  --allow-origin O      accept only handshakes with this Origin; repeatable\n"
          "                        (default: any origin)\n"
+         "  --allow-host H        also answer requests whose Host is H (name or name:port);\n"
+         "                        repeatable; 'any' answers every Host (default on a\n"
+         "                        loopback --host: only localhost/127.x/[::1] with our port)\n"
          "  --ping-interval S     server pings every S seconds (default 0: off)\n"
          "  --idle-timeout S      close a WebSocket silent for S seconds (default: 2x the ping\n"
          "                        interval when pinging, else never)\n"
@@ -84,7 +89,8 @@ const char* usage_text() {
          "  --exec \"CMD ARGS\"     enable /exec: each connection runs CMD (no shell; quote\n"
          "                        words with '...' or \"...\"); off unless given\n"
          "  --exec-token T        /exec clients must present T (?token=T or Authorization:\n"
-         "                        Bearer T); required when --host is not loopback\n"
+         "                        Bearer T); required when --host is not loopback, else\n"
+         "                        a random one is made and printed at start\n"
          "  --help, --version\n";
 }
 
@@ -101,12 +107,15 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
       out->deflate_no_context_takeover = true;
       continue;
     }
+    // clang-format off
     static constexpr std::string_view kWithValue[] = {
         "--host", "--port", "--web", "--log-level", "--max-message-size", "--subprotocol",
         "--allow-origin", "--ping-interval", "--idle-timeout", "--handshake-timeout",
         "--close-grace", "--high-water", "--deflate", "--deflate-window-bits",
         "--deflate-min-size", "--deflate-mem-level", "--push-interval", "--exec",
-        "--exec-token"};
+        "--exec-token",
+        "--allow-host"};
+    // clang-format on
     bool known = false;
     for (std::string_view k : kWithValue)
       known = known || k == flag;
@@ -140,6 +149,9 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
       ok = !out->subprotocols.back().empty();
     } else if (flag == "--allow-origin") {
       out->allowed_origins.emplace_back(value);
+    } else if (flag == "--allow-host") {
+      out->allowed_hosts.emplace_back(value);
+      ok = !out->allowed_hosts.back().empty();
     } else if (flag == "--ping-interval") {
       ok = parse_seconds(value, &out->ping_interval_ms);
     } else if (flag == "--idle-timeout") {
@@ -198,6 +210,24 @@ bool is_loopback_host(const std::string& host) {
   std::string_view h = host;
   if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
   return h == "localhost" || h == "::1" || h.substr(0, 4) == "127." || h == "::ffff:127.0.0.1";
+}
+
+std::string random_token() {
+  unsigned char bytes[16];
+  // getrandom(2) blocks only before the kernel's pool is seeded, once per boot.
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0 && errno != EINTR) std::abort();  // no randomness: never run with a guessable one
+    if (n > 0) got += static_cast<size_t>(n);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string token;
+  for (unsigned char b : bytes) {
+    token += kHex[b >> 4];
+    token += kHex[b & 15];
+  }
+  return token;
 }
 
 }  // namespace wsedge::app

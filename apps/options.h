@@ -22,6 +22,9 @@ struct Options {
   uint64_t max_message_size = 64ull << 20;
   std::vector<std::string> subprotocols;
   std::vector<std::string> allowed_origins;
+  // Host values answered besides the loopback names (http/host_policy.h); "any" turns the
+  // check off. Without any, the check is on exactly when --host is a loopback address.
+  std::vector<std::string> allowed_hosts;
   int64_t ping_interval_ms = 0;
   int64_t idle_timeout_ms = 0;
   int64_t handshake_timeout_ms = 10'000;
@@ -37,8 +40,12 @@ struct Options {
   int64_t push_interval_ms = 3'000;
   std::string exec_command;            // --exec as given; empty: no /exec route
   std::vector<std::string> exec_argv;  // --exec split into words (no shell)
-  std::string exec_token;              // required from /exec clients when set
+  std::string exec_token;              // /exec clients must present it (main makes one if none)
+  bool exec_token_generated = false;   // made at start, so printed for the user
 };
+
+// 128 random bits from the system's CSPRNG, as 32 hex digits: a fresh /exec token.
+std::string random_token();
 
 // True for addresses only this machine can reach: 127.0.0.0/8, ::1, "localhost".
 bool is_loopback_host(const std::string& host);

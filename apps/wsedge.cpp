@@ -8,8 +8,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <memory>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "apps/chat.h"
@@ -34,6 +34,13 @@ wsedge::ws::ServerOptions server_options(const wsedge::app::Options& o) {
   s.listen.reuse_port = o.reuse_port;
   s.web_root = o.web_root;
   s.allowed_origins = o.allowed_origins;
+  // DNS rebinding (http/host_policy.h): a server only this machine can reach answers only
+  // this machine's names, unless told which others; "any" is the operator's opt-out.
+  bool any_host =
+      std::find(o.allowed_hosts.begin(), o.allowed_hosts.end(), "any") != o.allowed_hosts.end();
+  s.http.hosts.enabled =
+      !any_host && (wsedge::app::is_loopback_host(o.host) || !o.allowed_hosts.empty());
+  s.http.hosts.names = o.allowed_hosts;
   s.http.head_timeout_ms = o.handshake_timeout_ms;
   s.connection.high_water = o.high_water;
   s.connection.linger_ms = o.close_grace_ms;
@@ -140,6 +147,12 @@ int main(int argc, char** argv) {
       break;
   }
   set_log_level(opts.log_level);
+  // Without a token, any page the user's browser visits could reach the command through a
+  // rebound name or a proxy; so there is always one (printed below, as Jupyter does).
+  if (!opts.exec_argv.empty() && opts.exec_token.empty()) {
+    opts.exec_token = app::random_token();
+    opts.exec_token_generated = true;
+  }
   raise_fd_limit();
   if (!opts.web_root.empty() && ::access(opts.web_root.c_str(), R_OK | X_OK) != 0) {
     if (opts.web_root_given) {
@@ -194,8 +207,11 @@ int main(int argc, char** argv) {
   // The first stdout line is a contract: tests and scripts read the port from it.
   std::printf("wsedge listening on ws://%s/\n", server.address().c_str());
   if (exec) {
-    std::printf("wsedge /exec runs: %s%s\n", opts.exec_command.c_str(),
-                opts.exec_token.empty() ? "" : " (token required)");
+    std::printf("wsedge /exec runs: %s (token required)\n", opts.exec_command.c_str());
+    if (opts.exec_token_generated) {
+      std::printf("wsedge /exec token: %s http://%s/exec.html?token=%s\n", opts.exec_token.c_str(),
+                  server.address().c_str(), opts.exec_token.c_str());
+    }
   }
   std::fflush(stdout);
   reactor.run();

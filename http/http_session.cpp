@@ -1,5 +1,7 @@
 #include "http/http_session.h"
 
+#include <algorithm>
+
 #include "core/buffer.h"
 #include "core/log.h"
 #include "http/response.h"
@@ -50,6 +52,16 @@ size_t HttpSession::on_data(Transport& t, std::span<uint8_t> data) {
 }
 
 bool HttpSession::answer(Transport& t, const Request& request) {
+  // Checked before any route runs: a rebound name must reach neither a WebSocket route
+  // nor a file (http/host_policy.h).
+  if (!host_allowed(request.header("host"), options_.hosts)) {
+    WSEDGE_LOG(kInfo, "http %.*s: Host '%.*s' refused (421)",
+               static_cast<int>(t.peer_address().size()), t.peer_address().data(),
+               static_cast<int>(std::min<size_t>(request.header("host").size(), 100)),
+               request.header("host").data());
+    reply_error(t, 421, "this server does not answer for that Host (see --allow-host)");
+    return false;
+  }
   if (request.header_has_token("upgrade", "websocket")) {
     upgrades_.on_upgrade(t, request);
     return false;

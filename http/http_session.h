@@ -5,6 +5,7 @@
 // alive per RFC 9112 §9.3, and hands WebSocket upgrade requests to an UpgradeHandler,
 // which either refuses them or switches the connection to a WebSocket session (the
 // hijack). Request bodies are not accepted: such requests get an error and a close.
+// Every request, upgrade or not, must first pass the HostPolicy (421 otherwise).
 // Slowloris guard: a request head must complete within head_timeout_ms of its first byte
 // (or of the connection/previous response), else 408 and close.
 #pragma once
@@ -13,6 +14,7 @@
 #include <memory>
 
 #include "core/transport.h"
+#include "http/host_policy.h"
 #include "http/parser.h"
 
 namespace wsedge::http {
@@ -31,6 +33,7 @@ class UpgradeHandler {
 
 struct HttpOptions {
   ParseLimits limits;
+  HostPolicy hosts;  // requests whose Host it refuses get 421 (the DNS-rebinding guard)
   int64_t head_timeout_ms = 10'000;       // slowloris guard
   int64_t keepalive_timeout_ms = 30'000;  // an idle keep-alive connection is closed after it
 };

@@ -60,6 +60,8 @@ std::string_view reason_phrase(int status) {
       return "Content Too Large";
     case 414:
       return "URI Too Long";
+    case 421:
+      return "Misdirected Request";
     case 426:
       return "Upgrade Required";
     case 431:

@@ -108,6 +108,12 @@ HandshakeResult check_handshake(const http::Request& req, const HandshakeOptions
   if (req.method != "GET") return refuse(405, "WebSocket handshake must use GET");
   // RFC 6455 §4.2.1 (1): HTTP/1.1 or higher. 1.0 is a version we speak, so not 505.
   if (req.version_minor < 1) return refuse(400, "WebSocket handshake requires HTTP/1.1");
+  // RFC 6455 §4.1 (client, item 2) and §4.2.1: the opening handshake is a GET request
+  // head, and the WebSocket stream begins right after it. A body (Content-Length > 0, or
+  // any Transfer-Encoding, which the parser reports as chunked) would leave the server and
+  // any proxy in front disagreeing on where frames begin (RFC 9112 §6.3): bytes a proxy
+  // took for the body would run here as uninspected frames. Content-Length: 0 is no body.
+  if (req.has_body()) return refuse(400, "a WebSocket upgrade request must not carry a body");
   const Fields f = scan_fields(req);
   // RFC 6455 §4.2.1 (2): a Host header field.
   if (f.hosts != 1) return refuse(400, "missing Host header");

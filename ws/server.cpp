@@ -49,7 +49,10 @@ Result<void> Server::start() {
   // first client's handshake latency (nor as a step in the memory curve of connections).
   char warm[kAcceptKeyLength];
   compute_accept_key("dGhlIHNhbXBsZSBub25jZQ==", warm);
-  return listener_.listen(options_.listen);
+  if (Result<void> r = listener_.listen(options_.listen); !r) return r;
+  // Known only now when --port 0 asked for a free one; sessions read it by reference.
+  options_.http.hosts.ports.push_back(listener_.port());
+  return {};
 }
 
 void Server::on_accept(int fd, const sockaddr_storage& /*peer*/) {

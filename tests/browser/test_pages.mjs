@@ -42,11 +42,13 @@ function startServer(args) {
     const proc = spawn(serverBinary(), ['--host', '127.0.0.1', '--port', '0', ...args],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let all = '';  // every stdout byte, for lines after the first (the /exec token)
     let err = '';
     const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`no first line within 10s; stderr: ${err}`)); }, 10000);
     proc.on('error', (e) => { clearTimeout(timer); reject(e); });
     proc.stderr.on('data', (d) => { err += d; });
     proc.stdout.on('data', (d) => {
+      all += d;
       if (out === null) return;
       out += d;
       const nl = out.indexOf('\n');
@@ -55,7 +57,7 @@ function startServer(args) {
       const m = /^wsedge listening on ws:\/\/([^/]+):(\d+)\/$/.exec(out.slice(0, nl));
       out = null;
       if (!m) { proc.kill('SIGKILL'); reject(new Error('bad first line')); return; }
-      resolve({ proc, base: `http://127.0.0.1:${m[2]}`, stderr: () => err });
+      resolve({ proc, base: `http://127.0.0.1:${m[2]}`, stderr: () => err, stdout: () => all });
     });
   });
 }
@@ -207,8 +209,18 @@ test('push page: the counter and the server statistics go up on their own', asyn
 });
 
 // ----- exec: /exec.html ------------------------------------------------------------------
+// The token wsedge made at start (no --exec-token given) and printed on its own line.
+async function execToken(srv) {
+  for (let i = 0; i < 500; i++) {
+    const m = /^wsedge \/exec token: ([0-9a-f]{32}) /m.exec(srv.stdout());
+    if (m) return m[1];
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`no /exec token printed: ${srv.stdout()}`);
+}
+
 test('exec page: cat echoes the typed line; disconnect ends the command', async () => {
-  const page = await newPage('/exec.html');
+  const page = await newPage(`/exec.html?token=${await execToken(SRV)}`);
   await page.click('#connect');
   await waitText(page, '#status', 'running');
   await page.fill('#line', 'hello from the exec page');

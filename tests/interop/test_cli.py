@@ -112,9 +112,10 @@ def recv_until(sock, marker, limit=1 << 20):
     return data
 
 
-UPGRADE = (b"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-           b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-           b"Sec-WebSocket-Version: 13\r\n\r\n")
+def upgrade(srv, extra=b""):
+    return (b"GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n%s\r\n" % (srv.port, extra))
 
 
 def masked_text(payload):
@@ -127,7 +128,7 @@ def masked_text(payload):
 def _():
     with wsedge_server() as srv:
         s = socket.create_connection((srv.host, srv.port), timeout=5)
-        s.sendall(UPGRADE + masked_text(b"first") + masked_text(b"second"))
+        s.sendall(upgrade(srv) + masked_text(b"first") + masked_text(b"second"))
         data = recv_until(s, b"second")
         head, _, rest = data.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 101"), head
@@ -141,8 +142,9 @@ def _():
     with wsedge_server(["--web", os.path.join(os.path.dirname(__file__), "..", "..", "apps",
                                               "web")]) as srv:
         s = socket.create_connection((srv.host, srv.port), timeout=5)
-        req = b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n"
-        s.sendall(req + req + b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        host = b"Host: 127.0.0.1:%d\r\n" % srv.port
+        req = b"GET /missing HTTP/1.1\r\n" + host + b"\r\n"
+        s.sendall(req + req + b"GET / HTTP/1.1\r\n" + host + b"Connection: close\r\n\r\n")
         data = b""
         while True:
             chunk = s.recv(65536)
@@ -159,9 +161,60 @@ def _():
 def _():
     with wsedge_server() as srv:
         s = socket.create_connection((srv.host, srv.port), timeout=5)
-        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+        s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: 5\r\n\r\nhello"
+                  % srv.port)
         data = recv_until(s, b"\r\n\r\n")
         assert data.startswith(b"HTTP/1.1 413"), data[:100]
+        s.close()
+
+
+def read_all(s):
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+@case("request smuggling: an upgrade with a body gets 400, no 101, and no frame runs")
+def _():
+    empty_text = b"\x81\x80\x00\x00\x00\x00"  # a masked empty text frame, if it ran
+    with wsedge_server() as srv:
+        for framing, body in [(b"Content-Length: 6\r\n", empty_text),
+                              (b"Transfer-Encoding: chunked\r\n", b"0\r\n\r\n" + empty_text)]:
+            s = socket.create_connection((srv.host, srv.port), timeout=5)
+            s.sendall(upgrade(srv, framing) + body)
+            data = read_all(s)
+            s.close()
+            assert data.startswith(b"HTTP/1.1 400"), (framing, data[:100])
+            assert b"101" not in data.split(b"\r\n")[0] and b"\x81\x00" not in data, data
+        s = socket.create_connection((srv.host, srv.port), timeout=5)
+        s.sendall(upgrade(srv, b"Content-Length: 0\r\n") + masked_text(b"ok"))
+        assert recv_until(s, b"\x81\x02ok").startswith(b"HTTP/1.1 101")
+        s.close()
+
+
+@case("DNS rebinding: on loopback a foreign Host gets 421 on every path; --allow-host admits it")
+def _():
+    with wsedge_server(["--allow-host", "ws.example"]) as srv:
+        for host in (b"rebind.example:%d" % srv.port, b"127.0.0.1:%d" % (srv.port + 1),
+                     b"127.0.0.1.rebind.example:%d" % srv.port):
+            for req in (b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n",
+                        upgrade(srv).replace(b"127.0.0.1:%d" % srv.port, host)):
+                s = socket.create_connection((srv.host, srv.port), timeout=5)
+                s.sendall(req)
+                data = read_all(s)
+                s.close()
+                assert data.startswith(b"HTTP/1.1 421"), (host, data[:80])
+        s = socket.create_connection((srv.host, srv.port), timeout=5)
+        s.sendall(upgrade(srv).replace(b"127.0.0.1:%d" % srv.port, b"ws.example:443"))
+        assert recv_until(s, b"\r\n\r\n").startswith(b"HTTP/1.1 101")
+        s.close()
+    with wsedge_server(["--allow-host", "any"]) as srv:
+        s = socket.create_connection((srv.host, srv.port), timeout=5)
+        s.sendall(upgrade(srv).replace(b"127.0.0.1:%d" % srv.port, b"rebind.example"))
+        assert recv_until(s, b"\r\n\r\n").startswith(b"HTTP/1.1 101")
         s.close()
 
 

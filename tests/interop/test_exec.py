@@ -10,6 +10,8 @@ Last line: "N passed, N failed".
 """
 import asyncio
 import os
+import re
+import socket
 import subprocess
 import sys
 import time
@@ -29,6 +31,23 @@ class Env:
     token = None   # --exec cat --exec-token TOKEN
     script = None  # --exec "sh -c ..." driven by its first input line
     plain = None   # no --exec
+
+
+def generated_token(srv, timeout=5):
+    """The token wsedge made at start and printed on its own stdout line."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in srv.stdout_lines:
+            m = re.match(r"wsedge /exec token: ([0-9a-f]{32}) http://127\.0\.0\.1:\d+/exec\.html"
+                         r"\?token=\1$", line)
+            if m:
+                return m.group(1)
+        time.sleep(0.01)
+    raise AssertionError(f"no generated token in {srv.stdout_lines!r}")
+
+
+def exec_path(srv):
+    return f"/exec?token={generated_token(srv)}"
 
 
 # The script server's command: its first input line says what to do, so one server covers
@@ -78,7 +97,7 @@ async def wait_for(pred, timeout, step=0.02):
 # ----- running a command ----------------------------------------------------------------
 @test("cat: each text message comes back as a line; several lines in one message too")
 async def _():
-    async with connect(Env.cat, "/exec") as ws:
+    async with connect(Env.cat, exec_path(Env.cat)) as ws:
         await ws.send("hello cat")
         check(await recv(ws) == "hello cat", "first line")
         await ws.send("two\nlines")
@@ -89,7 +108,7 @@ async def _():
 
 @test("the command's exit closes the session: 1000, 'exit status 3', output first")
 async def _():
-    async with connect(Env.script, "/exec") as ws:
+    async with connect(Env.script, exec_path(Env.script)) as ws:
         await ws.send("exit3")
         check(await recv(ws) == "about to exit", "output before the exit")
         code, reason = await close_info(ws)
@@ -98,14 +117,14 @@ async def _():
 
 @test("stderr lines come back too")
 async def _():
-    async with connect(Env.script, "/exec") as ws:
+    async with connect(Env.script, exec_path(Env.script)) as ws:
         await ws.send("stderr")
         check(await recv(ws) == "to stderr", "stderr line")
 
 
 @test("an output line over 8 KiB arrives in 8 KiB pieces")
 async def _():
-    async with connect(Env.script, "/exec") as ws:
+    async with connect(Env.script, exec_path(Env.script)) as ws:
         await ws.send("long")
         got = [await recv(ws) for _ in range(3)]
         check([len(g) for g in got] == [8192, 8192, 20000 - 16384], f"{[len(g) for g in got]}")
@@ -114,14 +133,14 @@ async def _():
 
 @test("invalid UTF-8 output is repaired (U+FFFD), so the text frame stays valid")
 async def _():
-    async with connect(Env.script, "/exec") as ws:
+    async with connect(Env.script, exec_path(Env.script)) as ws:
         await ws.send("invalid")
         check(await recv(ws) == "bad \ufffd byte", "repaired line")
 
 
 @test("the command inherits only stdin, stdout and stderr (no server fds)")
 async def _():
-    async with connect(Env.script, "/exec") as ws:
+    async with connect(Env.script, exec_path(Env.script)) as ws:
         await ws.send("fds")
         fds = []
         try:
@@ -135,7 +154,7 @@ async def _():
 
 @test("a message over the 8 KiB read limit -> close 1009")
 async def _():
-    async with connect(Env.cat, "/exec") as ws:
+    async with connect(Env.cat, exec_path(Env.cat)) as ws:
         await ws.send("x" * (8 * 1024 + 1))
         code, _ = await close_info(ws)
         check(code == 1009, f"code {code}")
@@ -143,7 +162,7 @@ async def _():
 
 @test("a binary message -> close 1003")
 async def _():
-    async with connect(Env.cat, "/exec") as ws:
+    async with connect(Env.cat, exec_path(Env.cat)) as ws:
         await ws.send(b"\x01\x02")
         code, _ = await close_info(ws)
         check(code == 1003, f"code {code}")
@@ -153,7 +172,7 @@ async def _():
 @test("client closes: SIGINT ends a command that honours it at once")
 async def _():
     pid = Env.script.proc.pid
-    async with connect(Env.script, "/exec") as ws:
+    async with connect(Env.script, exec_path(Env.script)) as ws:
         await ws.send("sleep")
         check(await recv(ws) == "sleeping", "started")
         check(len(children(pid)) == 1, f"children {children(pid)}")
@@ -165,7 +184,7 @@ async def _():
 @test("client closes: a command ignoring SIGINT gets SIGKILL after 1 s", timeout=15)
 async def _():
     pid = Env.script.proc.pid
-    async with connect(Env.script, "/exec") as ws:
+    async with connect(Env.script, exec_path(Env.script)) as ws:
         await ws.send("stubborn")
         check(await recv(ws) == "ignoring SIGINT", "started")
         t0 = time.monotonic()
@@ -182,7 +201,7 @@ async def _():
     before = fd_count(pid)
 
     async def one(i):
-        async with connect(Env.cat, "/exec") as ws:
+        async with connect(Env.cat, exec_path(Env.cat)) as ws:
             await ws.send(f"session {i}")
             check(await recv(ws) == f"session {i}", "echo")
     await asyncio.gather(*(one(i) for i in range(10)))
@@ -219,10 +238,60 @@ async def _():
 async def _():
     srv = Env.cat
     same = f"http://127.0.0.1:{srv.port}"
-    check(await status_of(srv, "/exec", {"Origin": "http://evil.example"}) == 403, "evil")
-    async with connect(srv, "/exec", origin=same) as ws:
+    check(await status_of(srv, exec_path(srv), {"Origin": "http://evil.example"}) == 403,
+          "evil")
+    async with connect(srv, exec_path(srv), origin=same) as ws:
         await ws.send("same origin")
         check(await recv(ws) == "same origin", "echo")
+
+
+@test("no --exec-token: a random one is made, printed, and required (401 without it)")
+async def _():
+    pid = Env.cat.proc.pid
+    token = generated_token(Env.cat)
+    check(token != generated_token(Env.script), "two servers made the same token")
+    check(await status_of(Env.cat, "/exec") == 401, "no token")
+    check(await status_of(Env.cat, "/exec?token=" + "0" * 32) == 401, "wrong token")
+    check(not children(pid), "a refused client started a command")
+    check(await status_of(Env.cat, f"/exec?token={token}") == 101, "the printed token")
+
+
+def raw_upgrade(srv, host, origin, path):
+    """Status line of a hand-made upgrade with this Host and Origin (a rebound page's)."""
+    with socket.create_connection((srv.host, srv.port), timeout=5) as s:
+        s.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\n"
+                   "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        return s.recv(4096).split(b"\r\n", 1)[0].decode()
+
+
+@test("DNS rebinding: Host and Origin rebind.example:PORT -> 421, no command runs")
+async def _():
+    for srv in (Env.cat, Env.token):
+        port = srv.port
+        rebound = f"rebind.example:{port}"
+        # Even with the right token: the name is not ours, whoever holds the secret.
+        path = exec_path(srv) if srv is Env.cat else f"/exec?token={TOKEN}"
+        for host in (rebound, f"127.0.0.1.rebind.example:{port}", f"127.0.0.1:{port + 1}"):
+            line = raw_upgrade(srv, host, f"http://{host}", path)
+            check(line.startswith("HTTP/1.1 421"), f"{host}: {line}")
+        check(not children(srv.proc.pid), "a rebound page started a command")
+        line = raw_upgrade(srv, f"127.0.0.1:{port}", f"http://127.0.0.1:{port}", path)
+        check(line.startswith("HTTP/1.1 101"), f"our own name: {line}")
+
+
+@test("--allow-host NAME lets a proxied name in; the token is still required")
+async def _():
+    with wsedge_server(["--log-level", "warn", "--web", "", "--exec", "cat",
+                        "--allow-host", "ws.example"]) as srv:
+        tok = exec_path(srv)
+        host = f"ws.example:{srv.port}"
+        check(raw_upgrade(srv, host, f"http://{host}", tok).startswith("HTTP/1.1 101"), "listed")
+        check(raw_upgrade(srv, host, f"http://{host}", "/exec").startswith("HTTP/1.1 401"),
+              "listed name, no token")
+        check(raw_upgrade(srv, "other.example", "http://other.example", tok)
+              .startswith("HTTP/1.1 421"), "unlisted name")
 
 
 @test("without --exec no command ever runs (/exec is just the echo route)")
@@ -253,7 +322,7 @@ async def _():
 async def _():
     with wsedge_server(["--log-level", "warn", "--web", "", "--exec",
                         "sh -c \"trap '' INT; echo up; while :; do sleep 0.05; done\""]) as srv:
-        async with connect(srv, "/exec") as ws:
+        async with connect(srv, exec_path(srv)) as ws:
             check(await recv(ws) == "up", "started")
             kids = [p for p, _ in children(srv.proc.pid)]
             check(len(kids) == 1, f"children {kids}")

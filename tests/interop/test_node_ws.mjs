@@ -323,7 +323,7 @@ test('http: GET of a missing file -> 404', async () => {
 });
 
 test('http: path traversal (/../) never serves a file outside --web', async () => {
-  const resp = await rawHttp(`GET /../../../../etc/passwd HTTP/1.1\r\nHost: ${MAIN.host}\r\nConnection: close\r\n\r\n`);
+  const resp = await rawHttp(`GET /../../../../etc/passwd HTTP/1.1\r\nHost: ${MAIN.host}:${MAIN.port}\r\nConnection: close\r\n\r\n`);
   const status = Number((/^HTTP\/1\.1 (\d{3})/.exec(resp) || [])[1]);
   check(!resp.includes('root:'), 'served /etc/passwd');
   check([400, 403, 404].includes(status), `status ${status || JSON.stringify(resp.slice(0, 40))}`);

@@ -127,6 +127,13 @@ TEST_CASE("check_handshake: each RFC 6455 §4.2.1 requirement refused on its own
        "13"},
       {"§4.2.1(6) no version", request("Sec-WebSocket-Version"), 426, "13"},
       {"§4.2.1(6) two versions", request("", {"Sec-WebSocket-Version: 8"}), 426, "13"},
+      // Request smuggling: the stream must start right after the head (RFC 9112 §6.3).
+      {"body: Content-Length 6", request("", {"Content-Length: 6"}), 400, "body"},
+      {"body: Content-Length 1", request("", {"Content-Length: 1"}), 400, "body"},
+      {"body: Transfer-Encoding chunked", request("", {"Transfer-Encoding: chunked"}), 400, "body"},
+      {"body: Transfer-Encoding gzip, chunked", request("", {"Transfer-Encoding: gzip, chunked"}),
+       400, "body"},
+      {"Content-Length 0 is no body", request("", {"Content-Length: 0"}), 101, ""},
   };
   for (const Row& row : rows) {
     std::string name = row.name;
