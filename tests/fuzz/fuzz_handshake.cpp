@@ -3,9 +3,10 @@
 // Input: byte 0 picks the route's options (subprotocols, an Origin allow-list, whether
 // Origin is required), the rest is a request head; heads the parser refuses are dropped.
 // Invariants: check_handshake agrees with a reference written straight from the list in
-// RFC 6455 §4.2.1; an accepted handshake's accept key is base64(SHA-1(key + GUID)) computed
-// here independently, its subprotocol is the route's first the client offered, and the 101
-// it writes is well formed; a refusal has a status of the contract and a well-formed reply.
+// RFC 6455 §4.2.1, plus the no-body rule against request smuggling; an accepted handshake's
+// accept key is base64(SHA-1(key + GUID)) computed here independently, its subprotocol is the
+// route's first the client offered, and the 101 it writes is well formed; a refusal has a
+// status of the contract and a well-formed reply.
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
@@ -51,6 +52,7 @@ bool key_ok(std::string_view k) {
 // RFC 6455 §4.2.1 items 1-6 and §4.2.2 item 4 (origin), one line each.
 bool reference_accepts(const http::Request& req, const ws::HandshakeOptions& o) {
   if (req.method != "GET" || req.version_minor != 1) return false;
+  if (req.has_body()) return false;  // §4.1 item 2: a request head, frames right after it
   if (count(req, "host") != 1) return false;
   if (!req.header_has_token("upgrade", "websocket")) return false;
   if (!req.header_has_token("connection", "upgrade")) return false;
