@@ -5,6 +5,7 @@
 #   make test       every suite in tests/; ends with one line "N passed, N failed"
 #   make asan       the same suites against an AddressSanitizer + UBSan build (build-asan/)
 #   make bench      Google Benchmark micro benchmarks
+#   make fuzz       libFuzzer targets tests/fuzz/fuzz_*.cpp into build-fuzz/ (docs/fuzzing.md)
 #   make deps       install missing Debian/npm packages (run automatically by the above)
 #   make format     clang-format every source file;  make lint  cppcheck
 #   make clean
@@ -56,7 +57,8 @@ all: $(DEPS_STAMP) $(SERVER) $(UNIT) $(TOOLS)
 # Debian packages the build and the tests need; installed with apt-get when root,
 # otherwise the one command to run is printed. Node's `ws` comes from tests/package-lock.json.
 DEBS := g++ libssl-dev zlib1g-dev doctest-dev libbenchmark-dev python3 python3-websockets \
-        nodejs curl chromium
+        nodejs curl chromium \
+        clang-14 libclang-rt-14-dev
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): tests/package.json tests/package-lock.json
 	@missing=""; for p in $(DEBS); do \
@@ -123,7 +125,41 @@ lint:
 	  --suppress=missingIncludeSystem -I. core net http ws apps
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan $(FUZZ_BUILD)
+
+# --- fuzzing (docs/fuzzing.md) -----------------------------------------------------------
+# Every tests/fuzz/fuzz_NAME.cpp becomes build-fuzz/fuzz_NAME: libFuzzer + ASan + UBSan, built
+# with Debian's clang++-14 (libFuzzer itself, libclang_rt.fuzzer, is in libclang-rt-14-dev).
+# The library is compiled again with the same sanitizers and the fuzzer's coverage hooks
+# (fuzzer-no-link: instrumented, but without libFuzzer's main), so the fuzzer sees its branches.
+FUZZ_CXX   ?= clang++-14
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_FLAGS := -std=c++20 $(WARN) -g -O1 -fno-omit-frame-pointer -MMD -MP -I. -pthread \
+              $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.cpp)
+FUZZ_OBJ   := $(FUZZ_SRC:%.cpp=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.cpp=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_LIB   := $(FUZZ_BUILD)/libwsedge.a
+FUZZERS    := $(FUZZ_SRC:tests/fuzz/%.cpp=$(FUZZ_BUILD)/%)
+
+.PHONY: fuzz
+fuzz: $(DEPS_STAMP) $(FUZZERS)
+
+$(FUZZ_BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -c $< -o $@
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
+	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+
+# The targets' objects are intermediates of a pattern chain: keep them, or every make relinks.
+.SECONDARY: $(FUZZ_OBJ)
+-include $(FUZZ_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
 
 -include $(LIB_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)
 include bench/peers/peers.mk

@@ -73,5 +73,16 @@ for t in tests/conformance/run.py; do
   run_suite conformance-tls "$PY" "$t" --tls   # the same cases over wss:// (~45 s)
 done
 
+# --- fuzz (tests/fuzz/run.sh, docs/fuzzing.md) ---------------------------------------------
+# A short run of every libFuzzer target, one case each (FUZZ_SECONDS, default 10 s per
+# target). The targets are ASan + UBSan builds of their own (build-fuzz/), so under
+# `make asan` (build-asan) the suite is skipped, not run twice: the skip is printed and
+# counts as neither passed nor failed.
+if [ "$BUILD" = build-asan ]; then
+  echo "== fuzz: skipped under $BUILD (the fuzz targets are ASan + UBSan builds; make test runs them)"
+else
+  run_suite fuzz bash tests/fuzz/run.sh --build --seconds "${FUZZ_SECONDS:-10}" --out "$OUT/fuzz"
+fi
+
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ] && [ "$any_missing" -eq 0 ]

@@ -45,6 +45,12 @@ void counted_free(void* opaque, void* p) {
 // are these four; the sender removes them and the receiver (§7.2.2) puts them back.
 constexpr uint8_t kTail[4] = {0x00, 0x00, 0xff, 0xff};
 
+// zlib checks a distance against its window plus what the current inflate() call has
+// produced, so with a window smaller than 32 KiB a peer that breaks the client_max_window_bits
+// it agreed to is refused or not depending on how its bytes were cut into reads (found by
+// tests/fuzz/fuzz_session). The full window checks every DEFLATE distance the same way.
+constexpr int kInflateWindowBits = 15;
+
 constexpr size_t kMaxDeflateChunk = 64 * 1024;
 constexpr size_t kMaxSlice = size_t{1} << 30;  // zlib's avail_in is 32-bit: feed in slices
 
@@ -225,7 +231,7 @@ InflateStatus MessageInflater::finish(Buffer& out, size_t max_total) {
 void MessageInflater::restart_after_final_block() {
   if (opts_.no_context_takeover || !s_) return;  // freed by finish() anyway
   z_stream& z = s_->z;
-  auto window = std::make_unique<uint8_t[]>(size_t{1} << opts_.window_bits);
+  auto window = std::make_unique<uint8_t[]>(size_t{1} << kInflateWindowBits);
   uInt len = 0;
   inflateGetDictionary(&z, window.get(), &len);
   inflateReset(&z);
@@ -241,7 +247,7 @@ InflateStatus MessageInflater::run(const uint8_t* in, size_t n, Buffer& out, siz
     s->z.zalloc = counted_alloc;
     s->z.zfree = counted_free;
     s->z.opaque = &s->bytes;
-    const int rc = inflateInit2(&s->z, -opts_.window_bits);
+    const int rc = inflateInit2(&s->z, -kInflateWindowBits);
     if (rc == Z_MEM_ERROR) throw std::bad_alloc();
     s->live = rc == Z_OK;
     s_ = std::move(s);

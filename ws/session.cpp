@@ -134,12 +134,15 @@ bool Session::inflate(std::span<const uint8_t> compressed, bool fin) {
   size_t before = out.readable();
   InflateStatus st = fin ? compression_->inflater.finish(out, options_.max_message_size)
                          : compression_->inflater.feed(compressed, out, options_.max_message_size);
-  if (st != InflateStatus::kOk) {
-    fail(st == InflateStatus::kTooBig ? WsError::kMessageTooBig : WsError::kBadCompressedData);
-    return false;
-  }
+  // What inflated before a failure is validated first: an invalid byte there comes earlier in
+  // the message than the corrupt data or the limit, and checking it whatever the status keeps
+  // the verdict (1007 or 1009) independent of how the payload was cut into reads.
   if (message_text_ && !utf8_.feed(out.view().subspan(before))) {
     fail(WsError::kInvalidUtf8);
+    return false;
+  }
+  if (st != InflateStatus::kOk) {
+    fail(st == InflateStatus::kTooBig ? WsError::kMessageTooBig : WsError::kBadCompressedData);
     return false;
   }
   return true;
