@@ -269,6 +269,9 @@ def raw_upgrade(srv, host, origin, path):
 @test("DNS rebinding: Host and Origin rebind.example:PORT -> 421, no command runs")
 async def _():
     for srv in (Env.cat, Env.token):
+        # Earlier tests' commands may still be exiting (SIGINT, then reaped): wait them out,
+        # so a child seen below can only be one this test's requests started.
+        check(await wait_for(lambda s=srv: not children(s.proc.pid), 5), "earlier commands")
         port = srv.port
         rebound = f"rebind.example:{port}"
         # Even with the right token: the name is not ours, whoever holds the secret.
