@@ -86,7 +86,11 @@ void Connection::continue_handshake(uint32_t events) {
     case TlsStream::Handshake::kFailed:
       WSEDGE_LOG(kDebug, "%.*s: TLS handshake failed: %s", static_cast<int>(peer_address().size()),
                  peer_address().data(), tls_->last_error());
-      finish();
+      if (tls_->answered_plain_http()) {
+        shut_write();  // linger so the clear-text 400 is read, not reset by unread input
+      } else {
+        finish();
+      }
       return;
     case TlsStream::Handshake::kDone:
       break;

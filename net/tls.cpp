@@ -235,6 +235,7 @@ std::unique_ptr<TlsStream> TlsStream::over_fd(SSL_CTX* ctx, int fd) {
   SSL_set_accept_state(ssl);
   std::unique_ptr<TlsStream> stream(new TlsStream(ssl));
   stream->sock_err_ = &state->err;
+  stream->fd_ = fd;
   return stream;
 }
 
@@ -284,8 +285,27 @@ TlsStream::Handshake TlsStream::handshake() {
   }
   int e = SSL_get_error(ssl_, r);
   if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return Handshake::kAgain;
+  int reason = ERR_GET_REASON(ERR_peek_error());
   fail(e);
+  if (reason == SSL_R_HTTP_REQUEST || reason == SSL_R_HTTPS_PROXY_REQUEST) answer_plain_http();
   return Handshake::kFailed;
+}
+
+// A plain-HTTP client on the TLS port would otherwise see its connection closed with no
+// word of why (or a TLS alert it cannot read). One clear-text answer, best effort: the
+// socket is fresh and the answer far smaller than its send buffer, so one write suffices.
+void TlsStream::answer_plain_http() {
+  if (fd_ < 0) return;
+  static constexpr char kAnswer[] =
+      "HTTP/1.1 400 Bad Request\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\n"
+      "Content-Length: 55\r\n"
+      "Connection: close\r\n"
+      "\r\n"
+      "This port speaks TLS: use https:// or wss:// instead.\r\n";
+  static_assert(sizeof "This port speaks TLS: use https:// or wss:// instead.\r\n" - 1 == 55);
+  IoResult r = write_some(fd_, kAnswer, sizeof kAnswer - 1);
+  answered_plain_http_ = r.status == IoStatus::kOk;
 }
 
 IoResult TlsStream::read(uint8_t* dst, size_t cap) {

@@ -59,6 +59,11 @@ class TlsStream {
   // Advances the server handshake. kAgain: call again on the next readiness event.
   Handshake handshake();
   bool established() const { return established_; }
+  // After kFailed: the client spoke plain HTTP to the TLS port (OpenSSL recognises
+  // "GET ", "POST", "HEAD", "PUT " and CONNECT where a ClientHello belongs). handshake()
+  // has then already written a clear-text 400 naming the mistake, so the caller should
+  // half-close and linger (so the answer is read, not reset) rather than close at once.
+  bool answered_plain_http() const { return answered_plain_http_; }
 
   // Decrypts into dst until dst is full or OpenSSL needs bytes the socket does not have
   // yet (WANT_READ): records OpenSSL already holds (SSL_pending, read-ahead) are drained
@@ -90,6 +95,7 @@ class TlsStream {
  private:
   explicit TlsStream(SSL* ssl) : ssl_(ssl) {}
   IoResult fail(int ssl_error);  // maps SSL_get_error's answer, remembers the reason
+  void answer_plain_http();
 
   SSL* ssl_;
   const int* sock_err_ = nullptr;      // the fd BIO's last errno (null over memory BIOs)
@@ -99,6 +105,8 @@ class TlsStream {
   bool failed_ = false;  // a fatal error: no close_notify may follow (SSL_shutdown(3))
   bool read_wants_write_ = false;
   bool write_wants_read_ = false;
+  bool answered_plain_http_ = false;
+  int fd_ = -1;  // the socket under the fd BIO, for the clear-text 400; -1 over memory BIOs
   const char* error_ = "";
 };
 

@@ -242,6 +242,38 @@ async def _(v):
     check("\nclosed\n" in out and "read:errno" not in out, out[-400:])
 
 
+def plain_request_to(port, request):
+    """Sends clear-text bytes to a TLS port; returns everything read until EOF."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(request)
+        got = b""
+        while chunk := s.recv(4096):
+            got += chunk
+        return got
+
+
+@test("plain HTTP on the TLS port: a clear-text 400 that says to use https, then EOF")
+async def _(v):
+    # Several KiB of headers behind the request line: input the server never reads,
+    # which a bare close() would turn into a RST that could destroy the answer.
+    filler = b"".join(b"X-Filler-%d: %s\r\n" % (i, b"y" * 100) for i in range(40))
+    for method in (b"GET", b"POST", b"HEAD", b"PUT"):
+        req = (method + b" / HTTP/1.1\r\nHost: localhost:%d\r\n" % Env.tls.port + filler
+               + b"\r\n")
+        got = await asyncio.to_thread(plain_request_to, Env.tls.port, req)
+        check(got.startswith(b"HTTP/1.1 400 Bad Request\r\n"), f"{method}: {got[:200]!r}")
+        head, _, body = got.partition(b"\r\n\r\n")
+        check(b"Connection: close" in head and b"https://" in body, got)
+        length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+        check(length == len(body), f"Content-Length {length}, body {len(body)}")
+    # Not HTTP and not TLS: closed without a clear-text answer (we cannot know the protocol).
+    got = await asyncio.to_thread(plain_request_to, Env.tls.port, b"\x00\x01garbage\r\n\r\n")
+    check(not got.startswith(b"HTTP/"), got)
+    # And the TLS port still serves TLS.
+    status, _ = await asyncio.to_thread(https_get, Env.tls, "/")
+    check(status == 200, status)
+
+
 # ---- --tls-port: plain and TLS at once ----------------------------------------------
 
 @test("--tls-port: ws:// on --port and wss:// on the TLS port, both echo")
