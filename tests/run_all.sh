@@ -73,6 +73,19 @@ for t in tests/conformance/run.py; do
   run_suite conformance-tls "$PY" "$t" --tls   # the same cases over wss:// (~45 s)
 done
 
+# --- hostile (tests/hostile/run.py, docs/SECURITY.md) ---------------------------------------
+# Attacking clients, each case asserting its figures, peak and settled server RSS among them.
+# Under `make asan` those figures do not hold (ASan's quarantine keeps freed memory, up to
+# 256 MiB, and its shadow memory adds to RSS), so the suite is skipped there: the skip is
+# printed and counts as neither passed nor failed. Cases that need flags this build lacks,
+# and known bugs, are reported as pending (never as passed): their lines are shown here.
+if [ "$BUILD" = build-asan ]; then
+  echo "== hostile: skipped under $BUILD (ASan's quarantine and shadow memory make RSS figures meaningless)"
+else
+  run_suite hostile "$PY" tests/hostile/run.py
+  grep -E '^pending:' "$OUT/hostile.log" | sed 's/^/  /'
+fi
+
 # --- fuzz (tests/fuzz/run.sh, docs/fuzzing.md) ---------------------------------------------
 # A short run of every libFuzzer target, one case each (FUZZ_SECONDS, default 10 s per
 # target). The targets are ASan + UBSan builds of their own (build-fuzz/), so under

@@ -1,0 +1,104 @@
+"""--message-memory-budget BYTES (default 128M): a server-wide bound on bytes held in
+incomplete messages, compressed or not; past it the largest holders are closed with 1013
+(issue 11 §1). Also: a failed session frees its message buffers the moment it fails, not when
+its close grace ends. Gated: runs once `wsedge --help` lists the flag.
+"""
+import time
+
+from harness import BINARY, CONT, MiB, bomb, case, check, frame
+
+F = "--message-memory-budget"
+
+
+def holders(ctx, n, first_frame, wait=1.0, deflate=True):
+    """n connections each send first_frame (a started, unfinished message). Returns
+    (clients, close codes seen within `wait` s: None for still open)."""
+    clients = [ctx.ws(deflate=deflate) for _ in range(n)]
+    for c in clients:
+        c.send(first_frame)
+        time.sleep(0.05)
+    codes = []
+    end = time.monotonic() + wait
+    for c in clients:
+        try:
+            code, _, _ = c.close_frame(max(end, time.monotonic() + 0.05))
+        except Exception:  # noqa: BLE001 — no close frame: still open
+            code = None
+        codes.append(code)
+    return clients, codes
+
+
+@case("the issue's repro, scaled: 8 connections each one RSV1 FIN=0 fragment of ~12 KB that "
+      "inflates to 12 MiB, --message-memory-budget 32M", "the largest holders get close 1013 "
+      "until ≤ 32 MiB is held: ≥ 5 of 8 closed 1013 ≤ 1 s, the rest open; peak RSS ≤ +44 MiB",
+      server=[F, "32M", "--max-message-size", "16M"], needs=[F], peak_mib=44, settle_mib=20)
+def _(ctx):
+    clients, codes = holders(ctx, 8, frame(BINARY, bomb(12 * MiB), fin=False, rsv=4))
+    closed = codes.count(1013)
+    check(closed >= 5 and set(codes) <= {1013, None}, f"close codes {codes}")
+    ctx.figure("closed", f"1013 × {closed}, open × {codes.count(None)}")
+    for c in clients:
+        c.close()
+
+
+@case("uncompressed: 8 connections each send 12 MiB of a 16 MiB frame and stop, "
+      "--message-memory-budget 32M", "≥ 5 of 8 closed 1013 ≤ 1 s; peak RSS ≤ +44 MiB",
+      server=[F, "32M", "--max-message-size", "16M"], needs=[F], peak_mib=44, settle_mib=20)
+def _(ctx):
+    part = frame(BINARY, b"u" * (16 * MiB))[:12 * MiB]
+    clients, codes = holders(ctx, 8, part, deflate=False)
+    closed = codes.count(1013)
+    check(closed >= 5 and set(codes) <= {1013, None}, f"close codes {codes}")
+    ctx.figure("closed", f"1013 × {closed}, open × {codes.count(None)}")
+    for c in clients:
+        c.close()
+
+
+@case("after the 1013s, a surviving holder completes its message", "its echo arrives ≤ 2 s",
+      server=[F, "32M", "--max-message-size", "16M"], needs=[F], peak_mib=44, settle_mib=20)
+def _(ctx):
+    first = b"a" * (12 * MiB)
+    clients, codes = holders(ctx, 4, frame(BINARY, first, fin=False), deflate=False)
+    alive = [c for c, code in zip(clients, codes) if code is None]
+    check(alive, f"no holder survived: {codes}")
+    c = alive[0]
+    c.send(frame(CONT, b"end"))
+    op, got = c.message(time.monotonic() + 2, "the completed message")
+    check(got == first + b"end", f"echo of {len(got)} B differs")
+    ctx.figure("closed", f"{codes}")
+    for c in clients:
+        c.close()
+
+
+@case("a failed session frees its buffer at once: 16 bombs past --max-message-size 8M with "
+      "--close-grace 5 (the failed connections linger)",
+      "close 1009 × 16; RSS while they linger ≤ +16 MiB, not 16 × 8 MiB",
+      server=[F, "128M", "--max-message-size", "8M", "--close-grace", "5"], needs=[F],
+      peak_mib=24, settle_mib=16,
+      pending="a failed Session keeps its inflated message buffer until its close grace ends: "
+              "held +129 MiB for 16 × 8 MiB, peak +133 MiB (issue 11 §1, third item)")
+def _(ctx):
+    body = frame(BINARY, bomb(64 * MiB), rsv=4)
+    clients = [ctx.ws(deflate=True) for _ in range(16)]
+    t0 = time.monotonic()
+    for c in clients:
+        c.send(body)
+    codes = [c.close_frame(t0 + 5)[0] for c in clients]
+    check(codes == [1009] * 16, f"codes {codes}")
+    time.sleep(0.2)
+    held = ctx.rss_over_mib()
+    check(held <= 16, f"RSS +{held:.1f} MiB while the failed connections linger")
+    ctx.figure("held while lingering", f"+{held:.1f} MiB")
+    for c in clients:
+        c.close()
+
+
+@case("the default budget: 12 connections each hold one fragment inflating to 15 MiB, no flags",
+      "the default 128M budget (with the 16M inflated default): RSS held ≤ +150 MiB, ≥ 1 closed "
+      "1013", needs=[F, "--max-inflated-size"], peak_mib=150, settle_mib=150, timeout=60)
+def _(ctx):
+    clients, codes = holders(ctx, 12, frame(BINARY, bomb(15 * MiB), fin=False, rsv=4), wait=2)
+    check(codes.count(1013) >= 1 and set(codes) <= {1013, None}, f"close codes {codes}")
+    ctx.figure("closed", f"1013 × {codes.count(1013)}")
+    for c in clients:
+        c.close()
