@@ -42,6 +42,8 @@ wsedge::ws::ServerOptions server_options(const wsedge::app::Options& o) {
       !any_host && (wsedge::app::is_loopback_host(o.host) || !o.allowed_hosts.empty());
   s.http.hosts.names = o.allowed_hosts;
   s.http.head_timeout_ms = o.handshake_timeout_ms;
+  s.http.limits.max_head_bytes = o.max_head_size;
+  s.http.limits.max_headers = o.max_headers;
   s.connection.high_water = o.high_water;
   s.connection.linger_ms = o.close_grace_ms;
   s.shutdown_grace_ms = o.close_grace_ms + 500;
