@@ -42,6 +42,8 @@ wsedge::ws::ServerOptions server_options(const wsedge::app::Options& o) {
       !any_host && (wsedge::app::is_loopback_host(o.host) || !o.allowed_hosts.empty());
   s.http.hosts.names = o.allowed_hosts;
   s.http.head_timeout_ms = o.handshake_timeout_ms;
+  s.http.limits.max_head_bytes = o.max_head_size;
+  s.http.limits.max_headers = o.max_headers;
   s.connection.high_water = o.high_water;
   s.connection.linger_ms = o.close_grace_ms;
   s.shutdown_grace_ms = o.close_grace_ms + 500;
@@ -49,6 +51,13 @@ wsedge::ws::ServerOptions server_options(const wsedge::app::Options& o) {
   s.tls.key_file = o.tls_key;
   s.tls.port = o.tls_port;
   s.connection.tls_handshake_ms = o.tls_handshake_timeout_ms;
+  s.connection.max_connections = static_cast<size_t>(o.max_connections);
+  s.connection.max_send_queue = static_cast<size_t>(o.max_send_queue);
+  if (!o.max_send_queue_given) {
+    // The echo route answers a message with one of the same size: let it queue whole.
+    s.connection.max_send_queue =
+        std::max<size_t>(s.connection.max_send_queue, o.max_message_size + 64 * 1024);
+  }
   return s;
 }
 
@@ -121,14 +130,29 @@ void add_routes(wsedge::ws::Server& server, wsedge::net::Reactor& reactor,
 
 // Every connection is an fd: take the whole hard limit the administrator allows instead
 // of the 1024 soft default, so EMFILE means the machine's limit, not a default's.
-void raise_fd_limit() {
+// Returns the limit now in force.
+uint64_t raise_fd_limit() {
   rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
-    lim.rlim_cur = lim.rlim_max;
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return 1024;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlim_t want = lim.rlim_max;
+    lim.rlim_cur = want;
     if (setrlimit(RLIMIT_NOFILE, &lim) != 0) {
       WSEDGE_LOG(kWarn, "setrlimit(RLIMIT_NOFILE): %s", std::strerror(errno));
+      getrlimit(RLIMIT_NOFILE, &lim);
     }
   }
+  return lim.rlim_cur == RLIM_INFINITY ? UINT64_MAX : static_cast<uint64_t>(lim.rlim_cur);
+}
+
+// The default --max-connections: every fd the process may open, less a reserve for what
+// the server opens besides connections (stdio, epoll, eventfd, signalfd, listeners and
+// their spares, a static file being served, /exec pipes, a certificate being reloaded).
+// Shedding there, with accept-and-close, keeps EMFILE — which stalls the whole accept
+// path until an fd frees — a last resort. A small limit keeps a quarter in reserve.
+uint64_t default_max_connections(uint64_t fd_limit) {
+  uint64_t reserve = std::min<uint64_t>(64, fd_limit / 4);
+  return std::max<uint64_t>(1, fd_limit - reserve);
 }
 
 }  // namespace
@@ -157,7 +181,11 @@ int main(int argc, char** argv) {
     opts.exec_token = app::random_token();
     opts.exec_token_generated = true;
   }
-  raise_fd_limit();
+  uint64_t fd_limit = raise_fd_limit();
+  if (opts.max_connections == 0) opts.max_connections = default_max_connections(fd_limit);
+  WSEDGE_LOG(kInfo, "fd limit %llu: at most %llu connections at once (--max-connections)",
+             static_cast<unsigned long long>(fd_limit),
+             static_cast<unsigned long long>(opts.max_connections));
   if (!opts.web_root.empty() && ::access(opts.web_root.c_str(), R_OK | X_OK) != 0) {
     if (opts.web_root_given) {
       std::fprintf(stderr, "wsedge: --web %s: %s\n", opts.web_root.c_str(), std::strerror(errno));

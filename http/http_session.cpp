@@ -23,19 +23,48 @@ HttpSession::HttpSession(const HttpOptions& options, const StaticFiles* files,
     : options_(options), files_(files), upgrades_(upgrades) {}
 
 void HttpSession::on_start(Transport& t) {
+  // The first head's deadline counts from here, not from its first byte: a client that
+  // waits, then trickles, gets no more time than one that trickles at once.
   t.arm_timer(options_.head_timeout_ms);
+}
+
+// The parser's verdict on an incomplete head can change only at a control byte (CR and
+// LF end lines and the head; NUL, DEL and the like are errors at once) or at the size
+// limit. Other new bytes (the middle of a long value or name) are judged when their line
+// ends — one parse per line instead of one per read, which keeps a head sent in tiny
+// pieces from costing its size squared. HTAB is legal inside values: it does not count.
+bool HttpSession::worth_parsing(std::span<const uint8_t> data) const {
+  if (scanned_ == 0 || data.size() <= scanned_) return true;
+  if (data.size() >= options_.limits.max_head_bytes) return true;
+  const uint8_t* p = data.data() + scanned_;
+  const uint8_t* end = data.data() + data.size();
+  for (;;) {
+    p += detail::find_ctl(p, end);
+    if (p == end) return false;
+    if (*p != '\t') return true;
+    ++p;
+  }
 }
 
 size_t HttpSession::on_data(Transport& t, std::span<uint8_t> data) {
   if (!head_started_) {
     head_started_ = true;
-    t.arm_timer(options_.head_timeout_ms);
+    if (keepalive_wait_) t.arm_timer(options_.head_timeout_ms);
+    keepalive_wait_ = false;
   }
+  if (!worth_parsing(data)) {
+    scanned_ = data.size();
+    return 0;
+  }
+  scanned_ = 0;
   size_t pos = 0;
   while (pos < data.size()) {
     Request request;
     ParseResult r = parse_request(data.subspan(pos), &request, options_.limits);
-    if (r.status == ParseStatus::kIncomplete) break;
+    if (r.status == ParseStatus::kIncomplete) {
+      scanned_ = data.size() - pos;  // comes back first next time (Protocol::on_data)
+      break;
+    }
     if (r.status == ParseStatus::kError) {
       WSEDGE_LOG(kDebug, "http %.*s: %d %s", static_cast<int>(t.peer_address().size()),
                  t.peer_address().data(), r.http_status, r.reason);
@@ -46,6 +75,7 @@ size_t HttpSession::on_data(Transport& t, std::span<uint8_t> data) {
     if (!answer(t, request)) return head_end;  // an upgrade hands the rest to the session
     pos = head_end;
     head_started_ = pos < data.size();
+    keepalive_wait_ = !head_started_;
     t.arm_timer(head_started_ ? options_.head_timeout_ms : options_.keepalive_timeout_ms);
   }
   return pos;

@@ -6,8 +6,12 @@
 // which either refuses them or switches the connection to a WebSocket session (the
 // hijack). Request bodies are not accepted: such requests get an error and a close.
 // Every request, upgrade or not, must first pass the HostPolicy (421 otherwise).
-// Slowloris guard: a request head must complete within head_timeout_ms of its first byte
-// (or of the connection/previous response), else 408 and close.
+// Slowloris guard: the first request head must complete within head_timeout_ms of the
+// connection's start, a later one within head_timeout_ms of its first byte (the keep-alive
+// wait before it has its own timeout), else 408 and close. A trickle never moves it.
+// Header floods cost linear time: a head still incomplete is parsed again only when the
+// new bytes hold a line end or another control byte (or reach the size limit), so a large
+// head arriving in small pieces is not re-scanned from its start on every read.
 #pragma once
 
 #include <cstdint>
@@ -52,11 +56,15 @@ class HttpSession final : public Protocol {
   // Returns false when the connection is finished (closed, or upgraded).
   bool answer(Transport& t, const Request& request);
   void reply_error(Transport& t, int status, std::string_view reason);
+  // Whether the bytes of `data` behind its scanned_ prefix could change the verdict.
+  bool worth_parsing(std::span<const uint8_t> data) const;
 
   const HttpOptions& options_;
   const StaticFiles* files_;
   UpgradeHandler& upgrades_;
-  bool head_started_ = false;  // bytes of a request head have arrived (timer is the head's)
+  size_t scanned_ = 0;           // bytes of the head in progress already parsed: incomplete
+  bool head_started_ = false;    // bytes of a request head have arrived
+  bool keepalive_wait_ = false;  // the timer is the keep-alive one, not a head deadline
 };
 
 }  // namespace wsedge::http
