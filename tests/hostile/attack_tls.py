@@ -32,9 +32,10 @@ def client_hello():
     return out.read()
 
 
-def ends(ctx, data, within, what, hold=False):
+def ends(ctx, data, within, what, hold=False, plain_http=False):
     """Sends data on the TLS port; the server must end TCP within `within` s and never
-    answer with HTTP. Returns (seconds, first reply bytes, how)."""
+    answer with HTTP — except, with plain_http, with the one clear-text 400 that tells a
+    plain-HTTP client to use https/wss. Returns (seconds, first reply bytes, how)."""
     c = Raw(ctx.tls_port)
     t0 = time.monotonic()
     try:
@@ -45,7 +46,11 @@ def ends(ctx, data, within, what, hold=False):
     cut = time.monotonic() - t0
     check(how is not None, f"{what}: still open {within + 1} s later")
     check(cut <= within, f"{what}: ended after {cut:.2f} s, expected ≤ {within} s")
-    check(b"HTTP/1.1" not in c.buf, f"{what}: the TLS port answered in plain HTTP")
+    if plain_http:
+        check(bytes(c.buf).startswith(b"HTTP/1.1 400 Bad Request\r\n") and b" 101 " not in c.buf
+              and b"https://" in c.buf, f"{what}: not the clear-text 400: {bytes(c.buf[:80])!r}")
+    else:
+        check(b"HTTP/1.1" not in c.buf, f"{what}: the TLS port answered in plain HTTP")
     c.close()
     return cut, bytes(c.buf[:8]), how
 
@@ -64,10 +69,11 @@ def _(ctx):
     ctx.figure("ended", f"100 of 100, slowest {worst * 1000:.0f} ms")
 
 
-@case("a plain HTTP upgrade request on the TLS port", "ended ≤ 1 s with no 101 (a TLS alert at "
-      "most); the same request on the plain port still gets 101", server=TLS, tls=True)
+@case("a plain HTTP upgrade request on the TLS port", "ended ≤ 1 s with no 101, only a "
+      "clear-text 400 saying to use https/wss; the same request on the plain port still gets 101",
+      server=TLS, tls=True)
 def _(ctx):
-    cut, first, how = ends(ctx, request(ctx.tls_port), 1.0, "plain HTTP")
+    cut, first, how = ends(ctx, request(ctx.tls_port), 1.0, "plain HTTP", plain_http=True)
     c = ctx.raw()
     c.send(request(ctx.port))
     check(c.response().status == 101, "the plain port refused a good upgrade")
