@@ -324,12 +324,35 @@ TEST_CASE("TLS: a client that never finishes the handshake is cut at the timeout
   CHECK(p.owner.closed == 1);
 }
 
-TEST_CASE("TLS: plain HTTP on the TLS port closes without starting the protocol") {
+TEST_CASE("TLS: plain HTTP on the TLS port gets a clear-text 400, then a clean close") {
   TlsPair p;
   std::string req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   REQUIRE(::write(p.peer, req.data(), req.size()) == static_cast<ssize_t>(req.size()));
   p.spin(3);
+  CHECK(p.proto->starts == 0);  // the protocol never saw a byte
+  std::string got;
+  char buf[512];
+  for (ssize_t n; (n = ::read(p.peer, buf, sizeof buf)) > 0;)
+    got.append(buf, static_cast<size_t>(n));
+  CHECK(got.rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
+  CHECK(got.find("https://") != std::string::npos);
+  CHECK(::read(p.peer, buf, sizeof buf) == 0);  // the server's FIN: a half-close, no reset
+  CHECK(p.owner.closed == 0);                   // lingering until the client's own EOF
+  ::shutdown(p.peer, SHUT_WR);
+  p.spin(3);
   CHECK(p.owner.closed == 1);
+}
+
+TEST_CASE("TLS: bytes that are neither TLS nor HTTP close at once, with no answer") {
+  TlsPair p;
+  const char junk[] = "\x01\x02\x03\x04\x05\x06garbage";
+  REQUIRE(::write(p.peer, junk, sizeof junk - 1) == static_cast<ssize_t>(sizeof junk - 1));
+  p.spin(3);
+  CHECK(p.proto->starts == 0);
+  CHECK(p.owner.closed == 1);
+  char buf[64];
+  ssize_t n = ::read(p.peer, buf, sizeof buf);
+  CHECK((n <= 0 || std::string(buf, static_cast<size_t>(n)).find("HTTP/") == std::string::npos));
 }
 
 TEST_CASE("TLS: versions below 1.2 are refused") {
