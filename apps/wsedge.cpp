@@ -183,9 +183,6 @@ int main(int argc, char** argv) {
   }
   uint64_t fd_limit = raise_fd_limit();
   if (opts.max_connections == 0) opts.max_connections = default_max_connections(fd_limit);
-  WSEDGE_LOG(kInfo, "fd limit %llu: at most %llu connections at once (--max-connections)",
-             static_cast<unsigned long long>(fd_limit),
-             static_cast<unsigned long long>(opts.max_connections));
   if (!opts.web_root.empty() && ::access(opts.web_root.c_str(), R_OK | X_OK) != 0) {
     if (opts.web_root_given) {
       std::fprintf(stderr, "wsedge: --web %s: %s\n", opts.web_root.c_str(), std::strerror(errno));
@@ -274,6 +271,10 @@ int main(int argc, char** argv) {
     }
   }
   std::fflush(stdout);
+  // Logged once listening: a configuration error above must stay the one line on stderr.
+  WSEDGE_LOG(kInfo, "fd limit %llu: at most %llu connections at once (--max-connections)",
+             static_cast<unsigned long long>(fd_limit),
+             static_cast<unsigned long long>(opts.max_connections));
   reactor.run();
   WSEDGE_LOG(kInfo, "stopped");
   return 0;
