@@ -123,19 +123,22 @@ def _(ctx):
 
 
 @case("ReDoS shapes in Sec-WebSocket-Protocol (ws CVE-2021-32640: 'b' + 7,000 spaces + 'x'; "
-      "tabs; 4,000 commas; alternating ', '), 200 handshakes each",
+      "tabs; 4,000 commas; alternating ', '; bytes 0x80-0xFF), 200 handshakes each",
       "101 or 400 on each ≤ 1 s; CPU ≤ 1 s per 200", server=SUB)
 def _(ctx):
     shapes = {"spaces": "b" + " " * 7000 + "x", "tabs": "b" + "\t" * 7000 + "x",
               "commas": "," * 7000, "comma-space": ", " * 3500 + "chat",
-              "tokens and spaces": "a " * 3500}
+              "tokens and spaces": "a " * 3500,
+              # Granian GHSA-vrg7-482j-p6f6: bytes 0x80-0xFF in the value aborted a worker.
+              "non-ASCII bytes": "ch\xe4t, \xff\xfe, " * 400 + "chat"}
     for name, value in shapes.items():
         answers(ctx, lambda i: request(ctx.port, headers=[("Sec-WebSocket-Protocol", value)]),
                 200, {101, 400}, 1.0, name)
 
 
 @case("ReDoS shapes in Sec-WebSocket-Extensions: 2,000 ';' params, 400 repeated offers, a "
-      "7,000-byte quoted string of backslashes, an unterminated quote, 90 extension lines",
+      "7,000-byte quoted string of backslashes, an unterminated quote, prototype names, bytes "
+      "0x80-0xFF, 90 extension lines",
       "101 or 400 on each ≤ 1 s; CPU ≤ 1 s per 200")
 def _(ctx):
     shapes = {
@@ -146,6 +149,10 @@ def _(ctx):
         "unterminated": 'permessage-deflate; x="' + "a" * 7000,
         "= runs": "permessage-deflate; x" + "=" * 7000,
         "spaces": "permessage-deflate" + " " * 7000 + ";x",
+        # ws GHSA-5v72-xg48-5rpm: names of Object.prototype properties crashed a JS parser.
+        "prototype names": "__proto__; constructor=1; hasOwnProperty, toString; __proto__=x, "
+                           "permessage-deflate; __proto__",
+        "non-ASCII bytes": "permessage-deflate; x=\xe9\xff" * 300,
     }
     for name, value in shapes.items():
         answers(ctx, lambda i: request(ctx.port, headers=[("Sec-WebSocket-Extensions", value)]),

@@ -83,7 +83,8 @@ def _(ctx):
 @case("/push every 10 ms to a client that reads nothing for 3 s",
       "nothing piles up in the server: RSS ≤ +1 MiB while unread (the kernel's socket buffer, "
       "~4 MB on loopback, takes the ticks; past it they are skipped, never queued); reading "
-      "again, every seq from 1 arrives once and seq + skipped ≈ ticks (±10%)",
+      "again, every seq from 1 arrives once, and seq + skipped is between half the ticks and "
+      "the ticks + 5",
       server=["--high-water", "1K", "--push-interval", "0.01"], peak_mib=2)
 def _(ctx):
     c = ctx.ws("/push", rcvbuf=4 * KiB)
@@ -99,8 +100,11 @@ def _(ctx):
         seqs.append(m["seq"])
     ticks = (time.monotonic() - t0) / 0.01
     check(seqs == list(range(1, len(seqs) + 1)), f"seq not 1..N: {seqs[:5]} ... {seqs[-5:]}")
-    check(abs(seqs[-1] + m["skipped"] - ticks) <= 0.1 * ticks + 10,
-          f"seq {seqs[-1]} + skipped {m['skipped']} vs ~{ticks:.0f} ticks")
+    # Never more pushes than ticks (no burst of queued ones), and the timer kept running
+    # while the client did not read (a loaded machine may delay ticks, hence only half).
+    pushed = seqs[-1] + m["skipped"]
+    check(0.5 * ticks <= pushed <= ticks + 5, f"seq {seqs[-1]} + skipped {m['skipped']} vs "
+          f"~{ticks:.0f} ticks")
     ctx.figure("RSS while unread", f"+{held:.2f} MiB")
     ctx.figure("pushes", f"seq 1..{seqs[-1]} in order, skipped {m['skipped']}, ~{ticks:.0f} ticks")
     c.close()

@@ -71,14 +71,17 @@ def _(ctx):
 
 
 @case("rebinding: look-alike Hosts (127.0.0.1.rebind.example, localhost.rebind.example, "
-      "other port, no port, 0x7f.0.0.1, 127.1, empty)",
+      "other port, no port, 0x7f.0.0.1, 127.1, octal, decimal and invalid IPv4 forms, empty)",
       "421 for each name that is not a loopback literal or localhost with our port; 400 for a "
       "request without Host")
 def _(ctx):
     p = ctx.port
     rows = [(h, request(p, host=h), 421) for h in (
         f"127.0.0.1.rebind.example:{p}", f"localhost.rebind.example:{p}", f"127.0.0.1:{p + 1}",
-        "127.0.0.1", f"0x7f.0.0.1:{p}", f"127.1:{p}", f"[::2]:{p}", f"127.0.0.1:{p}:{p}")]
+        "127.0.0.1", f"0x7f.0.0.1:{p}", f"127.1:{p}", f"[::2]:{p}", f"127.0.0.1:{p}:{p}",
+        # Node.js CVE-2022-32212 / CVE-2022-43548: invalid and octal IPv4 forms passed a
+        # loopback check, yet browsers resolve them as names (or as other addresses).
+        f"127.0.0.01:{p}", f"0177.0.0.1:{p}", f"2130706433:{p}", f"10.0.2.555:{p}")]
     rows.append(("empty Host", request(p, host=" "), 421))
     no_host = request(p).replace(f"Host: 127.0.0.1:{p}\r\n".encode(), b"")
     rows.append(("no Host header", no_host, 400))  # RFC 9112 §3.2: a 1.1 request without Host
