@@ -59,12 +59,16 @@ def wss_echo(ctx):
     echo_ok(ctx.tls_port, b"wss still serving", tls_context=ctx.tls_context)
 
 
-@case("4 KiB of random bytes, 100 times, on the TLS port", "each connection ended ≤ 1 s "
-      "(an alert or a close), no plain HTTP; wss:// echo afterwards", server=TLS, tls=True)
+@case("4 KiB of random bytes, 100 times, on the TLS port", "each connection ended ≤ 1.5 s "
+      "(an alert or a close at once, or the 1 s handshake timeout), no plain HTTP; wss:// echo "
+      "afterwards", server=TLS, tls=True)
 def _(ctx):
+    # Random bytes can be the start of a record that announces more than 4 KiB (a first
+    # byte ≥ 0x80 reads as an SSLv2-style header of up to 32 KiB): OpenSSL then waits for
+    # the rest, and only the handshake timeout ends it — at 1.0 s, so the bound is 1.5 s.
     worst = 0.0
     for i in range(100):
-        worst = max(worst, ends(ctx, os.urandom(4096), 1.0, f"garbage #{i}")[0])
+        worst = max(worst, ends(ctx, os.urandom(4096), 1.5, f"garbage #{i}")[0])
     wss_echo(ctx)
     ctx.figure("ended", f"100 of 100, slowest {worst * 1000:.0f} ms")
 
