@@ -85,6 +85,8 @@ const char* usage_text() {
          "  --deflate-min-size N  send smaller messages uncompressed (default 64)\n"
          "  --deflate-mem-level N zlib memLevel 1..9: memory vs ratio (default 8)\n"
          "limits (README \"Limits\"):\n"
+         "  --max-connections N   connections open at once; past it new ones are accepted\n"
+         "                        and closed at once (default: the fd limit minus 64)\n"
          "  --max-head-size N     largest request head, e.g. 16K (default 8K); larger: 431\n"
          "  --max-headers N       header fields per request, 1..100 (default 100); more: 431\n"
          "tls:\n"
@@ -127,7 +129,7 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
     static constexpr std::string_view kTlsWithValue[] = {
         "--tls-cert", "--tls-key", "--tls-port", "--tls-handshake-timeout"};
     static constexpr std::string_view kLimitsWithValue[] = {
-        "--max-head-size", "--max-headers"};
+        "--max-connections", "--max-head-size", "--max-headers"};
     // clang-format on
     bool known = false;
     for (std::string_view k : kWithValue)
@@ -217,6 +219,8 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
     } else if (flag == "--exec-token") {
       out->exec_token = value;
       ok = !out->exec_token.empty();
+    } else if (flag == "--max-connections") {
+      ok = parse_size(value, &out->max_connections) && out->max_connections > 0;
     } else if (flag == "--max-head-size") {
       // At least a request line's worth; at most what a per-connection buffer may hold.
       ok = parse_size(value, &out->max_head_size) && out->max_head_size >= 1024 &&

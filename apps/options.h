@@ -43,6 +43,7 @@ struct Options {
   int tls_port = -1;  // -1: none
   int64_t tls_handshake_timeout_ms = 10'000;
   // Limits (README "## Limits").
+  uint64_t max_connections = 0;   // 0: the fd limit minus a reserve (apps/wsedge.cpp)
   uint64_t max_head_size = 8192;  // request head bytes; over: 431
   uint64_t max_headers = 100;     // header fields per request (the parser's capacity); over: 431
   // Demo routes (apps/chat, push, exec).

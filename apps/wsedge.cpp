@@ -51,6 +51,7 @@ wsedge::ws::ServerOptions server_options(const wsedge::app::Options& o) {
   s.tls.key_file = o.tls_key;
   s.tls.port = o.tls_port;
   s.connection.tls_handshake_ms = o.tls_handshake_timeout_ms;
+  s.connection.max_connections = static_cast<size_t>(o.max_connections);
   return s;
 }
 
@@ -123,14 +124,29 @@ void add_routes(wsedge::ws::Server& server, wsedge::net::Reactor& reactor,
 
 // Every connection is an fd: take the whole hard limit the administrator allows instead
 // of the 1024 soft default, so EMFILE means the machine's limit, not a default's.
-void raise_fd_limit() {
+// Returns the limit now in force.
+uint64_t raise_fd_limit() {
   rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
-    lim.rlim_cur = lim.rlim_max;
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return 1024;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlim_t want = lim.rlim_max;
+    lim.rlim_cur = want;
     if (setrlimit(RLIMIT_NOFILE, &lim) != 0) {
       WSEDGE_LOG(kWarn, "setrlimit(RLIMIT_NOFILE): %s", std::strerror(errno));
+      getrlimit(RLIMIT_NOFILE, &lim);
     }
   }
+  return lim.rlim_cur == RLIM_INFINITY ? UINT64_MAX : static_cast<uint64_t>(lim.rlim_cur);
+}
+
+// The default --max-connections: every fd the process may open, less a reserve for what
+// the server opens besides connections (stdio, epoll, eventfd, signalfd, listeners and
+// their spares, a static file being served, /exec pipes, a certificate being reloaded).
+// Shedding there, with accept-and-close, keeps EMFILE — which stalls the whole accept
+// path until an fd frees — a last resort. A small limit keeps a quarter in reserve.
+uint64_t default_max_connections(uint64_t fd_limit) {
+  uint64_t reserve = std::min<uint64_t>(64, fd_limit / 4);
+  return std::max<uint64_t>(1, fd_limit - reserve);
 }
 
 }  // namespace
@@ -159,7 +175,8 @@ int main(int argc, char** argv) {
     opts.exec_token = app::random_token();
     opts.exec_token_generated = true;
   }
-  raise_fd_limit();
+  uint64_t fd_limit = raise_fd_limit();
+  if (opts.max_connections == 0) opts.max_connections = default_max_connections(fd_limit);
   if (!opts.web_root.empty() && ::access(opts.web_root.c_str(), R_OK | X_OK) != 0) {
     if (opts.web_root_given) {
       std::fprintf(stderr, "wsedge: --web %s: %s\n", opts.web_root.c_str(), std::strerror(errno));
@@ -248,6 +265,9 @@ int main(int argc, char** argv) {
     }
   }
   std::fflush(stdout);
+  WSEDGE_LOG(kInfo, "fd limit %llu: at most %llu connections at once (--max-connections)",
+             static_cast<unsigned long long>(fd_limit),
+             static_cast<unsigned long long>(opts.max_connections));
   reactor.run();
   WSEDGE_LOG(kInfo, "stopped");
   return 0;

@@ -41,6 +41,9 @@ struct ConnectionOptions {
   size_t high_water = 4u << 20;  // stop reading / tell the protocol past this many queued bytes
   int64_t linger_ms = 2000;      // closing: longest wait for the queue to drain, then for EOF
   int64_t tls_handshake_ms = 10'000;  // TLS: the handshake must complete within this
+  // The owner's limit on connections open at once (ws::Server's listeners shed past it);
+  // Connection itself does not read it.
+  size_t max_connections = SIZE_MAX;
 };
 
 // What every connection of one owner on one loop shares (one loop = one thread): the

@@ -56,10 +56,15 @@ int open_spare() {
 
 }  // namespace
 
-Listener::Listener(Reactor& loop, AcceptFn on_accept)
-    : loop_(loop), on_accept_(std::move(on_accept)) {}
+Listener::Listener(Reactor& loop, AcceptFn on_accept, AdmitFn admit)
+    : loop_(loop),
+      on_accept_(std::move(on_accept)),
+      admit_(std::move(admit)),
+      log_timer_(&Listener::on_log_timer, this) {}
 
 Listener::~Listener() {
+  log_shed();  // what the pending summary line would have said
+  loop_.disarm(log_timer_);
   close();
 }
 
@@ -130,6 +135,15 @@ bool Listener::accept_one() {
   sockaddr_storage peer;
   socklen_t len = sizeof peer;
   int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd >= 0 && admit_ && !admit_()) {
+    // Full: close at once rather than leave it queued. A queued client waits for nothing
+    // (and, edge-triggered, we would not hear of the backlog again until a new client),
+    // and an answer such as 503 needs its request read first: an fd, a buffer and a timer
+    // held for a client we have no room for — and over TLS a whole handshake.
+    ::close(fd);
+    count_shed(Shed::kAtLimit);
+    return true;
+  }
   if (fd >= 0) {
     on_accept_(fd, peer);
     // Re-fetch after callback: on_accept_ may have called close() (shutdown).
@@ -148,7 +162,7 @@ bool Listener::accept_one() {
       return true;
     case EMFILE:
     case ENFILE:
-      warn_fd_limit(errno);
+      last_errno_ = errno;
       return shed_one();
     default: {
       // ENOBUFS/ENOMEM and the like: give up on this edge; retrying now would spin.
@@ -171,7 +185,7 @@ bool Listener::shed_one() {
   int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
   if (fd >= 0) {
     ::close(fd);
-    ++dropped_;
+    count_shed(Shed::kOutOfFds);
   }
   // The slot freed above is free again either way, unless another thread took it.
   spare_fd_ = open_spare();
@@ -180,13 +194,36 @@ bool Listener::shed_one() {
   return fd >= 0 && spare_fd_ >= 0;
 }
 
-void Listener::warn_fd_limit(int err) {
-  // Rate limit: at most one line per second, however fast clients arrive.
-  int64_t now = loop_.now_ms();
-  if (now - last_warn_ms_ < 1000) return;
-  last_warn_ms_ = now;
-  WSEDGE_LOG(kWarn, "listener %s: accept4: %s; closing queued connections (%llu so far)",
-             address().c_str(), std::strerror(err), static_cast<unsigned long long>(dropped_));
+// Rate limit: the first shed connection after a quiet second is logged at once; later
+// ones are counted and summed up in one line a second later (and so on while they last),
+// so a flood of clients costs at most one line per second and no count is lost.
+void Listener::count_shed(Shed why) {
+  ++dropped_[static_cast<int>(why)];
+  ++unlogged_[static_cast<int>(why)];
+  if (!log_timer_.armed()) log_shed();
+}
+
+void Listener::log_shed() {
+  uint64_t at_limit = unlogged_[0], no_fds = unlogged_[1];
+  if (at_limit + no_fds == 0) return;  // a quiet second: the next one logs at once
+  unlogged_[0] = unlogged_[1] = 0;
+  loop_.arm_after(log_timer_, 1000);
+  auto n = [](uint64_t v) { return static_cast<unsigned long long>(v); };
+  if (no_fds == 0) {
+    WSEDGE_LOG(kWarn,
+               "listener %s: connection limit reached: closed %llu new connection(s) (%llu so far)",
+               address().c_str(), n(at_limit), n(dropped()));
+  } else {
+    WSEDGE_LOG(
+        kWarn,
+        "listener %s: accept4: %s: closed %llu new connection(s), %llu more at the connection "
+        "limit (%llu so far)",
+        address().c_str(), std::strerror(last_errno_), n(no_fds), n(at_limit), n(dropped()));
+  }
+}
+
+void Listener::on_log_timer(Timer* t) {
+  static_cast<Listener*>(t->arg())->log_shed();
 }
 
 }  // namespace wsedge::net

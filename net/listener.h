@@ -3,6 +3,9 @@
 // Owns the listening fd and one spare fd (the EMFILE reserve). Accepted fds go to the
 // AcceptFn, which owns them from then on. Loop thread only. Must not be destroyed from
 // inside its own AcceptFn (close() there is fine; destroy it in Reactor::defer()).
+// Shedding: while the AdmitFn says no (a connection limit) or the process is out of fds,
+// queued clients are accepted and closed at once — they see EOF instead of hanging in the
+// backlog — and counted; the log says so at most once a second, with the counts.
 #pragma once
 
 #include <sys/socket.h>
@@ -27,8 +30,12 @@ class Listener final : public IoHandler {
   // fd is non-blocking, close-on-exec, TCP_NODELAY (inherited from the listening socket);
   // the callee owns it.
   using AcceptFn = std::function<void(int fd, const sockaddr_storage& peer)>;
+  // Asked before each accept: false means no room for another connection now.
+  using AdmitFn = std::function<bool()>;
+  enum class Shed : uint8_t { kAtLimit, kOutOfFds };
 
-  Listener(Reactor& loop, AcceptFn on_accept);
+  // `admit` empty: every connection is admitted.
+  Listener(Reactor& loop, AcceptFn on_accept, AdmitFn admit = {});
   ~Listener();  // close()
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -41,23 +48,29 @@ class Listener final : public IoHandler {
   bool listening() const { return fd_ >= 0; }
   void close();  // stop accepting; pending connections are reset by the kernel
 
-  // Connections accepted and closed at once because the process ran out of fds.
-  uint64_t dropped() const { return dropped_; }
+  // Connections accepted and closed at once: for either reason, or for one.
+  uint64_t dropped() const { return dropped_[0] + dropped_[1]; }
+  uint64_t dropped(Shed why) const { return dropped_[static_cast<int>(why)]; }
 
   void on_io(uint32_t events) override;
 
  private:
   bool accept_one();  // false when the edge is drained (or accepting must pause)
   bool shed_one();    // EMFILE: take one pending connection with the spare fd and drop it
-  void warn_fd_limit(int err);
+  void count_shed(Shed why);
+  void log_shed();  // one line for what was shed since the last one
+  static void on_log_timer(Timer* t);
 
   Reactor& loop_;
   AcceptFn on_accept_;
+  AdmitFn admit_;
   int fd_ = -1;
   int spare_fd_ = -1;
   sockaddr_storage bound_{};
-  uint64_t dropped_ = 0;
-  int64_t last_warn_ms_ = -1'000'000;
+  uint64_t dropped_[2] = {0, 0};   // by Shed
+  uint64_t unlogged_[2] = {0, 0};  // shed since the last log line
+  int last_errno_ = 0;             // EMFILE or ENFILE, for the log line
+  Timer log_timer_;                // armed for a second after each log line
 };
 
 }  // namespace wsedge::net

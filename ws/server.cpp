@@ -13,8 +13,12 @@ Server::Server(net::Reactor& loop, ServerOptions options)
     : loop_(loop),
       options_(std::move(options)),
       context_(loop, *this, options_.connection),
-      listener_(loop, [this](int fd, const sockaddr_storage&) { on_accept(fd, main_is_tls()); }),
-      tls_listener_(loop, [this](int fd, const sockaddr_storage&) { on_accept(fd, true); }),
+      listener_(
+          loop, [this](int fd, const sockaddr_storage&) { on_accept(fd, main_is_tls()); },
+          [this] { return stats_.connections_open < options_.connection.max_connections; }),
+      tls_listener_(
+          loop, [this](int fd, const sockaddr_storage&) { on_accept(fd, true); },
+          [this] { return stats_.connections_open < options_.connection.max_connections; }),
       shutdown_timer_(
           [](net::Timer* t) {
             auto* self = static_cast<Server*>(t->arg());

@@ -101,6 +101,8 @@ def head_with(srv, total, lines=1):
 # --- command line -------------------------------------------------------------------------
 
 BAD = [
+    (["--max-connections", "0"], "--max-connections"),
+    (["--max-connections", "lots"], "--max-connections"),
     (["--max-head-size", "100"], "--max-head-size"),    # below a request line's worth
     (["--max-head-size", "17M"], "--max-head-size"),    # above what one connection may hold
     (["--max-head-size", "8X"], "--max-head-size"),
@@ -120,7 +122,7 @@ for args, needle in BAD:
 @case("--help lists every limit flag")
 def _():
     r = run("--help")
-    for flag in ["--max-head-size", "--max-headers"]:
+    for flag in ["--max-connections", "--max-head-size", "--max-headers"]:
         assert flag in r.stdout, flag
 
 
@@ -273,6 +275,99 @@ def _():
         elapsed = time.monotonic() - t0
         s.close()
         assert data == b"" and 0.45 <= elapsed < 1.2, (data, elapsed)
+
+
+# --- connection limit --------------------------------------------------------------------
+
+def ws_open(srv, path=b"/echo", timeout=5):
+    """A raw WebSocket connection through its 101; returns the socket."""
+    s = connect(srv, timeout)
+    s.sendall(b"GET " + path + b" HTTP/1.1\r\n" + host_line(srv) +
+              b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    head = recv_until(s, b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101"), head[:80]
+    return s
+
+
+def masked(opcode, payload, fin=True):
+    key = b"\x11\x22\x33\x44"
+    n = len(payload)
+    if n < 126:
+        length = bytes([0x80 | n])
+    elif n < 65536:
+        length = bytes([0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        length = bytes([0x80 | 127]) + n.to_bytes(8, "big")
+    body = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return bytes([(0x80 if fin else 0) | opcode]) + length + key + body
+
+
+def echo_ok(s, text=b"hi"):
+    s.sendall(masked(1, text))
+    want = bytes([0x81, len(text)]) + text
+    return recv_until(s, want).endswith(want)
+
+
+def shed_counts(stderr):
+    """Sum of the 'closed N new connection(s)' counts in the listener's log lines."""
+    lines = [line for line in stderr.splitlines() if "new connection(s)" in line]
+    total = 0
+    for line in lines:
+        total += int(line.split("closed ", 1)[1].split(" ", 1)[0])
+        if "more at the connection limit" in line:
+            total += int(line.split("), ", 1)[1].split(" ", 1)[0])
+    return lines, total
+
+
+@case("--max-connections 20: 50 more are closed at once (EOF, no bytes), the 20 keep working, "
+      "room frees when they close; one log line a second with the count")
+def _():
+    with wsedge_server(["--max-connections", "20"]) as srv:
+        held = [ws_open(srv) for _ in range(20)]
+        t0 = time.monotonic()
+        refused = 0
+        for _ in range(50):
+            s = connect(srv)
+            s.settimeout(2)
+            t1 = time.monotonic()
+            data = read_all(s)
+            assert data == b"", data[:80]
+            assert time.monotonic() - t1 < 1.0, "shed connection was left hanging"
+            refused += 1
+            s.close()
+        burst = time.monotonic() - t0
+        assert all(echo_ok(s) for s in held), "an admitted connection stopped echoing"
+        for s in held[:5]:
+            s.close()
+        # Closed connections leave at the server's next loop iteration: room for 5 more.
+        late = []
+        deadline = time.monotonic() + 5
+        while len(late) < 5 and time.monotonic() < deadline:
+            try:
+                late.append(ws_open(srv))
+            except (AssertionError, OSError):
+                time.sleep(0.05)
+        assert len(late) == 5, f"only {len(late)} of 5 admitted after 5 closed"
+        assert all(echo_ok(s) for s in late)
+        time.sleep(1.3)  # the summary line comes a second after the first
+        lines, total = shed_counts(srv.stderr_text())
+        print(f"  50 refused in {burst:.2f} s, {len(lines)} log line(s), counts sum {total}",
+              flush=True)
+        assert total >= 50, (total, lines)
+        assert len(lines) <= int(time.monotonic() - t0) + 1, lines
+        for s in held[5:] + late:
+            s.close()
+
+
+@case("default --max-connections is the fd limit minus 64 (logged at start)")
+def _():
+    with wsedge_server() as srv:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = hard - min(64, hard // 4)
+        assert wait_until(lambda: f"at most {want} connections" in srv.stderr_text(), 3), \
+            srv.stderr_text()[-400:]
 
 
 passed = sum(1 for _, e in results if e is None)

@@ -2,13 +2,21 @@
 // deadline of HttpSession over the fake transport.
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "fake_transport.h"
 #include "http/http_session.h"
 #include "http/parser.h"
+#include "net/listener.h"
+#include "net/reactor.h"
 
 using namespace wsedge;
 using wsedge::test::FakeTransport;
@@ -54,7 +62,72 @@ double thread_cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
+int connect_loopback(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  return fd;
+}
+
+// read(2) after waiting up to timeout_ms: bytes, 0 for EOF, -1 for an error or no answer.
+ssize_t read_within(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) != 1) return -1;
+  char buf[16];
+  return ::read(fd, buf, sizeof buf);
+}
+
+std::unique_ptr<net::Reactor> make_loop() {
+  auto r = net::Reactor::create();
+  REQUIRE(r.ok());
+  return std::move(r.value());
+}
+
 }  // namespace
+
+TEST_CASE("Listener: past the admit limit, clients are accepted and closed at once") {
+  auto loop = make_loop();
+  std::vector<int> accepted;
+  bool room = true;
+  net::Listener listener(
+      *loop, [&](int fd, const sockaddr_storage&) { accepted.push_back(fd); },
+      [&] { return room && accepted.size() < 2; });
+  REQUIRE(listener.listen({}).ok());
+  std::vector<int> clients;
+  for (int i = 0; i < 5; ++i)
+    clients.push_back(connect_loopback(listener.port()));
+  ::usleep(20'000);
+  loop->run_once(1000);
+  CHECK(accepted.size() == 2);
+  CHECK(listener.dropped(net::Listener::Shed::kAtLimit) == 3);
+  CHECK(listener.dropped(net::Listener::Shed::kOutOfFds) == 0);
+  int eofs = 0, waiting = 0;
+  for (int fd : clients) {
+    ssize_t n = read_within(fd, 50);
+    eofs += n == 0 ? 1 : 0;      // shed: EOF at once
+    waiting += n == -1 ? 1 : 0;  // admitted: the server said nothing yet
+  }
+  CHECK(eofs == 3);
+  CHECK(waiting == 2);
+  // Room again (one admitted connection went away): the next client is admitted.
+  ::close(accepted.back());
+  accepted.pop_back();
+  int late = connect_loopback(listener.port());
+  ::usleep(20'000);
+  loop->run_once(1000);
+  CHECK(accepted.size() == 2);
+  CHECK(listener.dropped() == 3);
+  CHECK(read_within(late, 50) == -1);
+  ::close(late);
+  for (int fd : clients)
+    ::close(fd);
+  for (int fd : accepted)
+    ::close(fd);
+}
 
 TEST_CASE("HttpSession: a 1 MiB head in 16-byte reads is parsed in linear time") {
   // 65,536 reads. Parsing the whole head again on each read scans ~32 GiB (seconds of
