@@ -89,6 +89,8 @@ const char* usage_text() {
          "                        and closed at once (default: the fd limit minus 64)\n"
          "  --max-head-size N     largest request head, e.g. 16K (default 8K); larger: 431\n"
          "  --max-headers N       header fields per request, 1..100 (default 100); more: 431\n"
+         "  --max-send-queue N    bytes queued for a peer that does not read before it is\n"
+         "                        dropped (default 64M, or --max-message-size if larger)\n"
          "tls:\n"
          "  --tls-cert FILE       PEM certificate chain (leaf first): serve wss:// and https://\n"
          "  --tls-key FILE        PEM private key of that certificate (unencrypted)\n"
@@ -129,7 +131,7 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
     static constexpr std::string_view kTlsWithValue[] = {
         "--tls-cert", "--tls-key", "--tls-port", "--tls-handshake-timeout"};
     static constexpr std::string_view kLimitsWithValue[] = {
-        "--max-connections", "--max-head-size", "--max-headers"};
+        "--max-connections", "--max-head-size", "--max-headers", "--max-send-queue"};
     // clang-format on
     bool known = false;
     for (std::string_view k : kWithValue)
@@ -221,6 +223,9 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
       ok = !out->exec_token.empty();
     } else if (flag == "--max-connections") {
       ok = parse_size(value, &out->max_connections) && out->max_connections > 0;
+    } else if (flag == "--max-send-queue") {
+      ok = parse_size(value, &out->max_send_queue) && out->max_send_queue >= 1024;
+      out->max_send_queue_given = true;
     } else if (flag == "--max-head-size") {
       // At least a request line's worth; at most what a per-connection buffer may hold.
       ok = parse_size(value, &out->max_head_size) && out->max_head_size >= 1024 &&

@@ -46,6 +46,10 @@ struct Options {
   uint64_t max_connections = 0;   // 0: the fd limit minus a reserve (apps/wsedge.cpp)
   uint64_t max_head_size = 8192;  // request head bytes; over: 431
   uint64_t max_headers = 100;     // header fields per request (the parser's capacity); over: 431
+  // Bytes queued for one peer before it is dropped. Unless given: 64M, or one message of
+  // --max-message-size (plus frame headers) when that is larger, so one echo always fits.
+  uint64_t max_send_queue = 64ull << 20;
+  bool max_send_queue_given = false;
   // Demo routes (apps/chat, push, exec).
   int64_t push_interval_ms = 3'000;
   std::string exec_command;            // --exec as given; empty: no /exec route

@@ -52,6 +52,12 @@ wsedge::ws::ServerOptions server_options(const wsedge::app::Options& o) {
   s.tls.port = o.tls_port;
   s.connection.tls_handshake_ms = o.tls_handshake_timeout_ms;
   s.connection.max_connections = static_cast<size_t>(o.max_connections);
+  s.connection.max_send_queue = static_cast<size_t>(o.max_send_queue);
+  if (!o.max_send_queue_given) {
+    // The echo route answers a message with one of the same size: let it queue whole.
+    s.connection.max_send_queue =
+        std::max<size_t>(s.connection.max_send_queue, o.max_message_size + 64 * 1024);
+  }
   return s;
 }
 

@@ -221,6 +221,11 @@ void Connection::send_tls(std::span<const uint8_t> a, std::span<const uint8_t> b
 
 // Appends what is left of a+b after `skip` bytes to the output queue.
 void Connection::queue(std::span<const uint8_t> a, std::span<const uint8_t> b, size_t skip) {
+  size_t wanted = queued() + a.size() + b.size() - skip;
+  if (wanted > ctx_.options.max_send_queue) {
+    overflow(wanted);
+    return;
+  }
   Buffer& out = pending().out;
   if (skip < a.size()) {
     out.append(a.subspan(skip));
@@ -229,6 +234,19 @@ void Connection::queue(std::span<const uint8_t> a, std::span<const uint8_t> b, s
     out.append(b.subspan(skip - a.size()));
   }
   if (out.readable() > ctx_.options.high_water) above_high_ = true;
+}
+
+// Backpressure (the high-water mark) stops our reading, so only a producer that ignores it
+// gets here: a broadcast to a member that reads nothing, a timer that sends regardless.
+// Dropped, not closed with a code: a close frame would queue behind bytes the peer is not
+// reading, and waiting for it would hold the whole queue for the close grace. The peer's
+// protocol hears on_disconnect (a WebSocket reports 1006), and the queue is freed now.
+void Connection::overflow(size_t wanted) {
+  WSEDGE_LOG(kWarn, "%.*s: send queue would reach %zu bytes (limit %zu): dropping the connection",
+             static_cast<int>(peer_address().size()), peer_address().data(), wanted,
+             ctx_.options.max_send_queue);
+  finish();
+  if (pending_) pending_->out.release();
 }
 
 void Connection::flush_cork() {

@@ -7,7 +7,9 @@
 // ConnectionContext carries everything its siblings share). Writes go straight to the
 // kernel; sends made inside one on_data are corked into one syscall; only what the kernel
 // refuses is queued, and while the queue is above the high-water mark the connection
-// stops reading (backpressure) instead of growing without bound.
+// stops reading (backpressure) instead of growing without bound. The queue has a hard cap
+// too (max_send_queue), for a producer that ignores backpressure: a send that would pass
+// it drops the connection at once and frees the queue.
 // Over TLS (use_tls) the same paths run through a TlsStream: the handshake completes before
 // the protocol starts, and every read and write goes through SSL instead of the syscall —
 // a plain connection pays one predictable branch per I/O call for it (docs/tls.md).
@@ -39,7 +41,10 @@ class ConnectionOwner {
 
 struct ConnectionOptions {
   size_t high_water = 4u << 20;  // stop reading / tell the protocol past this many queued bytes
-  int64_t linger_ms = 2000;      // closing: longest wait for the queue to drain, then for EOF
+  // Hard cap on queued bytes: a send that would pass it drops the connection (no close
+  // frame: a peer that reads nothing would never see one) and frees the queue.
+  size_t max_send_queue = 64u << 20;
+  int64_t linger_ms = 2000;           // closing: longest wait for the queue to drain, then for EOF
   int64_t tls_handshake_ms = 10'000;  // TLS: the handshake must complete within this
   // The owner's limit on connections open at once (ws::Server's listeners shed past it);
   // Connection itself does not read it.
@@ -138,6 +143,7 @@ class Connection final : public IoHandler, public Transport {
   void flush_cork();
   bool write_out();  // false on a fatal write error (connection finished)
   void queue(std::span<const uint8_t> a, std::span<const uint8_t> b, size_t skip);
+  void overflow(size_t wanted);  // the queue would pass max_send_queue: drop the connection
   void begin_close(State flushing);
   void continue_close();  // closing, sends written: wait for the queue or go on
   void flushed();         // the queue emptied while closing: half-close or close

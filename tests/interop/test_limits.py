@@ -106,6 +106,7 @@ BAD = [
     (["--max-head-size", "100"], "--max-head-size"),    # below a request line's worth
     (["--max-head-size", "17M"], "--max-head-size"),    # above what one connection may hold
     (["--max-head-size", "8X"], "--max-head-size"),
+    (["--max-send-queue", "512"], "--max-send-queue"),
     (["--max-headers", "0"], "--max-headers"),
     (["--max-headers", "101"], "--max-headers"),        # the parser holds 100
 ]
@@ -122,7 +123,7 @@ for args, needle in BAD:
 @case("--help lists every limit flag")
 def _():
     r = run("--help")
-    for flag in ["--max-connections", "--max-head-size", "--max-headers"]:
+    for flag in ["--max-connections", "--max-head-size", "--max-headers", "--max-send-queue"]:
         assert flag in r.stdout, flag
 
 
@@ -368,6 +369,85 @@ def _():
         want = hard - min(64, hard // 4)
         assert wait_until(lambda: f"at most {want} connections" in srv.stderr_text(), 3), \
             srv.stderr_text()[-400:]
+
+
+# --- send queue: peers that never read ------------------------------------------------------
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def flood(s, frame, budget_bytes, stall_seconds=1.0):
+    """Writes `frame` until `budget_bytes` went out or a write stalls for stall_seconds
+    (the server stopped reading) or fails (the server dropped us). Returns (sent, how)."""
+    s.settimeout(stall_seconds)
+    sent = 0
+    burst = frame * max(1, 65536 // len(frame))
+    while sent < budget_bytes:
+        try:
+            n = s.send(burst)
+        except socket.timeout:
+            return sent, "stalled"
+        except (BrokenPipeError, ConnectionResetError):
+            return sent, "dropped"
+        sent += n
+    return sent, "budget"
+
+
+@case("ping flood from a peer that never reads: reading pauses at --high-water, pongs "
+      "stay bounded (server RSS +< 12 MiB for 64 MiB of pings), others still served")
+def _():
+    with wsedge_server(["--log-level", "warn"]) as srv:
+        base = rss_bytes(srv.proc.pid)
+        s = ws_open(srv)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        sent, how = flood(s, masked(9, b"p" * 125), 64 << 20)
+        grown = rss_bytes(srv.proc.pid) - base
+        print(f"  {sent >> 20} MiB of pings sent, then {how}; server RSS +{grown / 2**20:.1f} MiB",
+              flush=True)
+        assert how == "stalled", how  # backpressure: the server stopped reading
+        assert grown < 12 << 20, grown
+        other = ws_open(srv)
+        assert echo_ok(other), "server stopped serving others"
+        other.close()
+        s.close()
+
+
+@case("--max-send-queue 1M under --high-water 64M: a non-reader of echoes is dropped "
+      "(no close frame), its queue freed, others served")
+def _():
+    with wsedge_server(["--high-water", "64M", "--max-send-queue", "1M",
+                        "--log-level", "warn"]) as srv:
+        base = rss_bytes(srv.proc.pid)
+        s = ws_open(srv)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        sent, how = flood(s, masked(2, b"m" * 65536), 256 << 20, stall_seconds=3)
+        print(f"  {sent >> 20} MiB of 64 KiB messages sent before '{how}'", flush=True)
+        assert how == "dropped", how
+        assert sent < 32 << 20, sent
+        assert wait_until(lambda: "send queue would reach" in srv.stderr_text(), 3)
+        assert wait_until(lambda: rss_bytes(srv.proc.pid) - base < 4 << 20, 3), \
+            rss_bytes(srv.proc.pid) - base
+        other = ws_open(srv)
+        assert echo_ok(other)
+        other.close()
+        s.close()
+
+
+@case("--max-send-queue 1M: a ping flood whose pongs are never read is dropped too")
+def _():
+    with wsedge_server(["--high-water", "64M", "--max-send-queue", "1M",
+                        "--log-level", "warn"]) as srv:
+        s = ws_open(srv)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        sent, how = flood(s, masked(9, b"p" * 125), 256 << 20, stall_seconds=3)
+        print(f"  {sent >> 20} MiB of pings sent before '{how}'", flush=True)
+        assert how == "dropped", how
+        s.close()
 
 
 passed = sum(1 for _, e in results if e is None)

@@ -15,6 +15,7 @@
 #include "fake_transport.h"
 #include "http/http_session.h"
 #include "http/parser.h"
+#include "net/connection.h"
 #include "net/listener.h"
 #include "net/reactor.h"
 
@@ -87,7 +88,106 @@ std::unique_ptr<net::Reactor> make_loop() {
   return std::move(r.value());
 }
 
+// A protocol that only records what happens to it; the test sends as an application
+// that ignores backpressure would.
+struct Silent final : Protocol {
+  bool disconnected = false;
+  size_t on_data(Transport&, std::span<uint8_t> data) override { return data.size(); }
+  void on_disconnect(Transport&) override { disconnected = true; }
+};
+
+struct Owner final : net::ConnectionOwner {
+  int closed = 0;
+  void on_connection_closed(net::Connection* c) override {
+    ++closed;
+    delete c;
+  }
+};
+
+// A connection whose peer (`peer`) never reads, with small kernel buffers.
+struct NonReader {
+  std::unique_ptr<net::Reactor> loop = make_loop();
+  Owner owner;
+  std::unique_ptr<net::ConnectionContext> context;
+  net::Connection* conn = nullptr;
+  Silent* proto = nullptr;
+  int peer = -1;
+  explicit NonReader(net::ConnectionOptions o) {
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+    int small = 16 * 1024;
+    ::setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    ::setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    peer = sv[1];
+    context = std::make_unique<net::ConnectionContext>(*loop, owner, o);
+    conn = new net::Connection(*context, sv[0]);
+    auto p = std::make_unique<Silent>();
+    proto = p.get();
+    REQUIRE(conn->start(std::move(p)).ok());
+  }
+  ~NonReader() {
+    if (owner.closed == 0) delete conn;
+    ::close(peer);
+  }
+};
+
 }  // namespace
+
+TEST_CASE("Connection: a send that would pass max_send_queue drops the connection") {
+  net::ConnectionOptions o;
+  o.high_water = 64 * 1024;
+  o.max_send_queue = 1u << 20;
+  NonReader n(o);
+  std::vector<uint8_t> chunk(64 * 1024, 'x');
+  // Up to the cap the bytes queue (past the high-water mark: backpressure is advice).
+  size_t sent = 0;
+  while (n.conn->buffered_amount() + chunk.size() <= o.max_send_queue) {
+    n.conn->send(chunk);
+    sent += chunk.size();
+    REQUIRE(sent < (8u << 20));  // the kernel cannot be taking it all
+  }
+  CHECK(!n.conn->closing());
+  CHECK(n.conn->buffered_amount() > o.high_water);
+  CHECK(n.conn->buffered_amount() <= o.max_send_queue);
+  // The next one would pass it: the connection is dropped, its queue freed at once.
+  n.conn->send(chunk);
+  CHECK(n.conn->closing());
+  CHECK(n.conn->buffered_amount() == 0);
+  n.loop->run_once(10);
+  CHECK(n.proto->disconnected);
+  CHECK(n.owner.closed == 1);
+  // The peer sees the end of the stream after what was written before the drop.
+  ssize_t got = 0, r;
+  char buf[65536];
+  while ((r = ::read(n.peer, buf, sizeof buf)) > 0)
+    got += r;
+  CHECK(got > 0);
+  CHECK(r == 0);
+}
+
+TEST_CASE("Connection: without a cap in the way, a slow reader's queue is kept whole") {
+  net::ConnectionOptions o;
+  o.high_water = 64 * 1024;
+  o.max_send_queue = 4u << 20;
+  NonReader n(o);
+  std::vector<uint8_t> chunk(64 * 1024, 'y');
+  for (int i = 0; i < 32; ++i)  // 2 MiB: under the cap
+    n.conn->send(chunk);
+  n.loop->run_once(10);
+  CHECK(!n.conn->closing());
+  CHECK(n.owner.closed == 0);
+  CHECK(n.conn->buffered_amount() > (1u << 20));
+  // The peer reads it all, byte for byte.
+  size_t got = 0;
+  char buf[65536];
+  for (int i = 0; i < 2000 && got < 32 * chunk.size(); ++i) {
+    ssize_t r = ::read(n.peer, buf, sizeof buf);
+    if (r > 0) got += static_cast<size_t>(r);
+    n.loop->run_once(1);
+  }
+  CHECK(got == 32 * chunk.size());
+  CHECK(n.conn->buffered_amount() == 0);
+}
 
 TEST_CASE("Listener: past the admit limit, clients are accepted and closed at once") {
   auto loop = make_loop();
