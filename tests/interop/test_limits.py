@@ -6,10 +6,13 @@ server stays up when it runs out of connections, file descriptors or memory. Eve
 is started by the case itself on a free port. Run with Debian's /usr/bin/python3; prints
 "N passed, N failed" last.
 """
+import contextlib
 import os
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -96,6 +99,43 @@ def head_with(srv, total, lines=1):
     short = total - len(start) - 2 - sum(len(f) + len(v) + 2 for f, v in zip(fields, values))
     values[-1] += b"a" * short
     return start + b"".join(f + v + b"\r\n" for f, v in zip(fields, values)) + b"\r\n"
+
+
+@contextlib.contextmanager
+def limited_server(args, nofile=None, preload=None, env=None):
+    """wsedge_server(args), the binary run through a wrapper that first lowers its fd limit
+    (soft and hard: the server raises soft to hard) and/or sets LD_PRELOAD and env for it
+    alone. The wrapper execs the server, so srv.proc.pid is the server's own pid."""
+    real = server_binary()
+    extra = dict(env or {})
+    if preload:
+        extra["LD_PRELOAD"] = preload
+    with tempfile.TemporaryDirectory() as d:
+        wrapper = os.path.join(d, "wsedge-limited")
+        with open(wrapper, "w") as f:
+            f.write("#!/usr/bin/python3\nimport os, resource, sys\n")
+            if nofile:
+                f.write(f"resource.setrlimit(resource.RLIMIT_NOFILE, ({nofile}, {nofile}))\n")
+            f.write(f"env = dict(os.environ, **{extra!r})\n")
+            f.write(f"os.execve({real!r}, [{real!r}] + sys.argv[1:], env)\n")
+        os.chmod(wrapper, stat.S_IRWXU)
+        saved = os.environ.get("WSEDGE_BIN")
+        os.environ["WSEDGE_BIN"] = wrapper
+        try:
+            cm = wsedge_server(args)
+            srv = cm.__enter__()
+        finally:
+            if saved is None:
+                del os.environ["WSEDGE_BIN"]
+            else:
+                os.environ["WSEDGE_BIN"] = saved
+        try:
+            yield srv
+        except BaseException:
+            if not cm.__exit__(*sys.exc_info()):
+                raise
+        else:
+            cm.__exit__(None, None, None)
 
 
 # --- command line -------------------------------------------------------------------------
@@ -448,6 +488,61 @@ def _():
         print(f"  {sent >> 20} MiB of pings sent before '{how}'", flush=True)
         assert how == "dropped", how
         s.close()
+
+
+# --- out of file descriptors (EMFILE) ---------------------------------------------------------
+
+def open_many(srv, n):
+    """Tries n WebSocket connections one after another; returns (open sockets, refused)."""
+    held, refused = [], 0
+    for _ in range(n):
+        try:
+            held.append(ws_open(srv, timeout=3))
+        except (AssertionError, OSError):
+            refused += 1
+    return held, refused
+
+
+@case("EMFILE: 60 connections against a 40-fd limit: the excess is shed (EOF), the server "
+      "stays up, and serves again once they close")
+def _():
+    with limited_server(["--max-connections", "100000", "--log-level", "warn"],
+                        nofile=40) as srv:
+        held, refused = open_many(srv, 60)
+        print(f"  {len(held)} open, {refused} shed", flush=True)
+        assert 20 <= len(held) < 40 and refused == 60 - len(held), (len(held), refused)
+        assert srv.alive()
+        assert all(echo_ok(s) for s in held), "an open connection stopped echoing"
+        for s in held:
+            s.close()
+        again = []
+        deadline = time.monotonic() + 5
+        while len(again) < 10 and time.monotonic() < deadline:
+            try:
+                again.append(ws_open(srv))
+            except (AssertionError, OSError):
+                time.sleep(0.05)
+        assert len(again) == 10 and all(echo_ok(s) for s in again), len(again)
+        for s in again:
+            s.close()
+        time.sleep(1.1)
+        lines, total = shed_counts(srv.stderr_text())
+        assert any("Too many open files" in line for line in lines), lines
+        assert total >= refused, (total, refused, lines)
+
+
+@case("EMFILE avoided: under a 40-fd limit the default --max-connections (30) sheds first")
+def _():
+    with limited_server(["--log-level", "info"], nofile=40) as srv:
+        assert wait_until(lambda: "at most 30 connections" in srv.stderr_text(), 3)
+        held, refused = open_many(srv, 45)
+        assert len(held) == 30 and refused == 15, (len(held), refused)
+        assert all(echo_ok(s) for s in held)
+        for s in held:
+            s.close()
+        time.sleep(1.1)
+        log = srv.stderr_text()
+        assert "connection limit reached" in log and "Too many open files" not in log, log[-600:]
 
 
 passed = sum(1 for _, e in results if e is None)
