@@ -689,6 +689,52 @@ def _():
             (rss_bytes(srv.proc.pid) - base)
 
 
+# --- idle timeout -----------------------------------------------------------------------------
+
+@case("idle timeout: a WebSocket that answers no ping is closed (1001) after 2 ping "
+      "intervals (--ping-interval 0.5: 1.0-1.7 s)")
+def _():
+    with wsedge_server(["--ping-interval", "0.5"]) as srv:
+        s = ws_open(srv)
+        t0 = time.monotonic()
+        s.settimeout(5)
+        data = read_all(s)  # pings arrive; we never answer
+        elapsed = time.monotonic() - t0
+        s.close()
+        pings = 0
+        i = 0
+        while i + 2 <= len(data) and data[i] & 0x0F == 9:
+            pings += 1
+            i += 2 + (data[i + 1] & 0x7F)
+        code = close_code(data[i:])
+        print(f"  {pings} ping(s), then close {code} after {elapsed:.2f} s", flush=True)
+        assert pings >= 1 and code == 1001, (pings, code, data[:40])
+        assert 0.95 <= elapsed < 1.7, elapsed
+
+
+@case("idle timeout: a WebSocket that answers pings stays open past it")
+def _():
+    with wsedge_server(["--ping-interval", "0.3"]) as srv:
+        s = ws_open(srv)
+        s.settimeout(0.1)
+        end = time.monotonic() + 1.5  # twice the idle timeout of 0.6 s, and more
+        buf = b""
+        while time.monotonic() < end:
+            try:
+                chunk = s.recv(4096)
+                assert chunk, "closed although it answered every ping"
+                buf += chunk
+            except socket.timeout:
+                continue
+            while len(buf) >= 2 and len(buf) >= 2 + (buf[1] & 0x7F):
+                n = buf[1] & 0x7F
+                op, payload, buf = buf[0] & 0x0F, buf[2:2 + n], buf[2 + n:]
+                assert op == 9, op
+                s.sendall(masked(10, payload))  # the pong
+        assert echo_ok(s)
+        s.close()
+
+
 passed = sum(1 for _, e in results if e is None)
 failed = len(results) - passed
 print(f"{passed} passed, {failed} failed")

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/options.h"
 #include "fail_alloc.h"
 #include "fake_transport.h"
 #include "http/http_session.h"
@@ -621,4 +622,37 @@ TEST_CASE("Server: every operator new of a connection's life, failed in turn") {
   CHECK(n > 3);
   CHECK(outcomes["close 1011"] > 0);
   CHECK(outcomes["503"] > 0);
+}
+
+// --- the defaults README's Limits table promises ------------------------------------------
+
+TEST_CASE("wsedge defaults: every limit and timeout is on, at the value the README states") {
+  app::Options o;
+  std::string error;
+  char name[] = "wsedge";
+  char* argv[] = {name, nullptr};
+  REQUIRE(app::parse_options(1, argv, &o, &error) == app::ParseOutcome::kRun);
+  CHECK(o.handshake_timeout_ms == 10'000);  // slowloris: 408
+  CHECK(o.ping_interval_ms == 30'000);      // keepalive pings ...
+  CHECK(o.idle_timeout_ms == 0);            // ... and 2x that (60 s) of silence: 1001
+  CHECK(o.close_grace_ms == 2'000);
+  CHECK(o.tls_handshake_timeout_ms == 10'000);
+  CHECK(o.max_message_size == (64u << 20));  // 1009
+  CHECK(o.max_head_size == 8192);            // 431
+  CHECK(o.max_headers == 100);               // 431
+  CHECK(o.high_water == (4u << 20));         // backpressure
+  CHECK(o.max_send_queue == (64u << 20));    // dropped
+  CHECK(o.max_connections == 0);             // derived: the fd limit minus 64
+  // The idle timeout the session derives from them (ws/session.cpp): on.
+  ws::SessionOptions session;
+  session.ping_interval_ms = o.ping_interval_ms;
+  session.idle_timeout_ms = o.idle_timeout_ms;
+  FakeTransport t;
+  struct Quiet final : ws::Handler {
+    void on_message(ws::Session&, std::span<const uint8_t>, ws::MessageType) override {}
+  } quiet;
+  ws::Session s(t, quiet, session);
+  http::Request request;
+  s.open(request);
+  CHECK(t.timer_ms == 30'000);  // the first ping is due
 }
