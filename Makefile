@@ -103,8 +103,13 @@ $(BUILD)/micro_%: $(BUILD)/obj/bench/micro_%.o $(LIB)
 run: all
 	$(SERVER) --host $(HOST) --port $(PORT) --web apps/web
 
-# Everything the suites run: the binaries, and the raw TCP echo bench/compare's test uses.
-test-bins: all $(BUILD)/peers/raw_echo
+# Everything the suites run: the binaries, the raw TCP echo bench/compare's test uses, and
+# the failing-malloc shim the out-of-memory tests preload (tests/support/failmalloc.c).
+test-bins: all $(BUILD)/peers/raw_echo $(BUILD)/libfailmalloc.so
+
+$(BUILD)/libfailmalloc.so: tests/support/failmalloc.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -shared -fPIC $< -o $@ -ldl
 
 test: test-bins
 	@bash tests/run_all.sh $(BUILD)

@@ -25,8 +25,11 @@ struct Options {
   // Host values answered besides the loopback names (http/host_policy.h); "any" turns the
   // check off. Without any, the check is on exactly when --host is a loopback address.
   std::vector<std::string> allowed_hosts;
-  int64_t ping_interval_ms = 0;
-  int64_t idle_timeout_ms = 0;
+  // On by default: a peer that answers no ping for two intervals is gone (a dead NAT
+  // entry, a half-open TCP) and must not hold its fd and slot forever. Every browser and
+  // client library answers pings by itself.
+  int64_t ping_interval_ms = 30'000;
+  int64_t idle_timeout_ms = 0;  // 0: twice the ping interval (never without pings)
   int64_t handshake_timeout_ms = 10'000;
   int64_t close_grace_ms = 2'000;
   size_t high_water = 4u << 20;

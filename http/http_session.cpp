@@ -124,6 +124,19 @@ void HttpSession::reply_error(Transport& t, int status, std::string_view reason)
   t.close();
 }
 
+void HttpSession::refuse_out_of_memory(Transport& t) {
+  static constexpr std::string_view k503 =
+      "HTTP/1.1 503 Service Unavailable\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\n"
+      "Content-Length: 14\r\n"
+      "Retry-After: 1\r\n"
+      "Connection: close\r\n"
+      "\r\n"
+      "out of memory\n";
+  t.send({reinterpret_cast<const uint8_t*>(k503.data()), k503.size()});
+  t.close();
+}
+
 void HttpSession::on_timer(Transport& t) {
   if (head_started_) {
     reply_error(t, 408, "request head not received in time");

@@ -51,6 +51,9 @@ class HttpSession final : public Protocol {
   size_t on_data(Transport& t, std::span<uint8_t> data) override;
   void on_timer(Transport& t) override;
   void on_disconnect(Transport& /*t*/) override {}
+  // The server ran out of memory serving this connection: a 503 from a constant (nothing
+  // to allocate), then close. RFC 9110 §15.6.4: the condition is temporary.
+  static void refuse_out_of_memory(Transport& t);
 
  private:
   // Returns false when the connection is finished (closed, or upgraded).

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <new>
 
 #include "core/log.h"
 #include "net/socket.h"
@@ -29,11 +31,17 @@ Result<void> Connection::start(std::unique_ptr<Protocol> protocol) {
   protocol_ = std::move(protocol);
   Result<void> added = ctx_.loop.add(fd_, this);
   if (!added) return added;
-  if (tls_) {
-    // The ClientHello has not arrived yet: the first event drives the handshake.
-    ctx_.loop.arm_after(timer_, ctx_.options.tls_handshake_ms);
-  } else {
-    protocol_->on_start(*this);
+  try {
+    if (tls_) {
+      // The ClientHello has not arrived yet: the first event drives the handshake.
+      ctx_.loop.arm_after(timer_, ctx_.options.tls_handshake_ms);
+    } else {
+      protocol_->on_start(*this);
+    }
+  } catch (const std::bad_alloc&) {
+    // Not started: the caller deletes the connection, which closes the fd.
+    note_out_of_memory();
+    return Error{"starting a connection", ENOMEM};
   }
   return added;
 }
@@ -59,17 +67,27 @@ void Connection::trim() {
 }
 
 void Connection::on_io(uint32_t events) {
-  if (tls_) [[unlikely]] {
-    if (!tls_->established()) {
-      continue_handshake(events);
-      return;
+  try {
+    if (tls_) [[unlikely]] {
+      if (!tls_->established()) {
+        continue_handshake(events);
+        return;
+      }
+      events = tls_->map_events(events);  // SSL may need the other direction to progress
     }
-    events = tls_->map_events(events);  // SSL may need the other direction to progress
+    if (events & kWritable) handle_writable();
+    // Re-check after the write side ran: a fatal write error finishes the connection.
+    if (state_ == State::kDone) return;
+    if (events & kReadable) handle_readable(events);
+  } catch (const std::bad_alloc&) {
+    // The connection's own buffers (a tail for a large frame or head), on_drain, or the
+    // TLS handshake's protocol start. dispatch() handles on_data itself; whatever is left
+    // of a cork here was never flushed and belongs to this connection alone.
+    if (ctx_.corked == this) ctx_.corked = nullptr;
+    ctx_.cork.clear();
+    ctx_.retired.reset();
+    out_of_memory();
   }
-  if (events & kWritable) handle_writable();
-  // Re-check after the write side ran: a fatal write error finishes the connection.
-  if (state_ == State::kDone) return;
-  if (events & kReadable) handle_readable(events);
 }
 
 // Any event may advance the handshake (it reads and writes). Once it is done, the protocol
@@ -159,12 +177,20 @@ void Connection::handle_readable(uint32_t events) {
 
 void Connection::dispatch(std::span<uint8_t> data, bool from_tail) {
   ctx_.corked = this;
-  Protocol* p = protocol_.get();
-  size_t consumed = p->on_data(*this, data);
-  // After a hijack, the bytes behind the request head belong to the new protocol.
-  while (protocol_.get() != p && consumed < data.size() && state_ == State::kOpen) {
-    p = protocol_.get();
-    consumed += p->on_data(*this, data.subspan(consumed));
+  size_t consumed = 0;
+  try {
+    Protocol* p = protocol_.get();
+    consumed = p->on_data(*this, data);
+    // After a hijack, the bytes behind the request head belong to the new protocol.
+    while (protocol_.get() != p && consumed < data.size() && state_ == State::kOpen) {
+      p = protocol_.get();
+      consumed += p->on_data(*this, data.subspan(consumed));
+    }
+  } catch (const std::bad_alloc&) {
+    // Still corked: the last words leave after the answers the protocol gave before it
+    // failed, and the rest of the input is never parsed.
+    consumed = data.size();
+    out_of_memory();
   }
   ctx_.corked = nullptr;
   flush_cork();
@@ -180,8 +206,15 @@ void Connection::dispatch(std::span<uint8_t> data, bool from_tail) {
 void Connection::send(std::span<const uint8_t> a, std::span<const uint8_t> b) {
   if (state_ != State::kOpen) return;  // after close(), nothing new goes out
   if (ctx_.corked == this && queued() == 0) {
-    ctx_.cork.append(a);
-    ctx_.cork.append(b);
+    try {
+      ctx_.cork.append(a);
+      ctx_.cork.append(b);
+    } catch (const std::bad_alloc&) {
+      // Never thrown at the caller, who may be another connection's callback (a
+      // broadcast): this connection fails alone. What the cork holds of it goes nowhere.
+      ctx_.cork.clear();
+      drop_out_of_memory();
+    }
     return;
   }
   if (queued() > 0) {
@@ -209,8 +242,14 @@ void Connection::send_tls(std::span<const uint8_t> a, std::span<const uint8_t> b
   std::span<const uint8_t> bytes = a;
   Buffer& join = ctx_.tls_join;
   if (!b.empty()) {
-    join.append(a);
-    join.append(b);
+    try {
+      join.append(a);
+      join.append(b);
+    } catch (const std::bad_alloc&) {
+      join.clear();
+      drop_out_of_memory();
+      return;
+    }
     bytes = join.view();
   }
   IoResult r = tls_->write(bytes.data(), bytes.size());
@@ -230,14 +269,21 @@ void Connection::queue(std::span<const uint8_t> a, std::span<const uint8_t> b, s
     overflow(wanted);
     return;
   }
-  Buffer& out = pending().out;
-  if (skip < a.size()) {
-    out.append(a.subspan(skip));
-    out.append(b);
-  } else {
-    out.append(b.subspan(skip - a.size()));
+  try {
+    Buffer& out = pending().out;
+    // Room for the whole remainder first, so a failure leaves none of it half-queued.
+    out.prepare(wanted - queued());
+    if (skip < a.size()) {
+      out.append(a.subspan(skip));
+      out.append(b);
+    } else {
+      out.append(b.subspan(skip - a.size()));
+    }
+  } catch (const std::bad_alloc&) {
+    drop_out_of_memory();  // part of this send may be on the wire already: mid-frame
+    return;
   }
-  if (out.readable() > ctx_.options.high_water) above_high_ = true;
+  if (pending_->out.readable() > ctx_.options.high_water) above_high_ = true;
 }
 
 // Backpressure (the high-water mark) stops our reading, so only a producer that ignores it
@@ -251,6 +297,39 @@ void Connection::overflow(size_t wanted) {
              ctx_.options.max_send_queue);
   finish();
   if (pending_) pending_->out.release();
+}
+
+void Connection::out_of_memory() {
+  note_out_of_memory();
+  // Closing already, or mid-TLS-handshake (no protocol has spoken yet): nothing to say.
+  if (state_ != State::kOpen || (tls_ && !tls_->established())) {
+    finish();
+    return;
+  }
+  try {
+    ctx_.owner.on_out_of_memory(*this);
+    close();  // the last words go out, then the half-close; input is no longer parsed
+  } catch (const std::bad_alloc&) {
+    finish();  // not even that fits (the words, the linger timer): drop
+  }
+}
+
+void Connection::drop_out_of_memory() {
+  note_out_of_memory();
+  finish();
+  if (pending_) pending_->out.release();
+}
+
+void Connection::note_out_of_memory() {
+  // Memory runs out for many connections at once: one line a second, with the count.
+  ++ctx_.out_of_memory;
+  int64_t now = ctx_.loop.now_ms();
+  if (now - ctx_.out_of_memory_log_ms < 1000) return;
+  WSEDGE_LOG(kWarn, "%.*s: out of memory: closing the connection (%llu such since the last line)",
+             static_cast<int>(peer_address().size()), peer_address().data(),
+             static_cast<unsigned long long>(ctx_.out_of_memory - ctx_.out_of_memory_logged));
+  ctx_.out_of_memory_logged = ctx_.out_of_memory;
+  ctx_.out_of_memory_log_ms = now;
 }
 
 void Connection::flush_cork() {
@@ -389,10 +468,21 @@ void Connection::finish() {
   // The buffers stay until the destructor: the protocol may be iterating over the tail.
   // Told at the end of the iteration, never from inside one of the protocol's own
   // callbacks or while another connection's callback iterates a list this one is in.
-  ctx_.loop.defer([this] {
-    protocol_->on_disconnect(*this);
+  auto tell = [this] {
+    try {
+      protocol_->on_disconnect(*this);
+    } catch (const std::bad_alloc&) {
+      note_out_of_memory();  // the application's farewell failed; the connection goes anyway
+    }
     ctx_.owner.on_connection_closed(this);
-  });
+  };
+  try {
+    ctx_.loop.defer(tell);
+  } catch (const std::bad_alloc&) {
+    // The loop's own list could not grow. Never thrown from here (finish runs inside
+    // catch blocks); the connection is closed but stays with its owner until shutdown.
+    WSEDGE_LOG(kError, "out of memory: a closed connection could not be released");
+  }
 }
 
 void Connection::arm_timer(int64_t delay_ms) {
@@ -411,10 +501,14 @@ void Connection::on_timer_fired(Timer* t) {
     self->finish();
     return;
   }
-  if (self->state_ == State::kOpen) {
-    self->protocol_->on_timer(*self);
-  } else {
+  if (self->state_ != State::kOpen) {
     self->finish();  // close grace over: the peer never sent its EOF
+    return;
+  }
+  try {
+    self->protocol_->on_timer(*self);
+  } catch (const std::bad_alloc&) {
+    self->out_of_memory();
   }
 }
 

@@ -10,6 +10,9 @@
 // stops reading (backpressure) instead of growing without bound. The queue has a hard cap
 // too (max_send_queue), for a producer that ignores backpressure: a send that would pass
 // it drops the connection at once and frees the queue.
+// Out of memory: std::bad_alloc thrown by the protocol's callbacks or the connection's own
+// buffers never leaves the connection — the owner is asked for last words and the
+// connection closes (or, if output could not be queued, is dropped); the loop goes on.
 // Over TLS (use_tls) the same paths run through a TlsStream: the handshake completes before
 // the protocol starts, and every read and write goes through SSL instead of the syscall —
 // a plain connection pays one predictable branch per I/O call for it (docs/tls.md).
@@ -34,6 +37,12 @@ class ConnectionOwner {
   // The connection is finished (fd closed, protocol told). Called at the end of the loop
   // iteration, so the owner may delete it right here.
   virtual void on_connection_closed(Connection* c) = 0;
+  // Work for this connection (its protocol's callback, or the connection's own buffers)
+  // threw std::bad_alloc. The owner may send the protocol's last words — a WebSocket close
+  // 1011, an HTTP 503 — which go out after what the connection sent before; the protocol
+  // gets no more input, and the connection closes once they are out. The protocol's state
+  // may be half-updated: send, do not parse. If this throws too, the connection is dropped.
+  virtual void on_out_of_memory(Connection& /*c*/) {}
 
  protected:
   ~ConnectionOwner() = default;
@@ -73,6 +82,10 @@ struct ConnectionContext {
   Buffer tls_join;                    // TLS: an uncorked send's two spans, made one record
   Connection* corked = nullptr;       // whose sends `cork` is collecting
   std::unique_ptr<Protocol> retired;  // the pre-hijack protocol, freed after its callback
+  // Out-of-memory failures, and the log's rate limit (one line a second at most).
+  uint64_t out_of_memory = 0;
+  uint64_t out_of_memory_logged = 0;
+  int64_t out_of_memory_log_ms = INT64_MIN / 2;
 };
 
 class Connection final : public IoHandler, public Transport {
@@ -144,6 +157,13 @@ class Connection final : public IoHandler, public Transport {
   bool write_out();  // false on a fatal write error (connection finished)
   void queue(std::span<const uint8_t> a, std::span<const uint8_t> b, size_t skip);
   void overflow(size_t wanted);  // the queue would pass max_send_queue: drop the connection
+  // std::bad_alloc caught around this connection's work: last words through the owner,
+  // then close; dropped if even they do not fit, or if the connection was closing anyway.
+  void out_of_memory();
+  // std::bad_alloc caught while keeping output (the cork, the queue): what went out may
+  // end mid-frame, so nothing more can be said. Drop, and free the queue.
+  void drop_out_of_memory();
+  void note_out_of_memory();  // count and (rate-limited) log
   void begin_close(State flushing);
   void continue_close();  // closing, sends written: wait for the queue or go on
   void flushed();         // the queue emptied while closing: half-close or close

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <new>
 
 #include "core/log.h"
 #include "net/socket.h"
@@ -145,7 +146,13 @@ bool Listener::accept_one() {
     return true;
   }
   if (fd >= 0) {
-    on_accept_(fd, peer);
+    try {
+      on_accept_(fd, peer);
+    } catch (const std::bad_alloc&) {
+      // The callee closed fd: this client sees EOF, the next may find memory again.
+      WSEDGE_LOG(kWarn, "listener %s: out of memory for a new connection: closed it",
+                 address().c_str());
+    }
     // Re-fetch after callback: on_accept_ may have called close() (shutdown).
     return fd_ >= 0;
   }

@@ -28,7 +28,8 @@ class Listener final : public IoHandler {
     int backlog = 4096;
   };
   // fd is non-blocking, close-on-exec, TCP_NODELAY (inherited from the listening socket);
-  // the callee owns it.
+  // the callee owns it. A callee that throws std::bad_alloc must have closed it: the
+  // listener logs the failure and goes on accepting.
   using AcceptFn = std::function<void(int fd, const sockaddr_storage& peer)>;
   // Asked before each accept: false means no room for another connection now.
   using AdmitFn = std::function<bool()>;

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <new>
+
 #include "core/log.h"
 #include "http/response.h"
 #include "ws/close_code.h"
@@ -83,12 +85,18 @@ void Server::on_accept(int fd, bool tls) {
     ::close(fd);
     return;
   }
-  auto* c = new net::Connection(context_, fd);
+  // Out of memory anywhere below, the connection (and with it fd) is freed and the
+  // listener goes on (net/listener.h): nothing leaks, nothing is left half-registered.
+  auto* fresh = new (std::nothrow) net::Connection(context_, fd);
+  if (fresh == nullptr) {
+    ::close(fd);
+    throw std::bad_alloc();
+  }
+  std::unique_ptr<net::Connection> c(fresh);
   if (tls) {
     std::unique_ptr<net::TlsStream> stream = net::TlsStream::over_fd(tls_.get(), fd);
     if (!stream) {
       WSEDGE_LOG(kWarn, "cannot allocate TLS state for a new connection");
-      delete c;
       return;
     }
     c->use_tls(std::move(stream));
@@ -97,14 +105,21 @@ void Server::on_accept(int fd, bool tls) {
   if (Result<void> r = c->start(std::move(http)); !r) {
     char why[160];
     WSEDGE_LOG(kWarn, "cannot register connection: %s", describe(r.error(), why, sizeof why));
-    delete c;
     return;
   }
   c->next = connections_;
-  if (connections_ != nullptr) connections_->prev = c;
-  connections_ = c;
+  if (connections_ != nullptr) connections_->prev = c.get();
+  connections_ = c.release();
   ++stats_.connections_accepted;
   ++stats_.connections_open;
+}
+
+void Server::on_out_of_memory(net::Connection& c) {
+  if (auto* s = dynamic_cast<Session*>(c.protocol())) {
+    s->close(close_code::kInternalError, "out of memory");  // RFC 6455 §7.4.1: 1011
+  } else {
+    http::HttpSession::refuse_out_of_memory(c);
+  }
 }
 
 void Server::on_connection_closed(net::Connection* c) {
@@ -175,15 +190,17 @@ void Server::on_upgrade(Transport& t, const http::Request& request) {
   NegotiationResult deflate;
   if (route->deflate.enabled) deflate = negotiate_extensions(request, route->deflate);
   write_handshake_response(out, result, deflate.header());
-  t.send(out.view());
   // The chosen name must outlive the request buffer: point at the route's own copy.
   const std::string* chosen = nullptr;
   for (const std::string& p : route->subprotocols) {
     if (!result.subprotocol.empty() && p == result.subprotocol) chosen = &p;
   }
+  // Allocated before the 101 goes out: running out of memory after it would leave only a
+  // 503 to answer with, which after a 101 is garbage on the wire.
   auto session = std::make_unique<Session>(t, *route->handler, route->session, chosen);
   Session* s = session.get();
   if (deflate.accepted()) s->enable_deflate(deflate.config, route->deflate);
+  t.send(out.view());
   t.switch_protocol(std::move(session));
   ++stats_.websockets_open;
   if (route->require_subprotocol && chosen == nullptr) {

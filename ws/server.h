@@ -101,6 +101,7 @@ class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
 
   void on_accept(int fd, bool tls);
   void on_connection_closed(net::Connection* c) override;
+  void on_out_of_memory(net::Connection& c) override;  // 1011 to a WebSocket, 503 to HTTP
   void on_upgrade(Transport& t, const http::Request& request) override;
   const Route* find_route(std::string_view path) const;
   static NegotiationResult negotiate_extensions(const http::Request& request,

@@ -545,6 +545,196 @@ def _():
         assert "connection limit reached" in log and "Too many open files" not in log, log[-600:]
 
 
+# --- out of memory (ENOMEM) ------------------------------------------------------------------
+# The server runs with tests/support/failmalloc.c preloaded: every allocation of 1 MiB or
+# more fails (as when the machine is out of memory), smaller ones succeed. A connection
+# whose message or head needs a large buffer must be closed — 1011 or 503 — while the
+# server stays up and serves the others.
+
+def failmalloc_path():
+    return os.path.join(os.path.dirname(server_binary()), "libfailmalloc.so")
+
+
+def is_asan_build():
+    r = subprocess.run(["ldd", server_binary()], capture_output=True, text=True)
+    return "libasan" in r.stdout
+
+
+def close_code(frames):
+    """The code of the first close frame among server frames, or None."""
+    i = 0
+    while i + 2 <= len(frames):
+        op, n = frames[i] & 0x0F, frames[i + 1] & 0x7F
+        hdr = 2
+        if n == 126:
+            n, hdr = int.from_bytes(frames[i + 2:i + 4], "big"), 4
+        elif n == 127:
+            n, hdr = int.from_bytes(frames[i + 2:i + 10], "big"), 10
+        if op == 8:
+            body = frames[i + hdr:i + hdr + n]
+            return int.from_bytes(body[:2], "big") if len(body) >= 2 else 1005
+        i += hdr + n
+    return None
+
+
+def frames_after_101(s, timeout=10):
+    s.settimeout(timeout)
+    data = read_all(s)
+    return data
+
+
+ENOMEM_ARGS = ["--max-message-size", "64M", "--max-head-size", "8M", "--log-level", "warn"]
+
+
+def enomem_case(name):
+    def wrap(fn):
+        if is_asan_build():
+            print(f"skipped {name}: the failing-malloc shim cannot be preloaded under ASan "
+                  "(not counted)", flush=True)
+            return fn
+        if not os.path.exists(failmalloc_path()):
+            return case(name)(lambda: (_ for _ in ()).throw(
+                AssertionError(f"{failmalloc_path()} missing: make test-bins builds it")))
+        return case(name)(fn)
+    return wrap
+
+
+@enomem_case("ENOMEM: a fragmented 4 MiB message whose buffer cannot grow past 1 MiB -> close "
+             "1011; the server stays up, another connection echoes before and after")
+def _():
+    with limited_server(ENOMEM_ARGS, preload=failmalloc_path(),
+                        env={"WSEDGE_FAILMALLOC_ABOVE": str(1 << 20)}) as srv:
+        other = ws_open(srv)
+        assert echo_ok(other, b"before")
+        s = ws_open(srv)
+        frag = b"f" * 65536
+        try:
+            s.sendall(masked(1, frag, fin=False))
+            for _ in range(62):
+                s.sendall(masked(0, frag, fin=False))
+            s.sendall(masked(0, frag, fin=True))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server closed while we were still sending: expected
+        code = close_code(frames_after_101(s))
+        s.close()
+        print(f"  close code {code}", flush=True)
+        assert code == 1011, code
+        assert srv.alive()
+        assert echo_ok(other, b"after"), "the other connection stopped echoing"
+        fresh = ws_open(srv)
+        assert echo_ok(fresh)
+        fresh.close()
+        other.close()
+        assert "out of memory" in srv.stderr_text()
+
+
+@enomem_case("ENOMEM: one 2 MiB frame (its receive buffer cannot be had) -> close 1011")
+def _():
+    with limited_server(ENOMEM_ARGS, preload=failmalloc_path(),
+                        env={"WSEDGE_FAILMALLOC_ABOVE": str(1 << 20)}) as srv:
+        s = ws_open(srv)
+        try:
+            s.sendall(masked(2, b"b" * (2 << 20)))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        code = close_code(frames_after_101(s))
+        s.close()
+        assert code == 1011, code
+        fresh = ws_open(srv)
+        assert echo_ok(fresh)
+        fresh.close()
+
+
+@enomem_case("ENOMEM: a 2 MiB request head (its buffer cannot be had) -> 503; server stays up")
+def _():
+    with limited_server(ENOMEM_ARGS, preload=failmalloc_path(),
+                        env={"WSEDGE_FAILMALLOC_ABOVE": str(1 << 20)}) as srv:
+        s = connect(srv, timeout=10)
+        try:
+            s.sendall(head_with(srv, 2 << 20))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        data = read_all(s)
+        s.close()
+        assert status_of(data) == 503, data[:120]
+        assert b"Retry-After: 1" in data
+        s = connect(srv)
+        s.sendall(get_request(srv))
+        assert status_of(read_all(s)) == 200
+        s.close()
+
+
+@enomem_case("ENOMEM: 8 connections fail at once while 8 others keep echoing; RSS back near "
+             "the start")
+def _():
+    with limited_server(ENOMEM_ARGS, preload=failmalloc_path(),
+                        env={"WSEDGE_FAILMALLOC_ABOVE": str(1 << 20)}) as srv:
+        base = rss_bytes(srv.proc.pid)
+        good = [ws_open(srv) for _ in range(8)]
+        bad = [ws_open(srv) for _ in range(8)]
+        for s in bad:
+            s.sendall(masked(1, b"x" * 65536, fin=False))
+        for _ in range(20):
+            for s in bad:
+                try:
+                    s.sendall(masked(0, b"x" * 65536, fin=False))
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+        codes = [close_code(frames_after_101(s)) for s in bad]
+        assert codes == [1011] * 8, codes
+        assert all(echo_ok(s) for s in good)
+        for s in bad + good:
+            s.close()
+        assert wait_until(lambda: rss_bytes(srv.proc.pid) - base < 4 << 20, 5), \
+            (rss_bytes(srv.proc.pid) - base)
+
+
+# --- idle timeout -----------------------------------------------------------------------------
+
+@case("idle timeout: a WebSocket that answers no ping is closed (1001) after 2 ping "
+      "intervals (--ping-interval 0.5: 1.0-1.7 s)")
+def _():
+    with wsedge_server(["--ping-interval", "0.5"]) as srv:
+        s = ws_open(srv)
+        t0 = time.monotonic()
+        s.settimeout(5)
+        data = read_all(s)  # pings arrive; we never answer
+        elapsed = time.monotonic() - t0
+        s.close()
+        pings = 0
+        i = 0
+        while i + 2 <= len(data) and data[i] & 0x0F == 9:
+            pings += 1
+            i += 2 + (data[i + 1] & 0x7F)
+        code = close_code(data[i:])
+        print(f"  {pings} ping(s), then close {code} after {elapsed:.2f} s", flush=True)
+        assert pings >= 1 and code == 1001, (pings, code, data[:40])
+        assert 0.95 <= elapsed < 1.7, elapsed
+
+
+@case("idle timeout: a WebSocket that answers pings stays open past it")
+def _():
+    with wsedge_server(["--ping-interval", "0.3"]) as srv:
+        s = ws_open(srv)
+        s.settimeout(0.1)
+        end = time.monotonic() + 1.5  # twice the idle timeout of 0.6 s, and more
+        buf = b""
+        while time.monotonic() < end:
+            try:
+                chunk = s.recv(4096)
+                assert chunk, "closed although it answered every ping"
+                buf += chunk
+            except socket.timeout:
+                continue
+            while len(buf) >= 2 and len(buf) >= 2 + (buf[1] & 0x7F):
+                n = buf[1] & 0x7F
+                op, payload, buf = buf[0] & 0x0F, buf[2:2 + n], buf[2 + n:]
+                assert op == 9, op
+                s.sendall(masked(10, payload))  # the pong
+        assert echo_ok(s)
+        s.close()
+
+
 passed = sum(1 for _, e in results if e is None)
 failed = len(results) - passed
 print(f"{passed} passed, {failed} failed")

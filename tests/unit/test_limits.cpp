@@ -1,5 +1,9 @@
 // Limits and timeouts (issue 11 §3) at unit level: the request-head limits and the slowloris
-// deadline of HttpSession over the fake transport.
+// deadline of HttpSession over the fake transport, the connection limit of the Listener,
+// the send-queue cap of Connection, and out-of-memory handling — a protocol that throws
+// std::bad_alloc, and a sweep that fails each operator new of a whole connection's life in
+// turn (fail_alloc.cpp replaces the global operator new for the unit binary; it fails
+// nothing unless a test arms it).
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
@@ -9,15 +13,24 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <map>
+#include <new>
 #include <string>
 #include <vector>
 
+#include "apps/options.h"
+#include "fail_alloc.h"
 #include "fake_transport.h"
 #include "http/http_session.h"
 #include "http/parser.h"
 #include "net/connection.h"
 #include "net/listener.h"
 #include "net/reactor.h"
+#include "ws/close_code.h"
+#include "ws/frame.h"
+#include "ws/server.h"
 
 using namespace wsedge;
 using wsedge::test::FakeTransport;
@@ -85,7 +98,7 @@ ssize_t read_within(int fd, int timeout_ms) {
 std::unique_ptr<net::Reactor> make_loop() {
   auto r = net::Reactor::create();
   REQUIRE(r.ok());
-  return std::move(r.value());
+  return std::move(r.value());  // cppcheck-suppress returnStdMoveLocal ; value() is a reference
 }
 
 // A protocol that only records what happens to it; the test sends as an application
@@ -129,6 +142,8 @@ struct NonReader {
     if (owner.closed == 0) delete conn;
     ::close(peer);
   }
+  NonReader(const NonReader&) = delete;
+  NonReader& operator=(const NonReader&) = delete;
 };
 
 }  // namespace
@@ -339,4 +354,305 @@ TEST_CASE("HttpSession: after a response, the keep-alive wait, then a fresh head
   CHECK(f.t.timer_ms == -2);
   f.t.fire_timer();
   CHECK(f.t.sent_text().find("HTTP/1.1 408") != std::string::npos);
+}
+
+// --- out of memory ---------------------------------------------------------------------
+
+namespace {
+
+// Sends "before\n", then throws std::bad_alloc, as a protocol whose allocation failed.
+struct Throwing final : Protocol {
+  bool* disconnected;
+  explicit Throwing(bool* flag) : disconnected(flag) {}
+  size_t on_data(Transport& t, std::span<uint8_t> data) override {
+    static const uint8_t kBefore[] = {'b', 'e', 'f', 'o', 'r', 'e', '\n'};
+    t.send(kBefore);
+    if (data.size() > 0) throw std::bad_alloc();
+    return data.size();
+  }
+  void on_disconnect(Transport&) override { *disconnected = true; }
+};
+
+struct LastWords final : net::ConnectionOwner {
+  int closed = 0;
+  int out_of_memory = 0;
+  void on_connection_closed(net::Connection* c) override {
+    ++closed;
+    delete c;
+  }
+  void on_out_of_memory(net::Connection& c) override {
+    ++out_of_memory;
+    static const uint8_t kWords[] = {'o', 'o', 'm', '\n'};
+    c.send(kWords);
+  }
+};
+
+std::string read_to_eof(int fd, net::Reactor& loop) {
+  std::string got;
+  char buf[4096];
+  for (int i = 0; i < 400; ++i) {
+    loop.run_once(5);
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) got.append(buf, static_cast<size_t>(n));
+    if (n == 0) return got;
+  }
+  return got + "<no EOF>";
+}
+
+}  // namespace
+
+TEST_CASE(
+    "Connection: std::bad_alloc from on_data: earlier output, the owner's last words, close") {
+  auto loop = make_loop();
+  LastWords owner;
+  net::ConnectionContext context(*loop, owner);
+  int sv[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+  auto* conn = new net::Connection(context, sv[0]);
+  bool disconnected = false;
+  REQUIRE(conn->start(std::make_unique<Throwing>(&disconnected)).ok());
+  REQUIRE(::write(sv[1], "x", 1) == 1);
+  std::string got = read_to_eof(sv[1], *loop);
+  CHECK(got == "before\noom\n");  // in order, then EOF: a clean close, not a reset
+  CHECK(owner.out_of_memory == 1);
+  ::shutdown(sv[1], SHUT_WR);  // our EOF ends the server's linger
+  for (int i = 0; i < 50 && owner.closed == 0; ++i)
+    loop->run_once(5);
+  CHECK(owner.closed == 1);
+  CHECK(disconnected);
+  CHECK(context.out_of_memory == 1);
+  ::close(sv[1]);
+}
+
+namespace {
+
+// The echo route, except that "boom" (and opening on /fail-open) throws std::bad_alloc.
+struct FragileEcho final : ws::Handler {
+  void on_open(ws::Session&, const http::Request& r) override {
+    if (r.path == "/fail-open") throw std::bad_alloc();
+  }
+  void on_message(ws::Session& s, std::span<const uint8_t> payload, ws::MessageType type) override {
+    if (std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()) == "boom")
+      throw std::bad_alloc();
+    s.send(payload, type);
+  }
+};
+
+struct LiveServer {
+  std::unique_ptr<net::Reactor> loop = make_loop();
+  FragileEcho echo;
+  std::unique_ptr<ws::Server> server;
+  explicit LiveServer(bool authorize_throws = false) {
+    ws::ServerOptions options;
+    server = std::make_unique<ws::Server>(*loop, options);
+    ws::Route route;
+    route.handler = &echo;
+    if (authorize_throws) {
+      route.path = "/auth";
+      route.authorize = [](const http::Request&) -> int { throw std::bad_alloc(); };
+      ws::Route plain;
+      plain.handler = &echo;
+      server->add_route(plain);
+    }
+    server->add_route(route);
+    REQUIRE(server->start().ok());
+  }
+  // Pumps the loop (armed for failure injection when `armed`) until `fd` has `want` bytes,
+  // hits EOF, or 300 iterations pass. Fixed buffers only: nothing here allocates.
+  std::string pump(int fd, size_t want, bool armed = false) {
+    static char got[65536];
+    size_t n = 0;
+    bool eof = false;
+    for (int i = 0; i < 300 && n < want && !eof; ++i) {
+      test::g_fail_armed = armed;
+      loop->run_once(2);
+      test::g_fail_armed = false;
+      ssize_t r = ::recv(fd, got + n, sizeof got - n, MSG_DONTWAIT);
+      if (r > 0) n += static_cast<size_t>(r);
+      if (r == 0 || (r < 0 && errno == ECONNRESET)) eof = true;
+    }
+    return std::string(got, n) + (eof ? "<EOF>" : "");
+  }
+  bool drained() {
+    for (int i = 0; i < 400 && server->stats().connections_open > 0; ++i)
+      loop->run_once(5);
+    return server->stats().connections_open == 0;
+  }
+};
+
+std::string upgrade_request(const char* path) {
+  return std::string("GET ") + path +
+         " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+}
+
+std::string client_frame(ws::Opcode op, std::string_view payload, bool fin = true) {
+  const ws::MaskKey key{9, 8, 7, 6};
+  Buffer frame;
+  ws::encode_frame(frame, op, {reinterpret_cast<const uint8_t*>(payload.data()), payload.size()},
+                   fin, false, &key);
+  return {reinterpret_cast<const char*>(frame.data()), frame.readable()};
+}
+
+void send_all(int fd, const std::string& s) {
+  REQUIRE(::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size()));
+}
+
+// What follows the 101's head ("" when there is no complete 101 head).
+std::string after_101(const std::string& got) {
+  size_t end = got.find("\r\n\r\n");
+  if (!got.starts_with("HTTP/1.1 101") || end == std::string::npos) return {};
+  return got.substr(end + 4);
+}
+constexpr size_t kHead101 = 160;  // enough to hold the 101 for the fixed key
+const std::string kClose1011 = std::string("\x88\x0f\x03\xf3", 4) + "out of memory";
+
+bool echo_works(LiveServer& srv) {
+  int fd = connect_loopback(srv.server->port());
+  send_all(fd, upgrade_request("/echo") + client_frame(ws::Opcode::kText, "ping?"));
+  std::string got = srv.pump(fd, kHead101 + 7);
+  ::close(fd);
+  return after_101(got).starts_with(std::string("\x81\x05ping?", 7));
+}
+
+}  // namespace
+
+TEST_CASE("Server: a handler's std::bad_alloc closes that WebSocket with 1011; others go on") {
+  LiveServer srv;
+  int a = connect_loopback(srv.server->port());
+  send_all(a, upgrade_request("/echo") + client_frame(ws::Opcode::kText, "fine") +
+                  client_frame(ws::Opcode::kText, "boom"));
+  std::string got = srv.pump(a, kHead101 + 6 + kClose1011.size() + 5);
+  REQUIRE(got.starts_with("HTTP/1.1 101"));
+  std::string frames = after_101(got);
+  // The echo before the failure, then close 1011 "out of memory", then the TCP close
+  // once our close frame has been answered (here: our EOF).
+  CHECK(
+      frames.starts_with(std::string("\x81\x04"
+                                     "fine",
+                                     6)));
+  CHECK(frames.substr(6, kClose1011.size()) == kClose1011);
+  CHECK(echo_works(srv));
+  ::close(a);
+  CHECK(srv.drained());
+}
+
+TEST_CASE("Server: std::bad_alloc in on_open (after the 101) closes with 1011") {
+  LiveServer srv;
+  int a = connect_loopback(srv.server->port());
+  send_all(a, upgrade_request("/fail-open"));
+  std::string got = srv.pump(a, kHead101 + kClose1011.size());
+  REQUIRE(got.starts_with("HTTP/1.1 101"));
+  CHECK(after_101(got).substr(0, kClose1011.size()) == kClose1011);
+  CHECK(echo_works(srv));
+  ::close(a);
+  CHECK(srv.drained());
+}
+
+TEST_CASE("Server: std::bad_alloc during the handshake (before any 101) is answered 503") {
+  LiveServer srv(true);
+  int a = connect_loopback(srv.server->port());
+  send_all(a, upgrade_request("/auth"));
+  std::string got = srv.pump(a, 1000);
+  CHECK(got.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
+  CHECK(got.find("HTTP/1.1 101") == std::string::npos);
+  CHECK(got.ends_with("out of memory\n<EOF>"));
+  CHECK(echo_works(srv));
+  ::close(a);
+  CHECK(srv.drained());
+}
+
+TEST_CASE("HttpSession::refuse_out_of_memory: a complete 503 from a constant, then close") {
+  FakeTransport t;
+  http::HttpSession::refuse_out_of_memory(t);
+  std::string s = t.sent_text();
+  CHECK(s.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
+  CHECK(s.find("Retry-After: 1\r\n") != std::string::npos);
+  CHECK(s.find("Content-Length: 14\r\n") != std::string::npos);
+  CHECK(s.substr(s.size() - 14) == "out of memory\n");
+  CHECK(t.closed);
+}
+
+// Fails each operator new of a connection's whole life in turn — accept, HTTP session,
+// handshake, session, fragment assembly, echo, close — one per run: whichever fails, the
+// server neither crashes nor hangs, the client gets a clear outcome, the next client is
+// served, and no connection is left behind.
+TEST_CASE("Server: every operator new of a connection's life, failed in turn") {
+  std::map<std::string, int> outcomes;
+  long n = 1;
+  for (; n < 400; ++n) {
+    LiveServer srv;
+    int a = connect_loopback(srv.server->port());
+    send_all(a, upgrade_request("/echo") + client_frame(ws::Opcode::kText, "hel", false) +
+                    client_frame(ws::Opcode::kContinuation, "lo"));
+    long failures_before = test::g_failures.load();
+    test::g_fail_countdown = n;
+    std::string got = srv.pump(a, kHead101 + 7, true);
+    test::g_fail_countdown = 0;
+    bool failed = test::g_failures.load() > failures_before;
+    std::string outcome;
+    if (after_101(got).starts_with("\x81\x05hello")) {
+      outcome = "echoed";
+    } else if (after_101(got).starts_with(kClose1011)) {
+      outcome = "close 1011";
+    } else if (got.starts_with("HTTP/1.1 503")) {
+      outcome = "503";
+    } else if (got == "<EOF>" || (got.starts_with("HTTP/1.1 101") && got.ends_with("<EOF>"))) {
+      outcome = "dropped";
+    } else {
+      outcome = "unclear: " + got.substr(0, 40);
+    }
+    CAPTURE(n);
+    CAPTURE(got.size());
+    CHECK(outcome.rfind("unclear", 0) != 0);
+    if (!failed) {
+      CHECK(outcome == "echoed");
+      ::close(a);
+      break;  // the n-th allocation is past the scenario: every one has been failed
+    }
+    ++outcomes[outcome];
+    CHECK(echo_works(srv));  // the server goes on
+    ::close(a);
+    CHECK(srv.drained());  // and keeps no connection behind
+  }
+  std::string summary;
+  for (auto& [k, v] : outcomes)
+    summary += k + ": " + std::to_string(v) + "  ";
+  MESSAGE((n - 1) << " allocations failed in turn; outcomes: " << summary);
+  CHECK(n > 3);
+  CHECK(outcomes["close 1011"] > 0);
+  CHECK(outcomes["503"] > 0);
+}
+
+// --- the defaults README's Limits table promises ------------------------------------------
+
+TEST_CASE("wsedge defaults: every limit and timeout is on, at the value the README states") {
+  app::Options o;
+  std::string error;
+  char name[] = "wsedge";
+  char* argv[] = {name, nullptr};
+  REQUIRE(app::parse_options(1, argv, &o, &error) == app::ParseOutcome::kRun);
+  CHECK(o.handshake_timeout_ms == 10'000);  // slowloris: 408
+  CHECK(o.ping_interval_ms == 30'000);      // keepalive pings ...
+  CHECK(o.idle_timeout_ms == 0);            // ... and 2x that (60 s) of silence: 1001
+  CHECK(o.close_grace_ms == 2'000);
+  CHECK(o.tls_handshake_timeout_ms == 10'000);
+  CHECK(o.max_message_size == (64u << 20));  // 1009
+  CHECK(o.max_head_size == 8192);            // 431
+  CHECK(o.max_headers == 100);               // 431
+  CHECK(o.high_water == (4u << 20));         // backpressure
+  CHECK(o.max_send_queue == (64u << 20));    // dropped
+  CHECK(o.max_connections == 0);             // derived: the fd limit minus 64
+  // The idle timeout the session derives from them (ws/session.cpp): on.
+  ws::SessionOptions session;
+  session.ping_interval_ms = o.ping_interval_ms;
+  session.idle_timeout_ms = o.idle_timeout_ms;
+  FakeTransport t;
+  struct Quiet final : ws::Handler {
+    void on_message(ws::Session&, std::span<const uint8_t>, ws::MessageType) override {}
+  } quiet;
+  ws::Session s(t, quiet, session);
+  http::Request request;
+  s.open(request);
+  CHECK(t.timer_ms == 30'000);  // the first ping is due
 }
