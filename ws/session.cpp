@@ -29,6 +29,7 @@ void Session::enable_deflate(const DeflateConfig& config, const DeflateServerPol
 
 void Session::open(const http::Request& request) {
   last_rx_ms_ = transport_.now_ms();
+  next_ping_ms_ = last_rx_ms_ + options_.ping_interval_ms;
   schedule_keepalive();
   handler_.on_open(*this, request);
 }
@@ -347,14 +348,25 @@ void Session::on_drain(Transport& /*t*/) {
   handler_.on_drain(*this);
 }
 
-void Session::schedule_keepalive() {
+// The idle limit: --idle-timeout, or twice the ping interval when none is given.
+int64_t Session::idle_limit_ms() const {
   int64_t idle = options_.idle_timeout_ms;
   if (idle == 0 && options_.ping_interval_ms > 0) idle = 2 * options_.ping_interval_ms;
-  if (options_.ping_interval_ms > 0) {
-    transport_.arm_timer(options_.ping_interval_ms);
-  } else if (idle > 0) {
-    transport_.arm_timer(std::max<int64_t>(1, last_rx_ms_ + idle - transport_.now_ms()));
+  return idle;
+}
+
+// One timer serves both: it fires at the next ping or at the idle deadline, whichever is
+// first (an --idle-timeout shorter than the ping interval must not wait for the ping).
+void Session::schedule_keepalive() {
+  int64_t now = transport_.now_ms();
+  int64_t idle = idle_limit_ms();
+  int64_t delay = 0;
+  if (options_.ping_interval_ms > 0) delay = std::max<int64_t>(1, next_ping_ms_ - now);
+  if (idle > 0) {
+    int64_t until_idle = std::max<int64_t>(1, last_rx_ms_ + idle - now);
+    delay = delay > 0 ? std::min(delay, until_idle) : until_idle;
   }
+  if (delay > 0) transport_.arm_timer(delay);
 }
 
 void Session::on_timer(Transport& t) {
@@ -366,8 +378,7 @@ void Session::on_timer(Transport& t) {
     return;
   }
   if (state_ != State::kOpen) return;
-  int64_t idle = options_.idle_timeout_ms;
-  if (idle == 0 && options_.ping_interval_ms > 0) idle = 2 * options_.ping_interval_ms;
+  int64_t idle = idle_limit_ms();
   if (idle > 0 && t.now_ms() - last_rx_ms_ >= idle) {
     // Nothing — not even a pong — for the whole timeout: the peer or the path is dead.
     // We still say why (1001), but do not wait for an answer that is not coming.
@@ -377,7 +388,10 @@ void Session::on_timer(Transport& t) {
     t.close();
     return;
   }
-  if (options_.ping_interval_ms > 0) ping();
+  if (options_.ping_interval_ms > 0 && t.now_ms() >= next_ping_ms_) {
+    ping();
+    next_ping_ms_ = t.now_ms() + options_.ping_interval_ms;
+  }
   schedule_keepalive();
 }
 

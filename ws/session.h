@@ -138,6 +138,7 @@ class Session final : public Protocol {
   void count_out(size_t bytes);
   Buffer& fragments();
   void schedule_keepalive();
+  int64_t idle_limit_ms() const;
 
   Transport& transport_;
   Handler& handler_;
@@ -148,6 +149,7 @@ class Session final : public Protocol {
   uint64_t message_size_ = 0;                 // payload bytes announced so far for that message
   uint64_t frame_done_ = 0;                   // payload bytes of the current frame already unmasked
   int64_t last_rx_ms_ = 0;
+  int64_t next_ping_ms_ = 0;  // when the next keepalive ping is due (ping interval on)
   FrameSequence sequence_;
   Utf8Validator utf8_;
   State state_ = State::kOpen;

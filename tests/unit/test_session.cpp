@@ -372,6 +372,54 @@ TEST_CASE("keepalive: pings every interval; silence past the timeout closes") {
   CHECK(close_code_of(f.out().back()) == 1001);
 }
 
+TEST_CASE("keepalive: an idle timeout shorter than the ping interval is not late") {
+  // The default ping interval is 30 s; --idle-timeout 1 must still cut at 1 s.
+  SessionOptions o;
+  o.ping_interval_ms = 30'000;
+  o.idle_timeout_ms = 1000;
+  Fixture f(o);
+  CHECK(f.t.timer_ms == 1000);  // the idle deadline comes first
+  f.t.now += 400;
+  f.t.feed(frame(Opcode::kText, "alive"));
+  f.t.now += 600;  // 1 s after open, 0.6 s after the last message: not idle
+  f.t.fire_timer();
+  CHECK_FALSE(f.t.closed);
+  CHECK(f.t.timer_ms == 400);  // re-armed for 1 s after the last message
+  for (const auto& fr : f.out())
+    CHECK(fr.op != Opcode::kPing);  // no ping before its interval
+  f.t.now += 400;
+  f.t.fire_timer();
+  CHECK(f.t.closed);
+  CHECK(close_code_of(f.out().back()) == 1001);
+}
+
+TEST_CASE("keepalive: the idle deadline between two pings is honoured, pings keep their pace") {
+  SessionOptions o;
+  o.ping_interval_ms = 1000;
+  o.idle_timeout_ms = 1500;
+  Fixture f(o);
+  CHECK(f.t.timer_ms == 1000);
+  f.t.now += 1000;
+  f.t.fire_timer();  // ping #1
+  CHECK(f.t.timer_ms == 500);  // idle deadline at 1.5 s comes before ping #2 at 2 s
+  f.t.now += 200;
+  f.t.feed(frame(Opcode::kPong, ""));
+  f.t.now += 300;  // t = 1.5 s: the pong at 1.2 s keeps it alive; no ping yet
+  f.t.fire_timer();
+  CHECK_FALSE(f.t.closed);
+  int pings = 0;
+  for (const auto& fr : f.out())
+    pings += fr.op == Opcode::kPing;
+  CHECK(pings == 1);
+  CHECK(f.t.timer_ms == 500);  // ping #2 at 2 s
+  f.t.now += 500;
+  f.t.fire_timer();
+  pings = 0;
+  for (const auto& fr : f.out())
+    pings += fr.op == Opcode::kPing;
+  CHECK(pings == 2);
+}
+
 TEST_CASE("message counters add up traffic in both directions") {
   Recorder app;
   SessionOptions options;
