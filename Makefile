@@ -104,7 +104,7 @@ run: all
 	$(SERVER) --host $(HOST) --port $(PORT) --web apps/web
 
 # Everything the suites run: the binaries, and the raw TCP echo bench/compare's test uses.
-test-bins: all $(BUILD)/peers/raw_echo
+test-bins: all $(BUILD)/peers/raw_echo $(BUILD)/peers/raw_tls_echo
 
 test: test-bins
 	@bash tests/run_all.sh $(BUILD)

@@ -430,6 +430,7 @@ inline void Conn::on_eof(int err) {
   if (ring_count_ > 0)
     return fail(ErrorKind::kUnexpectedClose, "EOF with %lld echoes outstanding",
                 static_cast<long long>(ring_count_));
+  if (tls_) tls_->finish_quietly();
   if (ctx_->opt.reset_after_close) {
     // Everything is said and heard (our close was answered, the server's EOF read), so a
     // reset loses nothing; it releases the server's closed socket at once instead of

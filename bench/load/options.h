@@ -101,6 +101,7 @@ inline constexpr const char* kUsageText =
     "  --deflate-no-context-takeover  with --deflate: offer client_no_context_takeover, so\n"
     "                     each message is compressed once per run, not once per send\n"
     "  --raw              plain TCP, no handshake: expect the sent frame bytes back verbatim\n"
+    "                     (over wss://: TLS only; connect mode then cycles TLS handshakes)\n"
     "  --reset-after-close  connect mode: once the close handshake and the server's EOF are\n"
     "                     done, close with a TCP reset, so the server keeps no TIME_WAIT\n"
     "  --ca FILE          wss: trust only the CA certificates in FILE (PEM) [system store]\n"
@@ -320,8 +321,8 @@ inline ParseStatus parse_options(int argc, char** argv, Options* o, std::string*
     err = "rate mode needs --rate";
   else if (o->mode != Mode::kRate && o->rate > 0)
     err = "--rate applies to rate mode only";
-  else if (o->raw && o->mode == Mode::kConnect)
-    err = "--raw has no handshake to measure";
+  else if (o->raw && o->mode == Mode::kConnect && !o->tls.enabled)
+    err = "--raw has no handshake to measure (over wss:// it measures the TLS handshake alone)";
   else if (o->raw && o->deflate)
     err = "--raw and --deflate exclude each other";
   else if (o->deflate_no_context_takeover && !o->deflate)

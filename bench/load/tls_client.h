@@ -205,6 +205,16 @@ class TlsClient {
     return done == 0 && len > 0 ? IoResult::again() : IoResult::ok(done);
   }
 
+  // The stream ended cleanly (the WebSocket close handshake, or --raw's close_notify
+  // answered) but we send no close_notify into a socket the server has closed: say so, or
+  // SSL_free takes the session for a broken one and makes it unresumable.
+  void finish_quietly() {
+    SSL_set_quiet_shutdown(ssl_, 1);
+    ERR_clear_error();
+    (void)SSL_shutdown(ssl_);
+    ERR_clear_error();
+  }
+
   // --raw over TLS ends the stream the TLS way: close_notify, then the caller's SHUT_WR.
   void send_close_notify() {
     ERR_clear_error();
