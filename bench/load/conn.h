@@ -621,13 +621,14 @@ inline void Conn::shut() {
 // compiler inlines into them, and the plain path would lose its inlined frame reader
 // (callgrind: +9% instructions per message). docs/wsload.md has the figure.
 
-// The TCP connect is under way (or done): begin the TLS handshake. Its first write says
-// EAGAIN while connecting; the writable edge of the finished connect drives it on.
+// The TCP connect is under way (or done): the TLS handshake begins on the first writable
+// edge (epoll reports a connect that finished inside connect() as soon as the fd is
+// added). Not here: a failure inside start() must not reach on_closed(), as the owner
+// counts this connection live only once start() has returned.
 [[gnu::noinline]] inline void Conn::start_tls() {
   tls_ = TlsClient::over_fd(*ctx_->tls, fd_);
   if (!tls_) return start_failed("TLS: cannot set up a connection (errno %lld)", ENOMEM);
   state_ = State::kTlsHandshaking;
-  tls_opening(0);
 }
 
 [[gnu::noinline]] inline void Conn::tls_opening(uint32_t events) {

@@ -206,14 +206,11 @@ class TlsClient {
   }
 
   // The stream ended cleanly (the WebSocket close handshake, or --raw's close_notify
-  // answered) but we send no close_notify into a socket the server has closed: say so, or
-  // SSL_free takes the session for a broken one and makes it unresumable.
-  void finish_quietly() {
-    SSL_set_quiet_shutdown(ssl_, 1);
-    ERR_clear_error();
-    (void)SSL_shutdown(ssl_);
-    ERR_clear_error();
-  }
+  // answered), but no close_notify goes into a socket the server has closed. Say the
+  // shutdown is done, or SSL_free takes the session for a broken one and makes it
+  // unresumable. Flags, not SSL_shutdown(): after a bare TCP EOF (a server that sent no
+  // close_notify) OpenSSL is in its error state and SSL_shutdown would set nothing.
+  void finish_quietly() { SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN); }
 
   // --raw over TLS ends the stream the TLS way: close_notify, then the caller's SHUT_WR.
   void send_close_notify() {
