@@ -103,9 +103,9 @@ $(BUILD)/micro_%: $(BUILD)/obj/bench/micro_%.o $(LIB)
 run: all
 	$(SERVER) --host $(HOST) --port $(PORT) --web apps/web
 
-# Everything the suites run: the binaries, the raw TCP echo bench/compare's test uses, and
-# the failing-malloc shim the out-of-memory tests preload (tests/support/failmalloc.c).
-test-bins: all $(BUILD)/peers/raw_echo $(BUILD)/libfailmalloc.so
+# Everything the suites run: the binaries, the raw TCP and TLS echoes bench/compare's tests
+# use, and the failing-malloc shim the out-of-memory tests preload (tests/support/failmalloc.c).
+test-bins: all $(BUILD)/peers/raw_echo $(BUILD)/peers/raw_tls_echo $(BUILD)/libfailmalloc.so
 
 $(BUILD)/libfailmalloc.so: tests/support/failmalloc.c
 	@mkdir -p $(dir $@)

@@ -96,7 +96,7 @@ class Run {
   // Every connection opened or failed for good (each has a 10 s handshake timeout).
   void wait_settled() {
     int64_t next_line = mono_ns() + 1'000'000'000;
-    while (sum(&Stats::settled) < static_cast<uint64_t>(o_.connections)) {
+    while (sum(&Stats::settled) < static_cast<uint64_t>(o_.connections) && !setup_failed()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       if (!o_.quiet && mono_ns() >= next_line) {
         std::fprintf(stderr, "connecting: %llu/%d open, %llu errors\n",
@@ -105,6 +105,13 @@ class Run {
         next_line += 1'000'000'000;
       }
     }
+  }
+
+  // A worker found a setup error (a refused certificate): nothing more is worth measuring.
+  const char* setup_failed() const {
+    for (const auto& w : workers_)
+      if (w->stats().setup_failed.load(std::memory_order_acquire)) return w->stats().setup_error;
+    return nullptr;
   }
 
   uint64_t errors() const {
@@ -118,11 +125,16 @@ class Run {
   void progress_until(int64_t deadline) {
     for (;;) {
       const int64_t now = mono_ns();
-      if (now >= deadline) return;
+      if (now >= deadline || setup_failed()) return;
       const int64_t next = t0_ + (seconds_ + 1) * 1'000'000'000;
       if (next > deadline) {
         std::this_thread::sleep_for(std::chrono::nanoseconds(deadline - now));
         return;
+      }
+      // Wake at least every 50 ms, so a setup error ends the run at once.
+      if (next - now > 50'000'000) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        continue;
       }
       std::this_thread::sleep_for(std::chrono::nanoseconds(next - now));
       ++seconds_;
@@ -169,6 +181,12 @@ class Run {
       s.deflate_echoes_compressed += st.deflate_echoes_compressed.get();
       s.deflate_echo_bytes += st.deflate_echo_bytes.get();
       s.deflate_echo_wire += st.deflate_echo_wire.get();
+      s.tls_full += st.tls_full.get();
+      s.tls_resumed += st.tls_resumed.get();
+      if (s.tls_version.empty() && st.tls_version[0]) {
+        s.tls_version = st.tls_version;
+        s.tls_cipher = st.tls_cipher;
+      }
       for (int k = 0; k < kErrorKinds; ++k) {
         s.error_kinds[k] += st.errors[k].get();
         if (st.errors[k].get() && first_error_[k].empty()) first_error_[k] = st.first_error[k];
@@ -181,6 +199,10 @@ class Run {
     if (s0.ok && s1.ok) s.server = {s1.user_us - s0.user_us, s1.sys_us - s0.sys_us, true};
     if (o_.mode == Mode::kIdle && rss >= 0 && rss_before_ >= 0 && s.connected > 0)
       s.rss_per_conn = (rss - rss_before_) / static_cast<long long>(s.connected);
+    if (const char* why = setup_failed()) {  // the one line that says what to fix
+      std::fprintf(stderr, "wsload: %s\n", why);
+      return 2;
+    }
     for (int k = 0; k < kErrorKinds; ++k)
       if (s.error_kinds[k])
         std::fprintf(stderr, "wsload: %llu %s error%s; first: %s\n",
@@ -224,7 +246,14 @@ int main(int argc, char** argv) {
     case ParseStatus::kOk:
       break;
   }
-  std::signal(SIGPIPE, SIG_IGN);  // sends use MSG_NOSIGNAL; this covers anything else
+  std::signal(SIGPIPE, SIG_IGN);  // sends use MSG_NOSIGNAL; OpenSSL's socket BIO does not
+  if (o.tls.enabled) {            // a bad --ca is a usage error, found before anything connects
+    std::string why;
+    if (!TlsClientContext::create(o.tls, &why)) {
+      std::fprintf(stderr, "wsload: %s\n", why.c_str());
+      return 2;
+    }
+  }
   raise_fd_limit(o);
   Run run(o);
   return run.execute();

@@ -6,7 +6,9 @@
 // frames from the pool; no allocation unless the kernel refuses bytes (then they wait in
 // out_). Send timestamps sit in a ring: echoes return in send order. With permessage-deflate
 // agreed, send_frames() takes the compressed path instead (one flag test): cached frames
-// without client context takeover, else this connection's own deflater. Loop thread only.
+// without client context takeover, else this connection's own deflater. With wss:// the
+// same steps run over a TlsClient (TLS handshake first, in kTlsHandshaking); every socket
+// call that differs tests tls_ once, so the plain path keeps its syscalls. Loop thread only.
 #pragma once
 
 #include <netinet/in.h>
@@ -22,6 +24,7 @@
 #include "bench/load/client_handshake.h"
 #include "bench/load/echo_reader.h"
 #include "bench/load/loop_context.h"
+#include "bench/load/tls_client.h"
 #include "core/buffer.h"
 #include "core/clock.h"
 #include "net/socket.h"
@@ -30,7 +33,15 @@ namespace wsedge::load {
 
 class Conn final : public net::IoHandler {
  public:
-  enum class State : uint8_t { kIdle, kConnecting, kHandshaking, kOpen, kClosing, kAwaitEof };
+  enum class State : uint8_t {
+    kIdle,
+    kConnecting,
+    kTlsHandshaking,
+    kHandshaking,
+    kOpen,
+    kClosing,
+    kAwaitEof
+  };
   static constexpr int64_t kOpenTimeoutMs = 10'000;
   static constexpr int64_t kCloseTimeoutMs = 3'000;
   // Loopback has ~28k ephemeral ports per source address; past this many connections each
@@ -82,7 +93,8 @@ class Conn final : public net::IoHandler {
  private:
   static void on_timer(net::Timer* t) { static_cast<Conn*>(t->arg())->timed_out(); }
   void timed_out() {
-    if (state_ == State::kConnecting || state_ == State::kHandshaking)
+    if (state_ == State::kConnecting || state_ == State::kTlsHandshaking ||
+        state_ == State::kHandshaking)
       fail(ErrorKind::kTimeout, "opening handshake took over %lld ms", kOpenTimeoutMs);
     else if (live())
       fail(ErrorKind::kTimeout, "close handshake took over %lld ms", kCloseTimeoutMs);
@@ -90,6 +102,13 @@ class Conn final : public net::IoHandler {
   bool bind_source(int fd);
   void start_failed(const char* fmt, int err);  // fmt: the errno, then ECONNREFUSED
   int send_request();
+  void start_tls();
+  void tls_opening(uint32_t events);
+  void tls_failed();
+  IoResult tls_read(uint8_t* buf);
+  void read_failed(int err);
+  bool write_tls(const iovec* iov, int cnt, size_t total);
+  void half_close();
   void build_upgrade_request();
   void on_readable(uint32_t events);
   bool consume(uint8_t* data, size_t n);
@@ -126,7 +145,8 @@ class Conn final : public net::IoHandler {
   // when the handshake agrees, freed by shut().
   std::unique_ptr<ws::MessageDeflater> deflater_;
   std::unique_ptr<ws::MessageInflater> inflater_;
-  std::vector<int64_t> ring_;  // power-of-two capacity
+  std::unique_ptr<TlsClient> tls_;  // wss://: this cycle's TLS state, freed by shut()
+  std::vector<int64_t> ring_;       // power-of-two capacity
   size_t ring_head_ = 0, ring_count_ = 0;
 };
 
@@ -154,7 +174,9 @@ inline void Conn::start() {
   // Connect mode writes the request and later the close frame, each after the peer has
   // answered (so ACKed) everything before it: Nagle never holds them, and the syscall
   // would be a sixth of the client's cost per handshake.
-  if (o.mode != Mode::kConnect) (void)net::set_nodelay(fd_);
+  // TLS writes its Finished and then the request back to back: Nagle would hold the
+  // second until the first is ACKed.
+  if (o.mode != Mode::kConnect || o.tls.enabled) (void)net::set_nodelay(fd_);
   if (!bind_source(fd_)) return start_failed("bind: errno %lld", errno);
   if (connect(fd_, reinterpret_cast<const sockaddr*>(&o.addr), o.addr_len) != 0 &&
       errno != EINPROGRESS)
@@ -162,6 +184,7 @@ inline void Conn::start() {
   if (!ctx_->reactor->add(fd_, this).ok()) return start_failed("epoll_ctl: errno %lld", errno);
   state_ = State::kConnecting;
   ctx_->reactor->arm_after(timer_, kOpenTimeoutMs);
+  if (o.tls.enabled) return start_tls();
   // A loopback connect has usually completed inside connect() (the kernel ran both ends'
   // SYN/SYN-ACK/ACK before returning), so try at once; if it is still under way the write
   // says EAGAIN and the first writable edge tries again.
@@ -180,10 +203,16 @@ inline void Conn::start_failed(const char* fmt, int err) {
   state_ = State::kIdle;
   ctx_->reactor->disarm(timer_);
   std::string().swap(request_);
+  tls_.reset();
   ctx_->owner->on_settled(*this, false);
 }
 
 inline void Conn::on_io(uint32_t events) {
+  if (tls_) [[unlikely]] {
+    if (state_ == State::kTlsHandshaking) return tls_opening(events);
+    // OpenSSL may need a write to go on reading (a KeyUpdate answer on a full socket).
+    if (events & net::kWritable) events |= net::kReadable;
+  }
   if (state_ == State::kConnecting) {
     // Error and hang-up come with every bit set; only then is SO_ERROR worth a syscall.
     int err = (events & net::kHangup) ? net::socket_error(fd_) : 0;
@@ -204,8 +233,13 @@ inline void Conn::on_io(uint32_t events) {
 // Returns 0, or the errno that says the connection failed.
 inline int Conn::send_request() {
   if (request_.empty()) build_upgrade_request();
-  IoResult r = net::write_some(fd_, request_.data(), request_.size());
-  if (r.status == IoStatus::kAgain) return 0;  // still connecting: the writable edge retries
+  const auto* req = reinterpret_cast<const uint8_t*>(request_.data());
+  IoResult r = tls_ ? tls_->write(req, request_.size())
+                    : net::write_some(fd_, request_.data(), request_.size());
+  if (r.status == IoStatus::kAgain) {
+    if (!tls_) return 0;  // still connecting: the writable edge retries
+    r = IoResult::ok(0);  // TLS is connected, the socket only full: out_ keeps it all
+  }
   if (r.status != IoStatus::kOk) return r.err != 0 ? r.err : ECONNRESET;
   state_ = State::kHandshaking;
   // A fresh socket takes ~200 bytes whole; were it not to, the rest waits in out_.
@@ -227,16 +261,25 @@ inline void Conn::build_upgrade_request() {
                            {ctx_->opt.deflate, ctx_->opt.deflate_no_context_takeover});
 }
 
-inline void Conn::on_readable(uint32_t events) {
+// Out of line, with one call of consume() for both paths: the frame reader is then
+// inlined here once (two callers and GCC stops inlining it: +10% instructions per message
+// on the plain path, measured with callgrind; docs/wsload.md).
+[[gnu::noinline]] inline void Conn::on_readable(uint32_t events) {
   uint8_t* buf = ctx_->rx.get();
   for (;;) {
-    IoResult r = net::read_some(fd_, buf, LoopContext::kReadBufferSize);
+    IoResult r = tls_ ? tls_read(buf) : net::read_some(fd_, buf, LoopContext::kReadBufferSize);
     if (r.status == IoStatus::kAgain) return;
     if (r.status == IoStatus::kClosed) return on_eof(r.err);
-    if (r.status == IoStatus::kError) return fail(ErrorKind::kReset, "read: errno %lld", r.err);
+    if (r.status == IoStatus::kError) return read_failed(r.err);
     now_ns_ = mono_ns();  // one clock read per read: every echo in it arrived together
     if (!consume(buf, r.bytes)) return;
     if (r.bytes == LoopContext::kReadBufferSize) continue;
+    // TLS reads until WANT_READ, so a short read is a drained socket, unless an EOF or
+    // error waits behind the bytes it returned.
+    if (tls_) [[unlikely]] {
+      if (tls_->more_to_read()) continue;
+      return;
+    }
     // A short read means the socket is drained. A FIN behind the data has had its edge
     // already: take it as read when the loop says nothing else is pending (kPeerFin),
     // else read on to learn whether it is an EOF or a reset.
@@ -246,7 +289,7 @@ inline void Conn::on_readable(uint32_t events) {
 }
 
 // Returns false when the connection is gone.
-inline bool Conn::consume(uint8_t* data, size_t n) {
+[[gnu::always_inline]] inline bool Conn::consume(uint8_t* data, size_t n) {
   if (state_ == State::kHandshaking) {
     size_t used = handshake(data, n);
     if (!live() || used == n) return live();
@@ -387,6 +430,7 @@ inline void Conn::on_eof(int err) {
   if (ring_count_ > 0)
     return fail(ErrorKind::kUnexpectedClose, "EOF with %lld echoes outstanding",
                 static_cast<long long>(ring_count_));
+  if (tls_) tls_->finish_quietly();
   if (ctx_->opt.reset_after_close) {
     // Everything is said and heard (our close was answered, the server's EOF read), so a
     // reset loses nothing; it releases the server's closed socket at once instead of
@@ -404,7 +448,7 @@ inline void Conn::begin_close() {
   ctx_->reactor->arm_after(timer_, kCloseTimeoutMs);
   if (ctx_->opt.raw) {
     // Raw echo servers close when they read EOF: half-close, then verify what is in flight.
-    if (out_.empty()) (void)::shutdown(fd_, SHUT_WR);
+    if (out_.empty()) half_close();
     return;
   }
   // RFC 6455 §7.1.2: start the closing handshake with a Close frame; 1000 = normal.
@@ -499,7 +543,9 @@ inline bool Conn::send_deflated(size_t n) {
   return true;
 }
 
-inline bool Conn::write_iov(const iovec* iov, int cnt, size_t total) {
+[[gnu::always_inline]] inline bool Conn::write_iov(const iovec* iov, int cnt, size_t total) {
+  if (tls_) [[unlikely]]
+    return write_tls(iov, cnt, total);
   size_t done = 0;
   if (out_.empty()) {
     // send() for one run: sendmsg() would also copy the iovec array into the kernel.
@@ -525,7 +571,8 @@ inline bool Conn::write_iov(const iovec* iov, int cnt, size_t total) {
 
 inline bool Conn::flush() {
   while (!out_.empty()) {
-    IoResult r = net::write_some(fd_, out_.data(), out_.readable());
+    IoResult r = tls_ ? tls_->write(out_.data(), out_.readable())
+                      : net::write_some(fd_, out_.data(), out_.readable());
     if (r.status == IoStatus::kAgain) return true;
     if (r.status != IoStatus::kOk) {
       fail(ErrorKind::kReset, "write: errno %lld", r.err);
@@ -534,7 +581,7 @@ inline bool Conn::flush() {
     out_.consume(r.bytes);
   }
   out_.release();
-  if (ctx_->opt.raw && state_ == State::kClosing) (void)::shutdown(fd_, SHUT_WR);
+  if (ctx_->opt.raw && state_ == State::kClosing) half_close();
   return true;
 }
 
@@ -551,6 +598,7 @@ inline void Conn::shut() {
   const State was = state_;
   ctx_->reactor->remove_and_close(fd_, this);  // never dup'ed: no EPOLL_CTL_DEL needed
   fd_ = -1;
+  tls_.reset();  // SSL_free only: the WebSocket close handshake has ended the stream
   state_ = State::kIdle;
   ctx_->reactor->disarm(timer_);
   out_.release();
@@ -563,9 +611,115 @@ inline void Conn::shut() {
     deflater_.reset();
     inflater_.reset();
   }
-  if (was == State::kConnecting || was == State::kHandshaking)
+  if (was == State::kConnecting || was == State::kTlsHandshaking || was == State::kHandshaking)
     ctx_->owner->on_settled(*this, false);
   ctx_->owner->on_closed(*this);
+}
+
+// --- wss:// ---------------------------------------------------------------------------
+// Out of line: inlined, they would grow on_readable() and write_iov() past what the
+// compiler inlines into them, and the plain path would lose its inlined frame reader
+// (callgrind: +9% instructions per message). docs/wsload.md has the figure.
+
+// The TCP connect is under way (or done): the TLS handshake begins on the first writable
+// edge (epoll reports a connect that finished inside connect() as soon as the fd is
+// added). Not here: a failure inside start() must not reach on_closed(), as the owner
+// counts this connection live only once start() has returned.
+[[gnu::noinline]] inline void Conn::start_tls() {
+  tls_ = TlsClient::over_fd(*ctx_->tls, fd_);
+  if (!tls_) return start_failed("TLS: cannot set up a connection (errno %lld)", ENOMEM);
+  state_ = State::kTlsHandshaking;
+}
+
+[[gnu::noinline]] inline void Conn::tls_opening(uint32_t events) {
+  if (events & net::kHangup) {
+    if (int err = net::socket_error(fd_); err != 0) {
+      ctx_->stats.error(ErrorKind::kConnect, "connect: errno %lld (%lld = refused)", err,
+                        ECONNREFUSED);
+      return shut();
+    }
+  }
+  switch (tls_->handshake()) {
+    case TlsClient::Handshake::kAgain:
+      return;
+    case TlsClient::Handshake::kFailed:
+      return tls_failed();
+    case TlsClient::Handshake::kDone:
+      break;
+  }
+  ctx_->stats.tls_done(tls_->resumed(), tls_->version(), tls_->cipher());
+  if (ctx_->opt.raw) {
+    on_opened();
+  } else {
+    state_ = State::kHandshaking;
+    if (int err = send_request(); err != 0)
+      return fail(ErrorKind::kTls, "writing the upgrade request: errno %lld", err);
+    if (!out_.empty() && !flush()) return;
+  }
+  // Read-ahead may hold records already, or the socket more than it took: drain now, as
+  // no new edge may come for them.
+  if (live() && (events & net::kReadable)) on_readable(net::kReadable);
+}
+
+// A refused certificate is a setup error (wrong --ca or --sni), reported once and fatal
+// for the run; anything else counts like a failed connect.
+[[gnu::noinline]] inline void Conn::tls_failed() {
+  if (tls_->verify_failed()) {
+    ctx_->stats.setup_failure("TLS: " + tls_->error() +
+                              " (check --ca and --sni; --insecure skips the check)");
+    ctx_->stats.error_text(ErrorKind::kTls, "", tls_->error());
+    return shut();
+  }
+  if (int err = tls_->sys_errno(); err == ECONNREFUSED || err == ENETUNREACH) {
+    ctx_->stats.error(ErrorKind::kConnect, "connect: errno %lld (%lld = refused)", err,
+                      ECONNREFUSED);
+    return shut();
+  }
+  ctx_->stats.error_text(ErrorKind::kTls, "TLS handshake: ", tls_->error());
+  shut();
+}
+
+// TLS read() drains OpenSSL's buffer and the socket until WANT_READ (SSL_pending too).
+[[gnu::noinline]] inline IoResult Conn::tls_read(uint8_t* buf) {
+  return tls_->read(buf, LoopContext::kReadBufferSize);
+}
+
+[[gnu::noinline]] inline void Conn::read_failed(int err) {
+  if (!tls_) return fail(ErrorKind::kReset, "read: errno %lld", err);
+  ctx_->stats.error_text(ErrorKind::kTls, "TLS read: ", tls_->error());
+  shut();
+}
+
+// TLS has no writev: several frames are gathered into one buffer (one SSL_write makes
+// records of up to 16 KiB from it). What the socket refuses waits in out_, whose first
+// bytes are those of the record OpenSSL must be offered again.
+[[gnu::noinline]] inline bool Conn::write_tls(const iovec* iov, int cnt, size_t total) {
+  const uint8_t* data = static_cast<const uint8_t*>(iov[0].iov_base);
+  Buffer& g = ctx_->tls_gather;
+  if (cnt > 1) {
+    g.clear();
+    for (int i = 0; i < cnt; ++i)
+      g.append(static_cast<const uint8_t*>(iov[i].iov_base), iov[i].iov_len);
+    data = g.data();
+  }
+  size_t done = 0;
+  if (out_.empty()) {
+    IoResult r = tls_->write(data, total);
+    if (r.status == IoStatus::kClosed || r.status == IoStatus::kError) {
+      ctx_->stats.error_text(ErrorKind::kTls, "TLS write: ", tls_->error());
+      shut();
+      return false;
+    }
+    if (r.status == IoStatus::kOk) done = r.bytes;
+  }
+  if (done < total) out_.append(data + done, total - done);
+  return true;
+}
+
+// --raw: the end of what we send. Over TLS a close_notify first, as the stream's end.
+[[gnu::noinline]] inline void Conn::half_close() {
+  if (tls_) tls_->send_close_notify();
+  (void)::shutdown(fd_, SHUT_WR);
 }
 
 }  // namespace wsedge::load

@@ -15,6 +15,7 @@
 #include "bench/load/frame_pool.h"
 #include "bench/load/options.h"
 #include "bench/load/stats.h"
+#include "bench/load/tls_client.h"
 #include "core/buffer.h"
 #include "net/reactor.h"
 
@@ -64,6 +65,11 @@ struct LoopContext {
   Buffer deflate_out;  // compressed payload of one message (context takeover)
   Buffer tx;           // masked compressed frames on their way to one writev
   Buffer inflated;     // an echo's inflated bytes, verified, then dropped
+
+  // wss://: this thread's TLS context (null for ws://) and the buffer a multi-frame send
+  // is gathered into for one SSL_write (TLS has no writev).
+  std::unique_ptr<TlsClientContext> tls;
+  Buffer tls_gather;
 
   // The compressed pool for a client window (8..15), built on first use; nullptr if zlib
   // failed.

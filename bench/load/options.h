@@ -42,6 +42,17 @@ inline constexpr int kMaxInflight = 1024;  // one writev of K frames stays under
 inline constexpr int kMaxConnections = 1'000'000;
 inline constexpr int kMaxThreads = 256;
 
+// wss:// (bench/load/tls_client.h).
+struct TlsOptions {
+  bool enabled = false;     // the URL is wss://
+  std::string ca_file;      // --ca: trust only this bundle; empty: the system's store
+  bool insecure = false;    // --insecure: no certificate or name check
+  std::string sni;          // --sni: server name sent and checked; empty: the URL's host name
+  std::string verify_host;  // the URL's host, checked against the certificate without --sni
+  int version = 0;          // --tls-version: 0 (1.2 or 1.3), 12 or 13
+  bool resume = false;      // --tls-resume: offer the last session ticket on each connect
+};
+
 struct Options {
   Mode mode = Mode::kEcho;
   std::string url;
@@ -61,20 +72,22 @@ struct Options {
   bool deflate_no_context_takeover = false;  // offer client_no_context_takeover (RFC 7692)
   bool raw = false;
   bool reset_after_close = false;  // connect mode: end each cycle's TCP with a RST
-  int server_pid = 0;              // 0: none
+  TlsOptions tls;
+  int server_pid = 0;  // 0: none
   bool json = false;
   bool quiet = false;
 };
 
 inline constexpr const char* kUsageText =
-    "usage: wsload MODE --url ws://HOST:PORT/PATH [options]\n"
+    "usage: wsload MODE --url ws[s]://HOST:PORT/PATH [options]\n"
     "modes:\n"
     "  echo     closed loop: each connection keeps --inflight messages in flight\n"
     "  rate     open loop: --rate messages/s in total; latency from the intended send time\n"
     "  connect  handshakes/s: connect, upgrade, close handshake, EOF; --connections loops\n"
     "  idle     open --connections WebSockets, hold them for --duration; server RSS/conn\n"
     "options:\n"
-    "  --url URL          ws://HOST:PORT/PATH; HOST an IPv4/[IPv6] literal or localhost\n"
+    "  --url URL          ws:// or wss://HOST:PORT/PATH; HOST an IPv4/[IPv6] literal or\n"
+    "                     localhost (wss: TLS over OpenSSL, port 443 by default)\n"
     "  --connections N    connections (connect mode: concurrent loops)     [100]\n"
     "  --inflight K       messages in flight per connection (echo)          [1]\n"
     "  --size BYTES       payload size; K and M suffixes allowed            [16]\n"
@@ -88,13 +101,21 @@ inline constexpr const char* kUsageText =
     "  --deflate-no-context-takeover  with --deflate: offer client_no_context_takeover, so\n"
     "                     each message is compressed once per run, not once per send\n"
     "  --raw              plain TCP, no handshake: expect the sent frame bytes back verbatim\n"
+    "                     (over wss://: TLS only; connect mode then cycles TLS handshakes)\n"
     "  --reset-after-close  connect mode: once the close handshake and the server's EOF are\n"
     "                     done, close with a TCP reset, so the server keeps no TIME_WAIT\n"
+    "  --ca FILE          wss: trust only the CA certificates in FILE (PEM) [system store]\n"
+    "  --insecure         wss: check no certificate and no name (not with --ca)\n"
+    "  --sni NAME         wss: send NAME as the server name and check the certificate\n"
+    "                     against it [the URL's host; an IP literal is checked, not sent]\n"
+    "  --tls-version V    wss: 1.2 or 1.3 only                        [either]\n"
+    "  --tls-resume       wss: offer the newest session ticket on each new connection\n"
+    "                     (resumed handshakes; the JSON counts them)\n"
     "  --server-pid PID   sample the server's CPU (/proc/PID/stat) and RSS (idle)\n"
     "  --json             one JSON object on stdout instead of the summary\n"
     "  --quiet            no progress lines (they go to stderr)\n"
     "  --help\n"
-    "exit status: 0 ok, 1 errors were counted, 2 usage error\n";
+    "exit status: 0 ok, 1 errors were counted, 2 usage error or a refused certificate\n";
 
 namespace detail {
 
@@ -146,11 +167,11 @@ inline bool resolve_literal(const std::string& host, uint16_t port, Options* o) 
   return false;
 }
 
-// ws://HOST[:PORT][/PATH]; returns an error message or nullptr.
+// ws[s]://HOST[:PORT][/PATH]; returns an error message or nullptr.
 inline const char* parse_url(const std::string& url, Options* o) {
-  constexpr std::string_view kScheme = "ws://";
-  if (url.rfind(kScheme, 0) != 0) return "--url must start with ws:// (wss is not supported)";
-  std::string rest = url.substr(kScheme.size());
+  o->tls.enabled = url.rfind("wss://", 0) == 0;
+  if (!o->tls.enabled && url.rfind("ws://", 0) != 0) return "--url must start with ws:// or wss://";
+  std::string rest = url.substr(o->tls.enabled ? 6 : 5);
   size_t slash = rest.find('/');
   std::string authority = rest.substr(0, slash);
   o->path = slash == std::string::npos ? "/" : rest.substr(slash);
@@ -168,11 +189,12 @@ inline const char* parse_url(const std::string& url, Options* o) {
     host = authority.substr(0, colon);
     if (colon != std::string::npos) port_text = authority.substr(colon + 1);
   }
-  long long port = 80;
+  long long port = o->tls.enabled ? 443 : 80;
   if (!port_text.empty() && !parse_int(port_text, 1, 65535, &port)) return "--url: bad port";
   if (host.empty() || !resolve_literal(host, static_cast<uint16_t>(port), o))
     return "--url: host must be an IPv4 or [IPv6] literal or localhost";
   o->host_header = authority;
+  o->tls.verify_host = host;  // as written, without the [ ] of an IPv6 literal
   o->url = url;
   return nullptr;
 }
@@ -214,6 +236,19 @@ inline const char* apply_flag(std::string_view f, std::string_view v, Options* o
     if (!parse_seconds(v, 0.01, &o->duration_s)) return "--duration: seconds > 0";
   } else if (f == "--warmup") {
     if (!parse_seconds(v, 0, &o->warmup_s)) return "--warmup: seconds >= 0";
+  } else if (f == "--ca") {
+    if (v.empty()) return "--ca: a file name";
+    o->tls.ca_file = std::string(v);
+  } else if (f == "--sni") {
+    if (v.empty() || v.find_first_of(" /") != std::string_view::npos) return "--sni: a host name";
+    o->tls.sni = std::string(v);
+  } else if (f == "--tls-version") {
+    if (v == "1.2")
+      o->tls.version = 12;
+    else if (v == "1.3")
+      o->tls.version = 13;
+    else
+      return "--tls-version: 1.2 or 1.3";
   } else if (f == "--rate") {
     if (!parse_seconds(v, 1, &o->rate) || o->rate > 1e9) return "--rate: 1..1e9 messages/s";
   } else {
@@ -233,6 +268,10 @@ inline bool is_switch(std::string_view f, Options* o) {
     o->raw = true;
   else if (f == "--reset-after-close")
     o->reset_after_close = true;
+  else if (f == "--insecure")
+    o->tls.insecure = true;
+  else if (f == "--tls-resume")
+    o->tls.resume = true;
   else if (f == "--json")
     o->json = true;
   else if (f == "--quiet")
@@ -269,14 +308,21 @@ inline ParseStatus parse_options(int argc, char** argv, Options* o, std::string*
     ++i;
   }
   const char* err = nullptr;
+  const TlsOptions& t = o->tls;
+  const bool tls_flags =
+      !t.ca_file.empty() || t.insecure || !t.sni.empty() || t.version || t.resume;
   if (o->url.empty())
     err = "--url is required";
+  else if (tls_flags && !t.enabled)
+    err = "--ca, --insecure, --sni, --tls-version and --tls-resume need a wss:// URL";
+  else if (t.insecure && !t.ca_file.empty())
+    err = "--insecure and --ca exclude each other";
   else if (o->mode == Mode::kRate && o->rate <= 0)
     err = "rate mode needs --rate";
   else if (o->mode != Mode::kRate && o->rate > 0)
     err = "--rate applies to rate mode only";
-  else if (o->raw && o->mode == Mode::kConnect)
-    err = "--raw has no handshake to measure";
+  else if (o->raw && o->mode == Mode::kConnect && !o->tls.enabled)
+    err = "--raw has no handshake to measure (over wss:// it measures the TLS handshake alone)";
   else if (o->raw && o->deflate)
     err = "--raw and --deflate exclude each other";
   else if (o->deflate_no_context_takeover && !o->deflate)

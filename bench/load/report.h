@@ -78,6 +78,10 @@ struct Summary {
   uint64_t deflate_echoes = 0, deflate_echoes_compressed = 0, deflate_echo_bytes = 0,
            deflate_echo_wire = 0;
 
+  // wss://, summed over the run: handshakes in full and resumed; the first one's version.
+  uint64_t tls_full = 0, tls_resumed = 0;
+  std::string tls_version, tls_cipher;
+
   double msgs_per_s() const { return static_cast<double>(messages) / opt->duration_s; }
   double mb_per_s() const { return msgs_per_s() * static_cast<double>(opt->size) / 1e6; }
   double per_msg(double us) const { return messages ? us / static_cast<double>(messages) : 0; }
@@ -105,7 +109,8 @@ inline void print_human(const Summary& s, FILE* out) {
   std::fprintf(out,
                "wsload %s %s%s: %d connections, %d in flight, %llu B %s, %d thread%s, "
                "%.3g s after %.3g s warm-up\n",
-               mode_name(o.mode), o.url.c_str(), o.raw ? " (raw TCP)" : "", o.connections,
+               mode_name(o.mode), o.url.c_str(),
+               o.raw ? (o.tls.enabled ? " (raw TLS)" : " (raw TCP)") : "", o.connections,
                o.inflight, static_cast<unsigned long long>(o.size), o.binary ? "binary" : "text",
                o.threads, o.threads == 1 ? "" : "s", o.duration_s, o.warmup_s);
   const char* unit = o.mode == Mode::kConnect ? "handshakes" : "msgs";
@@ -146,6 +151,12 @@ inline void print_human(const Summary& s, FILE* out) {
                    Summary::ratio(s.deflate_echo_wire, s.deflate_echo_bytes));
     std::fprintf(out, "\n");
   }
+  if (o.tls.enabled)
+    std::fprintf(out, "  tls        %s %s; %llu handshakes in full, %llu resumed (whole run)\n",
+                 s.tls_version.empty() ? "-" : s.tls_version.c_str(),
+                 s.tls_cipher.empty() ? "-" : s.tls_cipher.c_str(),
+                 static_cast<unsigned long long>(s.tls_full),
+                 static_cast<unsigned long long>(s.tls_resumed));
   std::fprintf(out, "  errors     %llu\n", static_cast<unsigned long long>(s.errors));
 }
 
@@ -203,6 +214,11 @@ inline void print_json(const Summary& s, FILE* out) {
                  u(s.deflate_echoes), u(s.deflate_echoes_compressed), u(s.deflate_echo_bytes),
                  u(s.deflate_echo_wire), Summary::ratio(s.deflate_echo_wire, s.deflate_echo_bytes));
   }
+  if (o.tls.enabled)
+    std::fprintf(
+        out, ",\"tls\":{\"version\":\"%s\",\"cipher\":\"%s\",\"full\":%llu,\"resumed\":%llu}",
+        s.tls_version.c_str(), s.tls_cipher.c_str(), static_cast<unsigned long long>(s.tls_full),
+        static_cast<unsigned long long>(s.tls_resumed));
   std::fprintf(out, "}\n");
 }
 

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <string>
 
 #include "bench/load/histogram.h"
 
@@ -22,8 +23,9 @@ enum class ErrorKind : uint8_t {
   kReset,            // read/write error (ECONNRESET, EPIPE)
   kProtocol,         // a server frame breaking RFC 6455 (masked, bad opcode, RSV bits)
   kTimeout,          // connect, handshake or close handshake took too long
+  kTls,              // the TLS handshake failed or the TLS stream broke (wss://)
 };
-inline constexpr int kErrorKinds = 7;
+inline constexpr int kErrorKinds = 8;
 
 inline const char* error_kind_name(ErrorKind k) {
   switch (k) {
@@ -41,6 +43,8 @@ inline const char* error_kind_name(ErrorKind k) {
       return "protocol";
     case ErrorKind::kTimeout:
       return "timeout";
+    case ErrorKind::kTls:
+      return "tls";
   }
   return "?";
 }
@@ -70,6 +74,16 @@ struct Stats {
   Counter deflate_echoes_compressed;  // of which RSV1 was set (inflated, then verified)
   Counter deflate_echo_bytes;         // echo payload bytes after inflating
   Counter deflate_echo_wire;          // ... and as received
+  // wss://: TLS handshakes done in full and by resuming a session (--tls-resume), and the
+  // version and cipher of the first one (written once, before its count is published).
+  Counter tls_full;
+  Counter tls_resumed;
+  char tls_version[16] = {};
+  char tls_cipher[64] = {};
+  // A setup error no run can measure past (the certificate was refused): the main thread
+  // stops the run and exits 2. The text is written once, before the flag is set.
+  std::atomic<bool> setup_failed{false};
+  char setup_error[200] = {};
   Counter errors[kErrorKinds];
   char first_error[kErrorKinds][160] = {};
   Histogram latency;
@@ -79,6 +93,25 @@ struct Stats {
     if (errors[i].get() == 0)
       std::snprintf(first_error[i], sizeof first_error[i], fmt_detail, a, b);
     errors[i].add(1);
+  }
+  // The same, with a ready-made text (an OpenSSL reason) instead of a format.
+  void error_text(ErrorKind k, const char* prefix, const std::string& text) {
+    auto i = static_cast<size_t>(k);
+    if (errors[i].get() == 0)
+      std::snprintf(first_error[i], sizeof first_error[i], "%s%s", prefix, text.c_str());
+    errors[i].add(1);
+  }
+  void setup_failure(const std::string& text) {
+    if (setup_failed.load(std::memory_order_relaxed)) return;
+    std::snprintf(setup_error, sizeof setup_error, "%s", text.c_str());
+    setup_failed.store(true, std::memory_order_release);
+  }
+  void tls_done(bool resumed, const char* version, const char* cipher) {
+    if (tls_full.get() + tls_resumed.get() == 0) {
+      std::snprintf(tls_version, sizeof tls_version, "%s", version ? version : "?");
+      std::snprintf(tls_cipher, sizeof tls_cipher, "%s", cipher ? cipher : "?");
+    }
+    (resumed ? tls_resumed : tls_full).add(1);
   }
   uint64_t error_total() const {
     uint64_t n = 0;

@@ -37,6 +37,11 @@ class Worker final : public ConnOwner, public net::IoHandler {
         count_(count) {
     ctx_.reactor = reactor_.get();
     ctx_.owner = this;
+    if (o.tls.enabled) {  // main() made one already, so this fails only without memory
+      std::string why;
+      ctx_.tls = TlsClientContext::create(o.tls, &why);
+      if (!ctx_.tls) ctx_.stats.setup_failure("TLS: " + why);
+    }
     for (int i = 0; i < count; ++i)
       conns_[i].init(&ctx_, first + i);
   }
@@ -49,6 +54,11 @@ class Worker final : public ConnOwner, public net::IoHandler {
 
   // Worker thread: connect, then serve until finish() has closed everything.
   void run() {
+    if (ctx_.opt.tls.enabled && !ctx_.tls) {
+      for (int i = 0; i < count_; ++i)
+        ctx_.stats.settled.add(1);
+      return;
+    }
     start_more();
     reactor_->run();
     for (int i = 0; i < count_; ++i)

@@ -36,11 +36,19 @@ elif stale "$OUT/raw_echo" bench/peers/raw_echo.c &&
      ! gcc -O2 -Wall -Wextra -o "$OUT/raw_echo" bench/peers/raw_echo.c; then skip raw "compile failed"
 else ok raw; fi
 
+# raw TLS echo: the floor of the wss:// scenarios (OpenSSL, nothing else)
+if ! command -v gcc >/dev/null || [ ! -e /usr/include/openssl/ssl.h ]; then skip raw_tls "no gcc or libssl-dev"
+elif stale "$OUT/raw_tls_echo" bench/peers/raw_tls_echo.c &&
+     ! gcc -O2 -Wall -Wextra -o "$OUT/raw_tls_echo" bench/peers/raw_tls_echo.c -lssl -lcrypto
+then skip raw_tls "compile failed"
+else ok raw_tls; fi
+
 # Boost.Beast
 if [ ! -e /usr/include/boost/beast.hpp ]; then skip beast "libboost1.81-dev not installed"
 elif stale "$OUT/beast_echo" bench/peers/beast/beast_echo.cpp &&
      ! { echo "bench-peers: compiling beast_echo (about 30 s)";
-         g++ -std=c++20 -O2 -Wall -Wextra -o "$OUT/beast_echo" bench/peers/beast/beast_echo.cpp -pthread; }
+         g++ -std=c++20 -O2 -Wall -Wextra -o "$OUT/beast_echo" bench/peers/beast/beast_echo.cpp -pthread \
+           -lssl -lcrypto; }
 then skip beast "compile failed"
 else ok beast; fi
 

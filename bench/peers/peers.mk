@@ -17,6 +17,11 @@ $(BUILD)/peers/raw_echo: bench/peers/raw_echo.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -Wall -Wextra -o $@ $<
 
+# The floor of the wss:// scenarios, likewise: cc and libssl-dev (a build dependency already).
+$(BUILD)/peers/raw_tls_echo: bench/peers/raw_tls_echo.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -o $@ $< -lssl -lcrypto
+
 bench-peers:
 	@bash bench/peers/build.sh $(BUILD)/peers
 

@@ -5,6 +5,7 @@ config, scenario descriptions and one record per run ({scenario, server, run, re
 error}). Pure: reads the dict, writes two kinds of file, measures nothing. Standard
 library only; the SVG is written by hand (no matplotlib on the machines we run on).
 """
+import os
 import statistics
 from html import escape
 from pathlib import Path
@@ -78,9 +79,20 @@ def fmt(v, metric):
 
 def not_built(data, key):
     """Servers not built that this scenario would have run: raw has no handshake or idle
-    WebSocket connection, so it is not missing from (f) and (g)."""
-    raw_ok = data["scenarios"][key]["raw_ok"]
-    return [s for s in data["config"].get("not_built", []) if raw_ok or s != "raw"]
+    WebSocket connection, so it is not missing from (f) and (g). A wss:// scenario also
+    misses the servers built without their TLS mode (raw: raw_tls_echo)."""
+    sc = data["scenarios"][key]
+    names = [s for s in data["config"].get("not_built", []) if sc["raw_ok"] or s != "raw"]
+    if sc.get("tls"):
+        names += [s for s in data["config"].get("not_built_tls", []) if s not in names]
+    return names
+
+
+def label(data, key, name):
+    """In wss:// scenarios the raw row is the raw TLS echo."""
+    if name == "raw" and data["scenarios"][key].get("tls"):
+        return "raw TLS echo (floor)"
+    return data["labels"].get(name, name)
 
 
 def table(data, key):
@@ -115,8 +127,8 @@ def svg_chart(data, key, rows):
            f'min–max ({better})</text>']
     for i, name in enumerate(names):
         y = top + i * row_h
-        label = data["labels"].get(name, name)
-        out.append(f'<text x="{left - 8}" y="{y + 18}" text-anchor="end">{escape(label)}</text>')
+        text = label(data, key, name)
+        out.append(f'<text x="{left - 8}" y="{y + 18}" text-anchor="end">{escape(text)}</text>')
         agg = rows.get(name)
         if not agg or agg.get("median") is None:
             why = "not built" if agg is None else "failed"
@@ -152,9 +164,9 @@ def scenario_section(data, key, rows, svg_rel):
               "user + sys | latency µs p50 / p99 | notes |",
               "|---|---:|---:|---:|---:|---:|---|"]
     for name, agg in rows.items():
-        label = data["labels"].get(name, name)
+        name_text = label(data, key, name)
         if agg.get("median") is None:
-            lines.append(f"| {label} | failed | | | | | {_cell('; '.join(agg['notes']), 400)} |")
+            lines.append(f"| {name_text} | failed | | | | | {_cell('; '.join(agg['notes']), 400)} |")
             continue
         ratio = f"{agg['median'] / base:.2f}×" if base else "—"
         cpu = (f"{agg['cpu_user']:.2f} + {agg['cpu_sys']:.2f}"
@@ -168,12 +180,71 @@ def scenario_section(data, key, rows, svg_rel):
             notes.insert(0, f"{agg['msgs']:,.0f} msgs/s")
         if agg["used"] < agg["runs"]:
             notes.insert(0, f"{agg['used']} of {agg['runs']} runs")
-        lines.append(f"| {label} | {fmt(agg['median'], sc['metric'])} | "
+        lines.append(f"| {name_text} | {fmt(agg['median'], sc['metric'])} | "
                      f"{fmt(agg['min'], sc['metric'])}–{fmt(agg['max'], sc['metric'])} | "
                      f"{ratio} | {cpu} | {lat} | {_cell('; '.join(notes), 400)} |")
     for name in not_built(data, key):
-        lines.append(f"| {data['labels'].get(name, name)} | not built | | | | | |")
+        lines.append(f"| {label(data, key, name)} | not built | | | | | |")
     return lines + [""]
+
+
+# --- wss:// beside ws:// ---------------------------------------------------------------
+def _cpu(agg):
+    return _sum((agg or {}).get("cpu_user"), (agg or {}).get("cpu_sys"))
+
+
+def tls_rows(data, tables, key):
+    """One row per server of the wss:// scenario `key` beside its ws:// twin: both medians,
+    their ratio, the server CPU per message (or handshake) both ways, the difference (the
+    cost of TLS) and that cost ÷ the raw TLS echo's (the floor: TLS and nothing else).
+    In handshake runs raw has no ws:// twin: its whole CPU per TLS handshake is the floor."""
+    sc = data["scenarios"][key]
+    wss, ws = tables.get(key, {}), tables.get(sc["twin"], {})
+    raw_wss, raw_ws = _cpu(wss.get("raw")), _cpu(ws.get("raw"))
+    floor = raw_wss - raw_ws if raw_wss is not None and raw_ws is not None else raw_wss
+    rows = []
+    for name, agg in wss.items():
+        twin = ws.get(name)
+        m, m0 = agg.get("median"), (twin or {}).get("median")
+        c, c0 = _cpu(agg), _cpu(twin)
+        cost = c - c0 if c is not None and c0 is not None else (c if name == "raw" else None)
+        rows.append({"server": name, "ws": m0, "wss": m, "ratio": m / m0 if m and m0 else None,
+                     "cpu_ws": c0, "cpu_wss": c, "cost": cost,
+                     "cost_vs_floor": cost / floor if cost is not None and floor else None,
+                     "clean": agg.get("clean") and (twin is None or twin.get("clean"))})
+    return rows
+
+
+def tls_section(data, tables):
+    keys = [k for k, sc in data["scenarios"].items() if sc.get("tls")]
+    if not keys:
+        return []
+    lines = ["## wss:// beside ws:// (issue 11)", "",
+             "Each wss:// scenario beside its ws:// twin from the same run. *TLS cost* is the "
+             "server's CPU per message (or per handshake) over wss:// minus over ws://; "
+             "*÷ floor* divides it by the raw TLS echo's (raw_tls_echo.c: TLS and nothing "
+             "else, with wsedge's TLS settings). In the handshake runs the raw TLS echo has no "
+             "ws:// twin: its whole CPU per TLS handshake is the floor. See docs/bench-tls/.",
+             ""]
+    for key in keys:
+        sc = data["scenarios"][key]
+        twin_title = data["scenarios"].get(sc["twin"], {}).get("title", f"({sc['twin']})")
+        per = "handshake" if sc["metric"] == "handshakes_per_s" else "msg"
+        lines += [f"### {sc['title']}", "", f"ws:// twin: {twin_title}.", "",
+                  f"| server | ws:// {sc['unit']} | wss:// {sc['unit']} | wss ÷ ws | "
+                  f"server CPU µs/{per} ws → wss | TLS cost µs/{per} | ÷ floor |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for r in tls_rows(data, tables, key):
+            cpu = (f"{fmt(r['cpu_ws'], 'cpu')} → {fmt(r['cpu_wss'], 'cpu')}"
+                   if r["cpu_ws"] is not None else f"— → {fmt(r['cpu_wss'], 'cpu')}")
+            ratio = f"{r['ratio']:.2f}×" if r["ratio"] else "—"
+            cvf = f"{r['cost_vs_floor']:.2f}×" if r["cost_vs_floor"] else "—"
+            dirty = "" if r["clean"] else " (runs with errors)"
+            lines.append(f"| {label(data, key, r['server'])}{dirty} | {fmt(r['ws'], sc['metric'])} "
+                         f"| {fmt(r['wss'], sc['metric'])} | {ratio} | {cpu} | "
+                         f"{fmt(r['cost'], 'cpu')} | {cvf} |")
+        lines.append("")
+    return lines
 
 
 def targets(data, tables):
@@ -264,6 +335,12 @@ def machine_block(data):
             + [f"| {k} | {_cell(v)} |" for k, v in rows] + [""])
 
 
+def _tls_doc_link(out):
+    """docs/bench-tls/README.md relative to the report being written."""
+    doc = Path(__file__).resolve().parents[2] / "docs/bench-tls/README.md"
+    return os.path.relpath(doc, out.resolve().parent)
+
+
 def write(data, out_path):
     out = Path(out_path)
     svg_dir = out.parent / "bench"
@@ -273,7 +350,9 @@ def write(data, out_path):
     lines = ["# wsedge against its peers", "",
              "Generated by `bench/compare` (`make bench-compare`); do not edit by hand. "
              "Every server is a single-threaded echo server on 127.0.0.1; see "
-             "bench/peers/ for the peers and the raw TCP echo that marks the limit.", ""]
+             "bench/peers/ for the peers and the raw TCP echo that marks the limit.", "",
+             "wss:// (TLS) against ws://, per message and per handshake, with the raw TLS "
+             f"echo as the floor: [docs/bench-tls/]({_tls_doc_link(out)}).", ""]
     if c.get("quick"):
         lines += ["> **Smoke-test figures (`--quick`: 1 run × 2 s).** Not a measurement to "
                   "quote; rerun `make bench-compare` for real figures.", ""]
@@ -286,7 +365,7 @@ def write(data, out_path):
               "from a slow spell that one of them happened to run in.", "",
               "| target | measured | ratio | paired | verdict |", "|---|---|---:|---:|---|"]
     lines += [f"| {a} | {b} | {r} | {p} | **{v}** |" for a, b, r, p, v in targets(data, tables)]
-    lines += ["", *machine_block(data)]
+    lines += ["", *tls_section(data, tables), *machine_block(data)]
     for key, rows in tables.items():
         (svg_dir / f"{key}.svg").write_text(svg_chart(data, key, rows), encoding="utf-8")
         lines += scenario_section(data, key, rows, f"bench/{key}.svg")

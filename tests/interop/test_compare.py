@@ -455,6 +455,79 @@ def _():
     assert row[4] == "**MISSED**", row  # the verdict stays with the medians
 
 
+
+# --- wss:// (issue 11): ta, td, tf, tr beside their ws:// twins ----------------------------
+RAW_TLS_ECHO = BUILD / "peers/raw_tls_echo"
+TLS_LABEL = "raw TLS echo (floor)"
+tls_real = {}
+
+
+@case("wss:// scenarios ta,tf,tr with their twins a,f: wsedge + raw TLS echo, all clean")
+def _():
+    assert RAW_TLS_ECHO.exists(), f"{RAW_TLS_ECHO} missing: `make test` builds it"
+    build = build_dir("build-tls")
+    (build / "peers/raw_tls_echo").symlink_to(RAW_TLS_ECHO.resolve())
+    r, data, md = run_into(TMP / "tls", build, "-s", "a,f,ta,tf,tr")
+    tls_real.update(data=data, md=md)
+    assert "!!" not in r.stdout, r.stdout
+    got = {(x["scenario"], x["server"]) for x in data["results"]}
+    want = {("a", "wsedge"), ("a", "raw"), ("f", "wsedge")} | {
+        (k, s) for k in ("ta", "tf", "tr") for s in ("wsedge", "raw")}
+    assert got == want, got
+    for rec in data["results"]:
+        assert rec["error"] is None and rec["result"]["errors"] == 0, rec
+        tls = rec["scenario"].startswith("t")
+        argv = rec["argv"]
+        assert argv[argv.index("--url") + 1].startswith("wss://" if tls else "ws://"), argv
+        assert ("--ca" in argv) == tls and ("--tls-resume" in argv) == (rec["scenario"] == "tr")
+        assert ("--raw" in argv) == (rec["server"] == "raw"), argv
+        if tls:
+            t = rec["result"]["tls"]
+            assert t["version"] == "TLSv1.3" and t["full"] >= 1, t
+            # tr: after the first wave of 100 connects, handshakes resume
+            assert (t["resumed"] > 0) == (rec["scenario"] == "tr"), (rec["scenario"], t)
+
+
+@case("the report's wss:// section: twins side by side, TLS cost = wss CPU - ws CPU")
+def _():
+    assert tls_real, "the wss:// run failed; see the case before"
+    data, md = tls_real["data"], tls_real["md"]
+    sec = sections(md)["## wss:// beside ws:// (issue 11)"]
+    text = "\n".join(sec)
+    for key in ("ta", "tf", "tr"):
+        assert f"### {data['scenarios'][key]['title']}" in text, key
+
+    def cpu(key, server):
+        c = record(data, key, server)["result"]["server_cpu_us_per_msg"]
+        return c["user"] + c["sys"]
+
+    def table_after(title):
+        i = sec.index(f"### {title}")
+        lines = []
+        for ln in sec[i + 1:]:
+            if ln.startswith("### "):
+                break
+            lines.append(ln)
+        return rows(lines)
+
+    ta = table_after(data["scenarios"]["ta"]["title"])
+    assert list(ta) == ["wsedge", TLS_LABEL], list(ta)
+    w_cost, r_cost = cpu("ta", "wsedge") - cpu("a", "wsedge"), cpu("ta", "raw") - cpu("a", "raw")
+    assert ta["wsedge"][5] == f"{w_cost:.2f}", (ta["wsedge"], w_cost)
+    assert ta[TLS_LABEL][5] == f"{r_cost:.2f}", (ta[TLS_LABEL], r_cost)
+    if r_cost:
+        assert ta["wsedge"][6] == f"{w_cost / r_cost:.2f}×", ta["wsedge"]
+    msgs = record(data, "ta", "wsedge")["result"]["msgs_per_s"]
+    assert ta["wsedge"][2] == f"{msgs:,.0f}", ta["wsedge"]
+    tf = table_after(data["scenarios"]["tf"]["title"])
+    # the raw TLS echo has no ws:// handshake twin: its whole CPU per handshake is the floor
+    assert tf[TLS_LABEL][1] == "—" and tf[TLS_LABEL][6] == "1.00×", tf[TLS_LABEL]
+    assert tf["wsedge"][5] == f"{cpu('tf', 'wsedge') - cpu('f', 'wsedge'):.2f}", tf["wsedge"]
+    # in the per-scenario tables the raw row of a wss:// scenario is the raw TLS echo
+    assert TLS_LABEL in rows(section_of(md, data, "ta")), "ta table"
+    assert RAW_LABEL in rows(section_of(md, data, "a")), "a table"
+
+
 if real:
     print(f"(the real run took {real['seconds']:.1f} s)")
 shutil.rmtree(TMP, ignore_errors=True)

@@ -3,7 +3,9 @@
  * in chunks (lws's rx buffer), are assembled per session, queued, and written one per
  * WRITEABLE callback as lws requires. No extensions (no permessage-deflate), UTF-8
  * validated like wsedge, 64 MiB max message; a session queueing more than 4 MiB stops
- * reading until it drains. Usage: lws_echo [--port P]; the first stdout line names the port. */
+ * reading until it drains. With --tls-cert/--tls-key: wss:// (lws's OpenSSL backend).
+ * Usage: lws_echo [--port P] [--tls-cert FILE --tls-key FILE]; the first stdout line names
+ * the port. */
 #include <libwebsockets.h>
 
 #include <signal.h>
@@ -113,10 +115,14 @@ static void on_signal(int sig) { (void)sig; interrupted = 1; }
 
 int main(int argc, char **argv) {
   int port = 0;
+  const char *cert = NULL, *key = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--port") && i + 1 < argc) port = atoi(argv[++i]);
-    else { fprintf(stderr, "usage: lws_echo [--port P]\n"); return 2; }
+    else if (!strcmp(argv[i], "--tls-cert") && i + 1 < argc) cert = argv[++i];
+    else if (!strcmp(argv[i], "--tls-key") && i + 1 < argc) key = argv[++i];
+    else { fprintf(stderr, "usage: lws_echo [--port P] [--tls-cert FILE --tls-key FILE]\n"); return 2; }
   }
+  if (!cert != !key) { fprintf(stderr, "lws_echo: --tls-cert and --tls-key go together\n"); return 2; }
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   lws_set_log_level(LLL_ERR, NULL);
@@ -128,10 +134,16 @@ int main(int argc, char **argv) {
   info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
   info.count_threads = 1;
   info.fd_limit_per_thread = 0; /* follow RLIMIT_NOFILE */
+  if (cert) { /* wss:// through lws's OpenSSL backend, its defaults */
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.ssl_cert_filepath = cert;
+    info.ssl_private_key_filepath = key;
+  }
   struct lws_context *ctx = lws_create_context(&info);
   if (!ctx) { fprintf(stderr, "lws_echo: lws_create_context failed\n"); return 1; }
   struct lws_vhost *vh = lws_get_vhost_by_name(ctx, "default");
-  printf("libwebsockets listening on ws://127.0.0.1:%d/\n", vh ? lws_get_vhost_listen_port(vh) : port);
+  printf("libwebsockets listening on %s://127.0.0.1:%d/\n", cert ? "wss" : "ws",
+         vh ? lws_get_vhost_listen_port(vh) : port);
   fflush(stdout);
   while (!interrupted && lws_service(ctx, 0) >= 0) {
   }
