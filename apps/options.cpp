@@ -73,7 +73,7 @@ const char* usage_text() {
          "  --allow-host H        also answer requests whose Host is H (name or name:port);\n"
          "                        repeatable; 'any' answers every Host (default on a\n"
          "                        loopback --host: only localhost/127.x/[::1] with our port)\n"
-         "  --ping-interval S     server pings every S seconds (default 30; 0: off)\n"
+         "  --ping-interval S     ping a WebSocket silent for S seconds (default 30; 0: off)\n"
          "  --idle-timeout S      close a WebSocket silent for S seconds, pongs included\n"
          "                        (default: 2x the ping interval; without pings, never)\n"
          "  --handshake-timeout S a request head must arrive within S seconds (default 10)\n"

@@ -29,13 +29,13 @@ void Session::enable_deflate(const DeflateConfig& config, const DeflateServerPol
 
 void Session::open(const http::Request& request) {
   last_rx_ms_ = transport_.now_ms();
-  next_ping_ms_ = last_rx_ms_ + options_.ping_interval_ms;
   schedule_keepalive();
   handler_.on_open(*this, request);
 }
 
 size_t Session::on_data(Transport& t, std::span<uint8_t> data) {
   last_rx_ms_ = t.now_ms();
+  keepalive_ping_sent_ = false;  // the peer spoke: the next silence earns a new ping
   size_t pos = 0;
   while (pos < data.size() && state_ != State::kClosed) {
     size_t used = process_frame(data.subspan(pos));
@@ -357,16 +357,17 @@ int64_t Session::idle_limit_ms() const {
 
 // One timer serves both: it fires at the next ping or at the idle deadline, whichever is
 // first (an --idle-timeout shorter than the ping interval must not wait for the ping).
+// Only a silent peer is pinged: traffic already proves the connection alive, and one ping
+// per silence is enough (its pong, or anything else, ends the silence).
 void Session::schedule_keepalive() {
-  int64_t now = transport_.now_ms();
-  int64_t idle = idle_limit_ms();
-  int64_t delay = 0;
-  if (options_.ping_interval_ms > 0) delay = std::max<int64_t>(1, next_ping_ms_ - now);
-  if (idle > 0) {
-    int64_t until_idle = std::max<int64_t>(1, last_rx_ms_ + idle - now);
-    delay = delay > 0 ? std::min(delay, until_idle) : until_idle;
+  int64_t deadline = INT64_MAX;
+  if (options_.ping_interval_ms > 0 && !keepalive_ping_sent_) {
+    deadline = last_rx_ms_ + options_.ping_interval_ms;
   }
-  if (delay > 0) transport_.arm_timer(delay);
+  if (int64_t idle = idle_limit_ms(); idle > 0) deadline = std::min(deadline, last_rx_ms_ + idle);
+  if (deadline != INT64_MAX) {
+    transport_.arm_timer(std::max<int64_t>(1, deadline - transport_.now_ms()));
+  }
 }
 
 void Session::on_timer(Transport& t) {
@@ -388,9 +389,10 @@ void Session::on_timer(Transport& t) {
     t.close();
     return;
   }
-  if (options_.ping_interval_ms > 0 && t.now_ms() >= next_ping_ms_) {
+  if (options_.ping_interval_ms > 0 && !keepalive_ping_sent_ &&
+      t.now_ms() - last_rx_ms_ >= options_.ping_interval_ms) {
     ping();
-    next_ping_ms_ = t.now_ms() + options_.ping_interval_ms;
+    keepalive_ping_sent_ = true;
   }
   schedule_keepalive();
 }

@@ -149,7 +149,6 @@ class Session final : public Protocol {
   uint64_t message_size_ = 0;                 // payload bytes announced so far for that message
   uint64_t frame_done_ = 0;                   // payload bytes of the current frame already unmasked
   int64_t last_rx_ms_ = 0;
-  int64_t next_ping_ms_ = 0;  // when the next keepalive ping is due (ping interval on)
   FrameSequence sequence_;
   Utf8Validator utf8_;
   State state_ = State::kOpen;
@@ -158,6 +157,7 @@ class Session final : public Protocol {
   bool message_compressed_ = false;  // RFC 7692 §6: RSV1 on the message's first frame
   bool close_notified_ = false;
   bool peer_closed_ = false;  // the peer's close frame arrived: it sends nothing more
+  bool keepalive_ping_sent_ = false;  // pinged during the current silence; cleared by any read
 };
 
 }  // namespace wsedge::ws

@@ -393,31 +393,45 @@ TEST_CASE("keepalive: an idle timeout shorter than the ping interval is not late
   CHECK(close_code_of(f.out().back()) == 1001);
 }
 
-TEST_CASE("keepalive: the idle deadline between two pings is honoured, pings keep their pace") {
+TEST_CASE("keepalive: only a silent peer is pinged, once per silence") {
   SessionOptions o;
   o.ping_interval_ms = 1000;
   o.idle_timeout_ms = 1500;
   Fixture f(o);
+  auto pings = [&] {
+    int n = 0;
+    for (const auto& fr : f.out())
+      n += fr.op == Opcode::kPing;
+    return n;
+  };
   CHECK(f.t.timer_ms == 1000);
   f.t.now += 1000;
-  f.t.fire_timer();  // ping #1
-  CHECK(f.t.timer_ms == 500);  // idle deadline at 1.5 s comes before ping #2 at 2 s
+  f.t.fire_timer();  // silent for the interval: ping #1
+  CHECK(pings() == 1);
+  CHECK(f.t.timer_ms == 500);  // then only the idle deadline (1.5 s) is pending
   f.t.now += 200;
-  f.t.feed(frame(Opcode::kPong, ""));
-  f.t.now += 300;  // t = 1.5 s: the pong at 1.2 s keeps it alive; no ping yet
+  f.t.feed(frame(Opcode::kPong, ""));  // t = 1.2 s: alive
+  f.t.now += 300;                      // t = 1.5 s: the old deadline, now stale
   f.t.fire_timer();
   CHECK_FALSE(f.t.closed);
-  int pings = 0;
-  for (const auto& fr : f.out())
-    pings += fr.op == Opcode::kPing;
-  CHECK(pings == 1);
-  CHECK(f.t.timer_ms == 500);  // ping #2 at 2 s
+  CHECK(pings() == 1);         // 0.3 s of silence is not an interval
+  CHECK(f.t.timer_ms == 700);  // ping #2 is due one interval after the pong: 2.2 s
+  // Traffic before then moves the ping on: an active peer is never pinged.
+  for (int i = 0; i < 5; ++i) {
+    f.t.now += 600;
+    f.t.feed(frame(Opcode::kText, "busy"));
+    if (f.t.now - 1200 >= 700) f.t.fire_timer();
+  }
+  CHECK(pings() == 1);
+  CHECK_FALSE(f.t.closed);
+  // Silence again: one ping after an interval, the close after the idle timeout.
+  f.t.now += 1000;
+  f.t.fire_timer();
+  CHECK(pings() == 2);
   f.t.now += 500;
   f.t.fire_timer();
-  pings = 0;
-  for (const auto& fr : f.out())
-    pings += fr.op == Opcode::kPing;
-  CHECK(pings == 2);
+  CHECK(f.t.closed);
+  CHECK(close_code_of(f.out().back()) == 1001);
 }
 
 TEST_CASE("message counters add up traffic in both directions") {
