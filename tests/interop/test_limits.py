@@ -21,6 +21,22 @@ from support.server import server_binary, wait_until, wsedge_server  # noqa: E40
 results = []
 
 
+def is_asan_build():
+    r = subprocess.run(["ldd", server_binary()], capture_output=True, text=True)
+    return "libasan" in r.stdout
+
+
+def plain_build_case(name, why):
+    """case(name), except under a sanitizer build, where it is announced as skipped and
+    counted neither passed nor failed."""
+    def wrap(fn):
+        if is_asan_build():
+            print(f"skipped {name}: {why} (not counted)", flush=True)
+            return fn
+        return case(name)(fn)
+    return wrap
+
+
 def case(name):
     def wrap(fn):
         t0 = time.monotonic()
@@ -307,6 +323,26 @@ def _():
         assert 9.95 <= elapsed < 11.0, elapsed
 
 
+@case("slowloris over TLS: a ClientHello trickled one byte per 0.3 s is cut at "
+      "--tls-handshake-timeout 1 (1.0-1.5 s); a TLS client that completes still works")
+def _():
+    from support.tls import client_context, make_pki, tls_args
+    pki = make_pki()
+    with wsedge_server(tls_args(pki) + ["--tls-handshake-timeout", "1",
+                                        "--log-level", "warn"]) as srv:
+        # A record header announcing 512 bytes: the handshake waits for all of them.
+        hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 600
+        elapsed, got = trickle_until_cut(srv, 0, 0.3, hello)
+        print(f"  cut after {elapsed:.2f} s", flush=True)
+        assert got == b"", got[:40]
+        assert 0.95 <= elapsed < 1.5, elapsed
+        ctx = client_context(pki)
+        raw = socket.create_connection((srv.host, srv.port), timeout=5)
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+            s.sendall(get_request(srv))
+            assert status_of(read_all(s)) == 200
+
+
 @case("a silent connection is closed at the handshake timeout without an answer")
 def _():
     with wsedge_server(["--handshake-timeout", "0.5"]) as srv:
@@ -347,7 +383,7 @@ def masked(opcode, payload, fin=True):
 def echo_ok(s, text=b"hi"):
     s.sendall(masked(1, text))
     want = bytes([0x81, len(text)]) + text
-    return recv_until(s, want).endswith(want)
+    return want in recv_until(s, want)  # a server ping may come before or after it
 
 
 def shed_counts(stderr):
@@ -450,7 +486,9 @@ def _():
         print(f"  {sent >> 20} MiB of pings sent, then {how}; server RSS +{grown / 2**20:.1f} MiB",
               flush=True)
         assert how == "stalled", how  # backpressure: the server stopped reading
-        assert grown < 12 << 20, grown
+        # Under ASan freed memory sits in its quarantine and redzones pad every block, so
+        # RSS says little there; the stall above is the bound either way.
+        assert grown < (48 << 20 if is_asan_build() else 12 << 20), grown
         other = ws_open(srv)
         assert echo_ok(other), "server stopped serving others"
         other.close()
@@ -503,8 +541,13 @@ def open_many(srv, n):
     return held, refused
 
 
-@case("EMFILE: 60 connections against a 40-fd limit: the excess is shed (EOF), the server "
-      "stays up, and serves again once they close")
+# Not under the sanitizers: UBSan's vptr check tests memory with a pipe(2) of its own, and
+# with no fd free it reports every virtual call on a not-yet-cached type as an invalid
+# object — a false report, but fatal. make test runs it; the forked EMFILE unit test
+# covers the listener under the sanitizers.
+@plain_build_case("EMFILE: 60 connections against a 40-fd limit: the excess is shed (EOF), "
+                  "the server stays up, and serves again once they close",
+                  "UBSan's vptr check needs a free fd")
 def _():
     with limited_server(["--max-connections", "100000", "--log-level", "warn"],
                         nofile=40) as srv:
@@ -555,11 +598,6 @@ def failmalloc_path():
     return os.path.join(os.path.dirname(server_binary()), "libfailmalloc.so")
 
 
-def is_asan_build():
-    r = subprocess.run(["ldd", server_binary()], capture_output=True, text=True)
-    return "libasan" in r.stdout
-
-
 def close_code(frames):
     """The code of the first close frame among server frames, or None."""
     i = 0
@@ -588,14 +626,12 @@ ENOMEM_ARGS = ["--max-message-size", "64M", "--max-head-size", "8M", "--log-leve
 
 def enomem_case(name):
     def wrap(fn):
-        if is_asan_build():
-            print(f"skipped {name}: the failing-malloc shim cannot be preloaded under ASan "
-                  "(not counted)", flush=True)
-            return fn
-        if not os.path.exists(failmalloc_path()):
-            return case(name)(lambda: (_ for _ in ()).throw(
-                AssertionError(f"{failmalloc_path()} missing: make test-bins builds it")))
-        return case(name)(fn)
+        def run_with_shim():
+            assert os.path.exists(failmalloc_path()), \
+                f"{failmalloc_path()} missing: make test-bins builds it"
+            fn()
+        return plain_build_case(name, "the failing-malloc shim cannot be preloaded under "
+                                      "ASan")(run_with_shim)
     return wrap
 
 

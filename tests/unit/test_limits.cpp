@@ -103,10 +103,12 @@ std::unique_ptr<net::Reactor> make_loop() {
 
 // A protocol that only records what happens to it; the test sends as an application
 // that ignores backpressure would.
+// `disconnected` lives outside: the protocol dies with its connection.
 struct Silent final : Protocol {
-  bool disconnected = false;
+  bool* disconnected;
+  explicit Silent(bool* flag) : disconnected(flag) {}
   size_t on_data(Transport&, std::span<uint8_t> data) override { return data.size(); }
-  void on_disconnect(Transport&) override { disconnected = true; }
+  void on_disconnect(Transport&) override { *disconnected = true; }
 };
 
 struct Owner final : net::ConnectionOwner {
@@ -123,7 +125,7 @@ struct NonReader {
   Owner owner;
   std::unique_ptr<net::ConnectionContext> context;
   net::Connection* conn = nullptr;
-  Silent* proto = nullptr;
+  bool disconnected = false;
   int peer = -1;
   explicit NonReader(net::ConnectionOptions o) {
     int sv[2];
@@ -134,9 +136,7 @@ struct NonReader {
     peer = sv[1];
     context = std::make_unique<net::ConnectionContext>(*loop, owner, o);
     conn = new net::Connection(*context, sv[0]);
-    auto p = std::make_unique<Silent>();
-    proto = p.get();
-    REQUIRE(conn->start(std::move(p)).ok());
+    REQUIRE(conn->start(std::make_unique<Silent>(&disconnected)).ok());
   }
   ~NonReader() {
     if (owner.closed == 0) delete conn;
@@ -169,7 +169,7 @@ TEST_CASE("Connection: a send that would pass max_send_queue drops the connectio
   CHECK(n.conn->closing());
   CHECK(n.conn->buffered_amount() == 0);
   n.loop->run_once(10);
-  CHECK(n.proto->disconnected);
+  CHECK(n.disconnected);
   CHECK(n.owner.closed == 1);
   // The peer sees the end of the stream after what was written before the drop.
   ssize_t got = 0, r;
