@@ -179,3 +179,50 @@ TEST_CASE("MemoryReturn::run gives freed heap memory back to the system (malloc_
   CHECK(r.stats().runs == 1);
 }
 #endif
+
+// ---- core/buffer: large capacities are mappings of their own ----------------------------------
+
+TEST_CASE("Buffer: a large buffer goes back to the system the moment it is released") {
+  raise_glibc_thresholds();
+  const size_t before = rss_bytes();
+  Buffer b;
+  std::string piece(64 * 1024, 'm');
+  for (size_t i = 0; i < 256; ++i)
+    b.append(piece.data(), piece.size());  // 16 MiB, grown the way a message grows
+  REQUIRE(b.readable() == 16 * kMiB);
+  CHECK(rss_bytes() > before + 15 * kMiB);
+  b.release();
+  CHECK(rss_bytes() < before + 2 * kMiB);  // not kept by the allocator: no trim needed
+}
+
+TEST_CASE("Buffer: growth across the mapping threshold and within mappings keeps every byte") {
+  Buffer b;
+  std::string expect;
+  uint32_t x = 12345;
+  size_t consumed = 0;
+  for (int round = 0; round < 40; ++round) {
+    std::string chunk(static_cast<size_t>(100'000 + round * 7919), '\0');
+    for (char& c : chunk) {
+      x = x * 1103515245 + 12345;
+      c = static_cast<char>(x >> 24);
+    }
+    b.append(chunk.data(), chunk.size());
+    expect += chunk;
+    if (round % 3 == 0) {  // a consumed prefix: growth must move only the live bytes
+      b.consume(50'000);
+      consumed += 50'000;
+    }
+    REQUIRE(b.readable() == expect.size() - consumed);
+    REQUIRE(std::memcmp(b.data(), expect.data() + consumed, b.readable()) == 0);
+  }
+  CHECK(b.capacity() >= 4 * kMiB);
+  Buffer moved(std::move(b));
+  CHECK(b.capacity() == 0);
+  CHECK(std::memcmp(moved.data(), expect.data() + consumed, moved.readable()) == 0);
+  Buffer assigned;
+  assigned.append("small", 5);
+  assigned = std::move(moved);  // frees the small block, takes the mapping
+  CHECK(assigned.readable() == expect.size() - consumed);
+  assigned.clear();
+  CHECK(assigned.prepare(10) == assigned.data());
+}
