@@ -13,6 +13,7 @@
 #include "core/buffer.h"
 #include "core/memory_budget.h"
 #include "core/memory_return.h"
+#include "ws/deflate.h"
 
 using namespace wsedge;
 
@@ -225,4 +226,70 @@ TEST_CASE("Buffer: growth across the mapping threshold and within mappings keeps
   CHECK(assigned.readable() == expect.size() - consumed);
   assigned.clear();
   CHECK(assigned.prepare(10) == assigned.data());
+}
+
+// ---- ws/deflate: inflating in steps ------------------------------------------------------------
+
+namespace {
+std::vector<uint8_t> deflate_bytes(const std::vector<uint8_t>& plain) {
+  ws::MessageDeflater d;
+  Buffer out;
+  REQUIRE(d.compress(plain, out).ok());
+  return {out.data(), out.data() + out.readable()};
+}
+}  // namespace
+
+TEST_CASE("MessageInflater::feed_some stops after each step of output, and adds up to feed()") {
+  std::vector<uint8_t> plain(8 * kMiB);
+  for (size_t i = 0; i < plain.size(); ++i)
+    plain[i] = static_cast<uint8_t>((i * 31) >> 9);
+  const std::vector<uint8_t> z = deflate_bytes(plain);
+  REQUIRE(z.size() < plain.size() / 8);
+
+  ws::MessageInflater stepped;
+  Buffer out;
+  std::span<const uint8_t> in(z);
+  size_t calls = 0;
+  while (!in.empty()) {
+    const size_t before = out.readable();
+    ws::InflateProgress p = stepped.feed_some(in, out, 64 * kMiB, 256 * 1024);
+    REQUIRE(p.status == ws::InflateStatus::kOk);
+    REQUIRE(p.consumed <= in.size());
+    in = in.subspan(p.consumed);
+    const size_t grew = out.readable() - before;
+    // At most one zlib call (16 KiB) past the step, plus what the last input still owed.
+    CHECK(grew <= 256 * 1024 + ws::MessageInflater::kChunk + 4096);
+    if (!in.empty()) CHECK(grew >= 256 * 1024);
+    ++calls;
+  }
+  CHECK(calls >= 8 * kMiB / (256 * 1024 + ws::MessageInflater::kChunk + 4096));
+  REQUIRE(stepped.finish(out, 64 * kMiB) == ws::InflateStatus::kOk);
+  REQUIRE(out.readable() == plain.size());
+  CHECK(std::memcmp(out.data(), plain.data(), plain.size()) == 0);
+}
+
+TEST_CASE(
+    "MessageInflater::feed_some keeps the limit and stays spent; discard() frees and resets") {
+  const std::vector<uint8_t> bomb = deflate_bytes(std::vector<uint8_t>(32 * kMiB, 0));
+  ws::MessageInflater inf;
+  Buffer out;
+  std::span<const uint8_t> in(bomb);
+  ws::InflateProgress p;
+  while (!in.empty()) {
+    p = inf.feed_some(in, out, 4 * kMiB, 256 * 1024);
+    if (p.status != ws::InflateStatus::kOk) break;
+    in = in.subspan(p.consumed);
+  }
+  CHECK(p.status == ws::InflateStatus::kTooBig);
+  CHECK(out.readable() <= 4 * kMiB);
+  CHECK(inf.feed_some(in, out, 4 * kMiB, 1).status == ws::InflateStatus::kTooBig);  // sticky
+  CHECK(inf.memory() > 0);
+  inf.discard();
+  CHECK(inf.memory() == 0);
+  // As new: the next message inflates from a fresh stream.
+  Buffer again;
+  const std::vector<uint8_t> hello = deflate_bytes({'h', 'i'});
+  CHECK(inf.feed(hello, again, 100) == ws::InflateStatus::kOk);
+  CHECK(inf.finish(again, 100) == ws::InflateStatus::kOk);
+  CHECK(std::string(reinterpret_cast<const char*>(again.data()), again.readable()) == "hi");
 }
