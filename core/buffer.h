@@ -7,7 +7,9 @@
 // A Buffer owns no memory until the first write, so an idle connection's tail/output
 // buffers cost only three words. When everything is consumed the cursors return to 0;
 // prepare() compacts (moves the readable bytes to the front) before it grows.
-// release() gives the memory back. Move-only; not thread-safe (one loop owns it).
+// release() gives the memory back: from 1 MiB of capacity up the memory is a mapping of its
+// own (mmap, grown with mremap), so releasing a large buffer returns it to the system at once
+// instead of to the allocator's heap. Move-only; not thread-safe (one loop owns it).
 #pragma once
 
 #include <cstddef>

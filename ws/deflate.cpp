@@ -190,13 +190,27 @@ void MessageInflater::release() {
   if (opts_.no_context_takeover && fed_ == 0) s_.reset();
 }
 
+void MessageInflater::discard() {
+  s_.reset();
+  total_ = 0;
+  fed_ = 0;
+  stream_ended_ = false;
+  failed_ = InflateStatus::kOk;
+}
+
 InflateStatus MessageInflater::feed(std::span<const uint8_t> compressed, Buffer& out,
                                     size_t max_total) {
-  if (failed_ != InflateStatus::kOk) return failed_;
-  fed_ += compressed.size();
-  if (compressed.empty()) return InflateStatus::kOk;
-  failed_ = run(compressed.data(), compressed.size(), out, max_total);
-  return failed_;
+  return feed_some(compressed, out, max_total, SIZE_MAX).status;
+}
+
+InflateProgress MessageInflater::feed_some(std::span<const uint8_t> compressed, Buffer& out,
+                                           size_t max_total, size_t step) {
+  if (failed_ != InflateStatus::kOk) return {failed_, 0};
+  if (compressed.empty()) return {};
+  size_t consumed = compressed.size();
+  failed_ = run(compressed.data(), compressed.size(), out, max_total, step, &consumed);
+  fed_ += consumed;
+  return {failed_, consumed};
 }
 
 InflateStatus MessageInflater::finish(Buffer& out, size_t max_total) {
@@ -205,7 +219,8 @@ InflateStatus MessageInflater::finish(Buffer& out, size_t max_total) {
   // a stored block header); RFC 7692 §7.2.3.6 says senders send 0x00. It is accepted as the
   // empty message, without touching the stream, since its meaning is unambiguous.
   if (fed_ > 0 && !stream_ended_) {
-    failed_ = run(kTail, sizeof kTail, out, max_total);
+    size_t consumed = 0;
+    failed_ = run(kTail, sizeof kTail, out, max_total, SIZE_MAX, &consumed);
     if (failed_ != InflateStatus::kOk) return failed_;
     // RFC 7692 §7.2.1: a sender's payload ends on a block boundary (its sync flush minus the
     // tail). If not, the message was truncated or garbled: zlib sets bit 128 of data_type
@@ -238,7 +253,11 @@ void MessageInflater::restart_after_final_block() {
   if (len > 0) inflateSetDictionary(&z, window.get(), len);
 }
 
-InflateStatus MessageInflater::run(const uint8_t* in, size_t n, Buffer& out, size_t max_total) {
+// *consumed is set to n unless the call stops early, after `step` bytes of output with input
+// still left.
+InflateStatus MessageInflater::run(const uint8_t* in, size_t n, Buffer& out, size_t max_total,
+                                   size_t step, size_t* consumed) {
+  *consumed = n;
   // Bytes after a BFINAL block: RFC 7692 §7.2.1 has the sender append an empty stored block
   // after its last block, so one or more octets legitimately follow the end of the stream.
   if (stream_ended_) return InflateStatus::kOk;
@@ -256,6 +275,7 @@ InflateStatus MessageInflater::run(const uint8_t* in, size_t n, Buffer& out, siz
   z_stream& z = s_->z;
   z.avail_in = 0;  // input left over after a BFINAL block belongs to an earlier call
   size_t left = n;
+  size_t produced_here = 0;
   for (;;) {
     if (z.avail_in == 0 && left > 0) {
       const size_t slice = std::min(left, kMaxSlice);
@@ -279,6 +299,7 @@ InflateStatus MessageInflater::run(const uint8_t* in, size_t n, Buffer& out, siz
     if (room > 0) {
       out.commit(produced);
       total_ += produced;
+      produced_here += produced;
     }
     if (rc == Z_STREAM_END) {
       stream_ended_ = true;
@@ -292,6 +313,12 @@ InflateStatus MessageInflater::run(const uint8_t* in, size_t n, Buffer& out, siz
     // message" — a compressed message that does not decompress is exactly that.
     if (rc != Z_OK && rc != Z_BUF_ERROR) return InflateStatus::kCorrupt;
     if (z.avail_in == 0 && left == 0 && z.avail_out != 0) return InflateStatus::kOk;
+    // With all input taken, what zlib still owes is the rest of one match or a few symbols
+    // (its bit buffer), so the step is only ended early while input is left.
+    if (produced_here >= step && (z.avail_in > 0 || left > 0)) {
+      *consumed = n - left - z.avail_in;
+      return InflateStatus::kOk;
+    }
     // Defensive: zlib always moves while it has input and output room.
     if (produced == 0 && z.avail_in == in_before) return InflateStatus::kCorrupt;
   }

@@ -63,6 +63,11 @@ class MessageDeflater {
 // kTooBig: the inflated message would exceed the caller's limit -> 1009 (RFC 6455 §7.4.1).
 enum class InflateStatus { kOk, kTooBig, kCorrupt };
 
+struct InflateProgress {
+  InflateStatus status = InflateStatus::kOk;
+  size_t consumed = 0;  // compressed bytes taken from the front of the input
+};
+
 // Decompresses messages (client -> server) fragment by fragment.
 class MessageInflater {
  public:
@@ -81,18 +86,29 @@ class MessageInflater {
   // status the object is spent: every later call repeats that status.
   InflateStatus feed(std::span<const uint8_t> compressed, Buffer& out, size_t max_total);
 
+  // feed() in steps: returns once this call appended at least `step` bytes while input is
+  // left (consumed < compressed.size()); call again with the rest. A few KiB can inflate to
+  // MiBs, so a caller that accounts for memory as it grows (the server's budget) looks after
+  // every step instead of after the whole frame. Same statuses and stickiness as feed().
+  InflateProgress feed_some(std::span<const uint8_t> compressed, Buffer& out, size_t max_total,
+                            size_t step);
+
   // Ends the message: appends the 00 00 ff ff tail (RFC 7692 §7.2.2), inflates the rest and
   // checks the message ended on a DEFLATE block boundary. Then resets for the next message.
   InflateStatus finish(Buffer& out, size_t max_total);
 
   size_t message_size() const { return total_; }  // inflated bytes of the current message
   void release();  // frees the stream; a no-op while a context is kept or mid-message
+  // Frees the stream whatever the context rules: for a connection that inflates no more
+  // (failed or closing). The object is as new; the peer's window is gone.
+  void discard();
   size_t memory() const;
   const InflaterOptions& options() const { return opts_; }
 
  private:
   struct Stream;
-  InflateStatus run(const uint8_t* in, size_t n, Buffer& out, size_t max_total);
+  InflateStatus run(const uint8_t* in, size_t n, Buffer& out, size_t max_total, size_t step,
+                    size_t* consumed);
   void restart_after_final_block();
   InflaterOptions opts_;
   std::unique_ptr<Stream> s_;
