@@ -156,7 +156,7 @@ class Session final : public Protocol {
   bool message_text_ = false;
   bool message_compressed_ = false;  // RFC 7692 §6: RSV1 on the message's first frame
   bool close_notified_ = false;
-  bool peer_closed_ = false;  // the peer's close frame arrived: it sends nothing more
+  bool peer_closed_ = false;          // the peer's close frame arrived: it sends nothing more
   bool keepalive_ping_sent_ = false;  // pinged during the current silence; cleared by any read
 };
 
