@@ -91,6 +91,10 @@ const char* usage_text() {
          "  --max-headers N       header fields per request, 1..100 (default 100); more: 431\n"
          "  --max-send-queue N    bytes queued for a peer that does not read before it is\n"
          "                        dropped (default 64M, or --max-message-size if larger)\n"
+         "  --max-frame-size N    largest single frame, refused from its header with close\n"
+         "                        1009 (default: --max-message-size)\n"
+         "  --max-inflated-size N largest compressed message once inflated (default 16M);\n"
+         "                        larger: close 1009\n"
          "tls:\n"
          "  --tls-cert FILE       PEM certificate chain (leaf first): serve wss:// and https://\n"
          "  --tls-key FILE        PEM private key of that certificate (unencrypted)\n"
@@ -131,7 +135,8 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
     static constexpr std::string_view kTlsWithValue[] = {
         "--tls-cert", "--tls-key", "--tls-port", "--tls-handshake-timeout"};
     static constexpr std::string_view kLimitsWithValue[] = {
-        "--max-connections", "--max-head-size", "--max-headers", "--max-send-queue"};
+        "--max-connections", "--max-head-size", "--max-headers", "--max-send-queue",
+        "--max-frame-size", "--max-inflated-size"};
     // clang-format on
     bool known = false;
     for (std::string_view k : kWithValue)
@@ -223,6 +228,10 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
       ok = !out->exec_token.empty();
     } else if (flag == "--max-connections") {
       ok = parse_size(value, &out->max_connections) && out->max_connections > 0;
+    } else if (flag == "--max-frame-size") {
+      ok = parse_size(value, &out->max_frame_size) && out->max_frame_size > 0;
+    } else if (flag == "--max-inflated-size") {
+      ok = parse_size(value, &out->max_inflated_size) && out->max_inflated_size > 0;
     } else if (flag == "--max-send-queue") {
       ok = parse_size(value, &out->max_send_queue) && out->max_send_queue >= 1024;
       out->max_send_queue_given = true;

@@ -20,6 +20,8 @@ struct Options {
   bool web_root_given = false;  // --web was on the command line (a missing DIR is an error)
   LogLevel log_level = LogLevel::kInfo;
   uint64_t max_message_size = 64ull << 20;
+  uint64_t max_frame_size = 0;               // 0: = max_message_size
+  uint64_t max_inflated_size = 16ull << 20;  // permessage-deflate: after inflating
   std::vector<std::string> subprotocols;
   std::vector<std::string> allowed_origins;
   // Host values answered besides the loopback names (http/host_policy.h); "any" turns the

@@ -64,6 +64,8 @@ wsedge::ws::ServerOptions server_options(const wsedge::app::Options& o) {
 wsedge::ws::SessionOptions session_options(const wsedge::app::Options& o) {
   wsedge::ws::SessionOptions s;
   s.max_message_size = o.max_message_size;
+  s.max_frame_size = o.max_frame_size;
+  s.max_inflated_size = o.max_inflated_size;
   s.ping_interval_ms = o.ping_interval_ms;
   s.idle_timeout_ms = o.idle_timeout_ms;
   s.close_grace_ms = o.close_grace_ms;

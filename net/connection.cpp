@@ -195,9 +195,13 @@ void Connection::dispatch(std::span<uint8_t> data, bool from_tail) {
   ctx_.corked = nullptr;
   flush_cork();
   ctx_.retired.reset();
-  if (from_tail) {
+  if (state_ != State::kOpen) {
+    // Closing: no more input is parsed, so a partial frame or head kept for later (up to
+    // a whole frame's worth) is freed now, not when the linger ends.
+    release_input();
+  } else if (from_tail) {
     pending_->tail.consume(consumed);
-  } else if (consumed < data.size() && state_ == State::kOpen) {
+  } else if (consumed < data.size()) {
     pending().tail.append(data.subspan(consumed));
   }
   trim();
@@ -404,8 +408,19 @@ void Connection::close_peer_finished() {
 void Connection::begin_close(State flushing) {
   if (state_ != State::kOpen) return;
   state_ = flushing;
-  // Inside this connection's callback, flush_cork() goes on once the sends are out.
-  if (ctx_.corked != this) continue_close();
+  // Inside this connection's callback, flush_cork() goes on once the sends are out (and
+  // dispatch() frees the input the callback may still be reading).
+  if (ctx_.corked != this) {
+    release_input();
+    continue_close();
+  }
+}
+
+void Connection::release_input() {
+  if (!pending_) return;
+  pending_->tail.release();
+  pending_->expect = 0;
+  trim();
 }
 
 void Connection::continue_close() {

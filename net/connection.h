@@ -169,6 +169,7 @@ class Connection final : public IoHandler, public Transport {
   void flushed();         // the queue emptied while closing: half-close or close
   void shut_write();
   void discard_input();
+  void release_input();  // closing: the unconsumed input tail is freed (not while in use)
   void finish();
   Pending& pending();
   size_t queued() const { return pending_ ? pending_->out.readable() : 0; }

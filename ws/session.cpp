@@ -99,8 +99,10 @@ bool Session::begin_frame(const FrameHeader& h) {
     return false;
   }
   if (is_data(h.opcode)) {
-    // Refuse an oversized message from its header alone, before buffering any of it.
-    if (h.payload_length > options_.max_message_size - message_size_) {
+    // Refuse an oversized frame or message from its header alone, before buffering any of it.
+    uint64_t max_frame = options_.max_frame_size != 0 ? options_.max_frame_size : UINT64_MAX;
+    if (h.payload_length > max_frame ||
+        h.payload_length > options_.max_message_size - message_size_) {
       fail(WsError::kMessageTooBig);
       return false;
     }
@@ -133,8 +135,9 @@ bool Session::accept_payload(std::span<const uint8_t> fresh) {
 bool Session::inflate(std::span<const uint8_t> compressed, bool fin) {
   Buffer& out = compression_->message;
   size_t before = out.readable();
-  InflateStatus st = fin ? compression_->inflater.finish(out, options_.max_message_size)
-                         : compression_->inflater.feed(compressed, out, options_.max_message_size);
+  const size_t limit = std::min(options_.max_message_size, options_.max_inflated_size);
+  InflateStatus st = fin ? compression_->inflater.finish(out, limit)
+                         : compression_->inflater.feed(compressed, out, limit);
   // What inflated before a failure is validated first: an invalid byte there comes earlier in
   // the message than the corrupt data or the limit, and checking it whatever the status keeps
   // the verdict (1007 or 1009) independent of how the payload was cut into reads.
@@ -229,7 +232,8 @@ void Session::handle_close(std::span<const uint8_t> payload) {
     send_close(c.code, {});
   }
   state_ = State::kClosed;
-  peer_closed_ = true;  // on_data closes TCP once it knows whether anything followed
+  peer_closed_ = true;
+  release_message();  // on_data closes TCP once it knows whether anything followed
   notify_close(c.code, {reinterpret_cast<const char*>(c.reason.data()), c.reason.size()});
 }
 
@@ -243,8 +247,18 @@ void Session::fail(WsError error) {
              static_cast<unsigned>(code), reason);
   if (state_ == State::kOpen) send_close(code, reason);
   state_ = State::kClosed;
+  release_message();
   notify_close(code, reason);
   transport_.close();
+}
+
+void Session::release_message() {
+  fragments_.reset();
+  message_size_ = 0;
+  if (compression_) {
+    compression_->message.release();
+    compression_->inflater.discard();
+  }
 }
 
 void Session::close(uint16_t code, std::string_view reason) {
@@ -310,6 +324,12 @@ size_t Session::compression_memory() const {
   return compression_ ? compression_->deflater.memory() + compression_->inflater.memory() : 0;
 }
 
+size_t Session::message_memory() const {
+  size_t held = fragments_ ? fragments_->capacity() : 0;
+  if (compression_) held += compression_->message.capacity() + compression_->inflater.memory();
+  return held;
+}
+
 Buffer& Session::fragments() {
   if (!fragments_) fragments_ = std::make_unique<Buffer>();
   return *fragments_;
@@ -329,6 +349,8 @@ bool Session::send_encoded(std::span<const uint8_t> frames) {
 void Session::abort() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
+  // The message buffers go in on_disconnect, right after: abort() may come from inside
+  // on_message, whose payload may live in them.
   notify_close(close_code::kAbnormal, "aborted");
   transport_.abort();
 }
@@ -374,6 +396,7 @@ void Session::on_timer(Transport& t) {
   if (state_ == State::kClosing) {
     // The peer never answered our close frame within the grace period.
     state_ = State::kClosed;
+    release_message();
     notify_close(close_code::kAbnormal, "close handshake timed out");
     t.abort();
     return;
@@ -385,6 +408,7 @@ void Session::on_timer(Transport& t) {
     // We still say why (1001), but do not wait for an answer that is not coming.
     send_close(close_code::kGoingAway, "idle timeout");
     state_ = State::kClosed;
+    release_message();
     notify_close(close_code::kAbnormal, "idle timeout");
     t.close();
     return;
@@ -399,6 +423,7 @@ void Session::on_timer(Transport& t) {
 
 void Session::on_disconnect(Transport& /*t*/) {
   state_ = State::kClosed;
+  release_message();
   notify_close(close_code::kAbnormal, {});  // RFC 6455 §7.1.5: no close frame seen: 1006
 }
 

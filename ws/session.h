@@ -42,7 +42,14 @@ struct MessageCounters {
 
 struct SessionOptions {
   uint64_t max_message_size = 64ull << 20;  // a message (all fragments) above it: close 1009
-  int64_t ping_interval_ms = 0;             // 0: the server sends no pings
+  // One frame above it: close 1009, refused from its header before any payload is kept.
+  // 0: the same as max_message_size.
+  uint64_t max_frame_size = 0;
+  // A compressed message (RFC 7692) that inflates past this: close 1009. Conservative by
+  // default because a few KiB on the wire can inflate to it (a decompression bomb);
+  // max_message_size still bounds the compressed bytes. The smaller of the two applies.
+  uint64_t max_inflated_size = 16ull << 20;
+  int64_t ping_interval_ms = 0;  // 0: the server sends no pings
   // Close a connection that sent nothing (no data, no pong) for this long. 0: never, unless
   // pings are on, when it defaults to twice the ping interval.
   int64_t idle_timeout_ms = 0;
@@ -80,6 +87,10 @@ class Session final : public Protocol {
   bool deflate_enabled() const { return compression_ != nullptr; }
   // Bytes zlib holds for this session right now (0 until the first compressed message).
   size_t compression_memory() const;
+  // Bytes this session holds for the message in progress: the fragments, the inflated
+  // output and the inflater's window. 0 between messages (small buffers kept for reuse
+  // aside) and from the moment the session fails or closes.
+  size_t message_memory() const;
   // Called once by the server right after the 101 went out.
   void open(const http::Request& request);
 
@@ -135,6 +146,9 @@ class Session final : public Protocol {
   bool send_frame(Opcode op, std::span<const uint8_t> payload);
   void send_data(Opcode op, std::span<const uint8_t> payload);
   void notify_close(uint16_t code, std::string_view reason);
+  // The connection will read no more messages: frees the fragments, the inflated message
+  // and the inflater's window at once, not when the close grace or the linger ends.
+  void release_message();
   void count_out(size_t bytes);
   Buffer& fragments();
   void schedule_keepalive();

@@ -4,9 +4,10 @@ and compressed data that does not inflate.
 
 The limit must apply to the inflated size as it is produced (never allocating the whole
 bomb), the inflater must stop at the limit (1009), and the memory must be given back when
-the connection fails. Defaults for compressed messages (--max-inflated-size) and a
-server-wide budget (--message-memory-budget) are gated (gated_inflated_size.py,
-gated_memory_budget.py); here --max-message-size bounds each message.
+the connection fails — at once, not when its close grace ends. The default for compressed
+messages (--max-inflated-size) is tested in gated_inflated_size.py, and the server-wide
+budget (--message-memory-budget) in gated_memory_budget.py; here --max-message-size bounds
+each message.
 """
 import threading
 import time
@@ -141,3 +142,24 @@ def _(ctx):
     check(c.close_frame(t0 + 3)[0] == 1000, "close reply")
     ctx.figure("echo", f"{len(f.payload)} B compressed → {len(got)} B")
     c.close()
+
+
+@case("a failed session frees its buffer at once: 16 bombs past --max-message-size 8M with "
+      "--close-grace 5 (the failed connections linger)",
+      "close 1009 × 16; RSS while they linger ≤ +16 MiB, not 16 × 8 MiB",
+      server=["--max-message-size", "8M", "--close-grace", "5"], peak_mib=24, settle_mib=16)
+def _(ctx):
+    body = frame(BINARY, bomb(64 * MiB), rsv=4)
+    clients = [ctx.ws(deflate=True) for _ in range(16)]
+    t0 = time.monotonic()
+    for c in clients:
+        c.send(body)
+    codes = [c.close_frame(t0 + 5)[0] for c in clients]
+    check(codes == [1009] * 16, f"codes {codes}")
+    time.sleep(0.2)
+    held = ctx.rss_over_mib()
+    check(held <= 16, f"RSS +{held:.1f} MiB while the failed connections linger")
+    ctx.figure("held while lingering", f"+{held:.1f} MiB")
+    for c in clients:
+        c.close()
+

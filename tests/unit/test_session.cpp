@@ -593,3 +593,93 @@ TEST_CASE("RFC 7692 violations and bad compressed data close with the right code
     CHECK(close_code_of(f.out().back()) == 1009);
   }
 }
+
+TEST_CASE("max_frame_size refuses one frame from its header, whatever the message limit") {
+  SessionOptions o;
+  o.max_message_size = 1 << 20;
+  o.max_frame_size = 1000;
+  SUBCASE("a header announcing 1001 bytes: 1009 before any payload") {
+    Fixture f(o);
+    f.t.feed(frame(Opcode::kBinary, std::string(1001, 'x')).substr(0, 8));
+    auto out = f.out();
+    REQUIRE(out.size() == 1);
+    CHECK(close_code_of(out[0]) == 1009);
+  }
+  SUBCASE("a continuation frame over it, inside a message: 1009") {
+    Fixture f(o);
+    f.t.feed(frame(Opcode::kBinary, std::string(1000, 'x'), false));
+    f.t.feed(frame(Opcode::kContinuation, std::string(1001, 'x')).substr(0, 8));
+    auto out = f.out();
+    REQUIRE(out.size() == 1);
+    CHECK(close_code_of(out[0]) == 1009);
+  }
+  SUBCASE("a 3000-byte message in frames of exactly the limit is fine") {
+    Fixture f(o);
+    f.t.feed(frame(Opcode::kBinary, std::string(1000, 'x'), false) +
+             frame(Opcode::kContinuation, std::string(1000, 'y'), false) +
+             frame(Opcode::kContinuation, std::string(1000, 'z')));
+    auto out = f.out();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].payload.size() == 3000);
+  }
+}
+
+TEST_CASE("max_inflated_size bounds compressed messages only; the smaller limit applies") {
+  SessionOptions o;
+  o.max_message_size = 4 << 20;
+  o.max_inflated_size = 64 * 1024;
+  SUBCASE("a compressed message inflating past it: 1009") {
+    DeflateFixture f(o);
+    f.t.feed(frame(Opcode::kBinary, f.compress(std::string(64 * 1024 + 1, 'a')), true, true));
+    CHECK(close_code_of(f.out().back()) == 1009);
+    CHECK(f.app.messages.empty());
+  }
+  SUBCASE("a compressed message of exactly the limit is delivered") {
+    DeflateFixture f(o);
+    f.t.feed(frame(Opcode::kBinary, f.compress(std::string(64 * 1024, 'a')), true, true));
+    REQUIRE(f.app.messages.size() == 1);
+    CHECK(f.app.messages[0].size() == 64 * 1024);
+  }
+  SUBCASE("an uncompressed message of 1 MiB passes: the inflated limit is not its limit") {
+    DeflateFixture f(o);
+    f.t.feed(frame(Opcode::kBinary, std::string(1 << 20, 'u')));
+    REQUIRE(f.app.messages.size() == 1);
+    CHECK(f.app.messages[0].size() == (1u << 20));
+  }
+  SUBCASE("max_message_size below it wins") {
+    SessionOptions small = o;
+    small.max_message_size = 1000;
+    DeflateFixture f(small);
+    f.t.feed(frame(Opcode::kBinary, f.compress(std::string(1001, 'a')), true, true));
+    CHECK(close_code_of(f.out().back()) == 1009);
+  }
+}
+
+TEST_CASE("a session frees its message memory the moment it fails, not when TCP closes") {
+  SUBCASE("fragments of an uncompressed message, then a protocol error") {
+    Fixture f;
+    f.t.feed(frame(Opcode::kBinary, std::string(256 * 1024, 'x'), false));
+    CHECK(f.session->message_memory() >= 256 * 1024);
+    f.t.feed(frame(Opcode::kText, "not a continuation"));  // RFC 6455 §5.4: 1002
+    CHECK(close_code_of(f.out().back()) == 1002);
+    CHECK(f.session->message_memory() == 0);
+  }
+  SUBCASE("a compressed fragment inflated to 1 MiB, then a bomb past the limit") {
+    SessionOptions o;
+    o.max_inflated_size = 2 << 20;
+    DeflateFixture f(o);
+    std::string all = f.compress(std::string(8 << 20, '\0'));
+    f.t.feed(frame(Opcode::kBinary, all.substr(0, all.size() / 8), false, true));
+    CHECK(f.session->message_memory() >= 512 * 1024);
+    f.t.feed(frame(Opcode::kContinuation, all.substr(all.size() / 8)));
+    CHECK(close_code_of(f.out().back()) == 1009);
+    CHECK(f.session->message_memory() == 0);
+  }
+  SUBCASE("the peer's close frame mid-message") {
+    Fixture f;
+    f.t.feed(frame(Opcode::kBinary, std::string(64 * 1024, 'x'), false));
+    CHECK(f.session->message_memory() >= 64 * 1024);
+    f.t.feed(close_frame(1000));
+    CHECK(f.session->message_memory() == 0);
+  }
+}
