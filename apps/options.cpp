@@ -95,6 +95,8 @@ const char* usage_text() {
          "                        1009 (default: --max-message-size)\n"
          "  --max-inflated-size N largest compressed message once inflated (default 16M);\n"
          "                        larger: close 1009\n"
+         "  --message-timeout S   a started frame or message must be complete within S\n"
+         "                        seconds, or close 1008 (default 60; 0: no limit)\n"
          "tls:\n"
          "  --tls-cert FILE       PEM certificate chain (leaf first): serve wss:// and https://\n"
          "  --tls-key FILE        PEM private key of that certificate (unencrypted)\n"
@@ -136,7 +138,7 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
         "--tls-cert", "--tls-key", "--tls-port", "--tls-handshake-timeout"};
     static constexpr std::string_view kLimitsWithValue[] = {
         "--max-connections", "--max-head-size", "--max-headers", "--max-send-queue",
-        "--max-frame-size", "--max-inflated-size"};
+        "--max-frame-size", "--max-inflated-size", "--message-timeout"};
     // clang-format on
     bool known = false;
     for (std::string_view k : kWithValue)
@@ -228,6 +230,8 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
       ok = !out->exec_token.empty();
     } else if (flag == "--max-connections") {
       ok = parse_size(value, &out->max_connections) && out->max_connections > 0;
+    } else if (flag == "--message-timeout") {
+      ok = parse_seconds(value, &out->message_timeout_ms);
     } else if (flag == "--max-frame-size") {
       ok = parse_size(value, &out->max_frame_size) && out->max_frame_size > 0;
     } else if (flag == "--max-inflated-size") {

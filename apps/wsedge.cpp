@@ -68,6 +68,7 @@ wsedge::ws::SessionOptions session_options(const wsedge::app::Options& o) {
   s.max_inflated_size = o.max_inflated_size;
   s.ping_interval_ms = o.ping_interval_ms;
   s.idle_timeout_ms = o.idle_timeout_ms;
+  s.message_timeout_ms = o.message_timeout_ms;
   s.close_grace_ms = o.close_grace_ms;
   return s;
 }

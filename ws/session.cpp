@@ -42,6 +42,12 @@ size_t Session::on_data(Transport& t, std::span<uint8_t> data) {
     if (used == 0) break;  // the rest of this frame has not arrived yet
     pos += used;
   }
+  if (state_ == State::kOpen) [[likely]] {
+    // One test in the common case: every frame whole, no fragmented message open.
+    bool unfinished = pos != data.size() || sequence_.in_message();
+    if (unfinished != (message_started_ms_ != kNoMessage)) [[unlikely]]
+      track_unfinished(unfinished);
+  }
   if (state_ != State::kClosed) return pos;
   if (peer_closed_ && pos == data.size()) {
     // RFC 6455 §7.1.1: the server closes the TCP connection first. The peer's close frame
@@ -240,8 +246,10 @@ void Session::handle_close(std::span<const uint8_t> payload) {
 // RFC 6455 §7.1.7: _Fail the WebSocket Connection_ — send a close frame with the code
 // that names the violation (if we have not sent one yet), then close TCP; stop reading.
 void Session::fail(WsError error) {
-  uint16_t code = close_code_for(error);
-  const char* reason = describe(error);
+  fail_with(close_code_for(error), describe(error));
+}
+
+void Session::fail_with(uint16_t code, const char* reason) {
   WSEDGE_LOG(kDebug, "ws %.*s: failing with %u: %s",
              static_cast<int>(transport_.peer_address().size()), transport_.peer_address().data(),
              static_cast<unsigned>(code), reason);
@@ -377,8 +385,18 @@ int64_t Session::idle_limit_ms() const {
   return idle;
 }
 
-// One timer serves both: it fires at the next ping or at the idle deadline, whichever is
-// first (an --idle-timeout shorter than the ping interval must not wait for the ping).
+void Session::track_unfinished(bool unfinished) {
+  if (!unfinished) {
+    message_started_ms_ = kNoMessage;  // the timer, if it fires early, just re-arms
+    return;
+  }
+  message_started_ms_ = transport_.now_ms();
+  schedule_keepalive();
+}
+
+// One timer serves all three: it fires at the next ping, the idle deadline or the message
+// deadline, whichever is first (an --idle-timeout shorter than the ping interval must not
+// wait for the ping).
 // Only a silent peer is pinged: traffic already proves the connection alive, and one ping
 // per silence is enough (its pong, or anything else, ends the silence).
 void Session::schedule_keepalive() {
@@ -387,6 +405,9 @@ void Session::schedule_keepalive() {
     deadline = last_rx_ms_ + options_.ping_interval_ms;
   }
   if (int64_t idle = idle_limit_ms(); idle > 0) deadline = std::min(deadline, last_rx_ms_ + idle);
+  if (options_.message_timeout_ms > 0 && message_started_ms_ != kNoMessage) {
+    deadline = std::min(deadline, message_started_ms_ + options_.message_timeout_ms);
+  }
   if (deadline != INT64_MAX) {
     transport_.arm_timer(std::max<int64_t>(1, deadline - transport_.now_ms()));
   }
@@ -411,6 +432,11 @@ void Session::on_timer(Transport& t) {
     release_message();
     notify_close(close_code::kAbnormal, "idle timeout");
     t.close();
+    return;
+  }
+  if (options_.message_timeout_ms > 0 && message_started_ms_ != kNoMessage &&
+      t.now_ms() - message_started_ms_ >= options_.message_timeout_ms) {
+    fail_with(close_code::kPolicyViolation, "message not completed within the message timeout");
     return;
   }
   if (options_.ping_interval_ms > 0 && !keepalive_ping_sent_ &&

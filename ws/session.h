@@ -53,6 +53,10 @@ struct SessionOptions {
   // Close a connection that sent nothing (no data, no pong) for this long. 0: never, unless
   // pings are on, when it defaults to twice the ping interval.
   int64_t idle_timeout_ms = 0;
+  // A frame or fragmented message started must be complete within this, or close 1008: an
+  // unfinished message must not pin memory forever, and a trickle of bytes (which keeps
+  // the idle timer quiet) does not move it. 0: no limit.
+  int64_t message_timeout_ms = 60'000;
   int64_t close_grace_ms = 2000;        // after our close frame, how long to wait for the peer's
   MessageCounters* counters = nullptr;  // where sessions add their traffic (may be null)
 };
@@ -142,6 +146,10 @@ class Session final : public Protocol {
   void deliver_message(std::span<const uint8_t> payload);
   void handle_close(std::span<const uint8_t> payload);
   void fail(WsError error);
+  void fail_with(uint16_t code, const char* reason);
+  // on_data ended with a frame or message unfinished (or no longer so): starts (or stops)
+  // the message clock.
+  void track_unfinished(bool unfinished);
   void send_close(uint16_t code, std::string_view reason);
   bool send_frame(Opcode op, std::span<const uint8_t> payload);
   void send_data(Opcode op, std::span<const uint8_t> payload);
@@ -163,6 +171,8 @@ class Session final : public Protocol {
   uint64_t message_size_ = 0;                 // payload bytes announced so far for that message
   uint64_t frame_done_ = 0;                   // payload bytes of the current frame already unmasked
   int64_t last_rx_ms_ = 0;
+  static constexpr int64_t kNoMessage = INT64_MIN;
+  int64_t message_started_ms_ = kNoMessage;  // when the unfinished frame or message began
   FrameSequence sequence_;
   Utf8Validator utf8_;
   State state_ = State::kOpen;

@@ -683,3 +683,53 @@ TEST_CASE("a session frees its message memory the moment it fails, not when TCP 
     CHECK(f.session->message_memory() == 0);
   }
 }
+
+TEST_CASE("message_timeout: a started frame or message must end in time, or close 1008") {
+  SessionOptions o;
+  o.message_timeout_ms = 1000;
+  SUBCASE("a fragment never continued") {
+    Fixture f(o);
+    f.t.feed(frame(Opcode::kText, "started", false));
+    CHECK(f.t.timer_ms == 1000);
+    f.t.now += 1000;
+    f.t.fire_timer();
+    auto out = f.out();
+    REQUIRE(out.size() == 1);
+    CHECK(close_code_of(out[0]) == 1008);
+    CHECK(f.t.closed);
+    CHECK(f.session->message_memory() == 0);
+  }
+  SUBCASE("a frame trickled in: bytes arriving do not move the deadline") {
+    o.idle_timeout_ms = 5000;
+    Fixture f(o);
+    std::string wire = frame(Opcode::kBinary, std::string(100, 'b'));
+    for (int i = 0; i < 10; ++i) {
+      f.t.feed(wire.substr(static_cast<size_t>(i), 1));
+      f.t.now += 100;
+    }
+    f.t.fire_timer();  // at 1000 ms after the first byte, long before the idle deadline
+    auto out = f.out();
+    REQUIRE(out.size() == 1);
+    CHECK(close_code_of(out[0]) == 1008);
+  }
+  SUBCASE("a message finished in time: the early timer finds nothing due and keeps it open") {
+    Fixture f(o);
+    f.t.feed(frame(Opcode::kText, "part-", false));
+    f.t.now += 900;
+    f.t.feed(frame(Opcode::kPing, "between"));  // control frames inside do not finish it
+    f.t.feed(frame(Opcode::kContinuation, "end"));
+    REQUIRE(f.app.messages.size() == 1);
+    CHECK(f.app.messages[0] == "part-end");
+    f.t.now += 200;
+    f.t.fire_timer();
+    CHECK_FALSE(f.t.closed);
+    f.t.feed(frame(Opcode::kText, "next", false));  // a new message gets a new clock
+    CHECK(f.t.timer_ms == 1000);
+  }
+  SUBCASE("0 turns it off") {
+    o.message_timeout_ms = 0;
+    Fixture f(o);
+    f.t.feed(frame(Opcode::kText, "started", false));
+    CHECK(f.t.timer_ms == -1);
+  }
+}
