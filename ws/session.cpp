@@ -105,7 +105,8 @@ bool Session::begin_frame(const FrameHeader& h) {
     return false;
   }
   if (is_data(h.opcode)) {
-    // Refuse an oversized frame or message from its header alone, before buffering any of it.
+    // Refuse an oversized frame or message from its header alone, before buffering any of it
+    // (RFC 6455 §7.4.1: 1009, a message too big to process).
     uint64_t max_frame = options_.max_frame_size != 0 ? options_.max_frame_size : UINT64_MAX;
     if (h.payload_length > max_frame ||
         h.payload_length > options_.max_message_size - message_size_) {
@@ -238,8 +239,8 @@ void Session::handle_close(std::span<const uint8_t> payload) {
     send_close(c.code, {});
   }
   state_ = State::kClosed;
-  peer_closed_ = true;
-  release_message();  // on_data closes TCP once it knows whether anything followed
+  peer_closed_ = true;  // on_data closes TCP once it knows whether anything followed
+  release_message();
   notify_close(c.code, {reinterpret_cast<const char*>(c.reason.data()), c.reason.size()});
 }
 
@@ -436,6 +437,7 @@ void Session::on_timer(Transport& t) {
   }
   if (options_.message_timeout_ms > 0 && message_started_ms_ != kNoMessage &&
       t.now_ms() - message_started_ms_ >= options_.message_timeout_ms) {
+    // RFC 6455 §7.4.1: 1008, the generic code for a peer that broke the server's policy.
     fail_with(close_code::kPolicyViolation, "message not completed within the message timeout");
     return;
   }
