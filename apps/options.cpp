@@ -39,6 +39,7 @@ bool parse_size(std::string_view text, uint64_t* out) {
     if (ch < '0' || ch > '9') return false;
     v = v * 10 + static_cast<uint64_t>(ch - '0');
   }
+  if (v > UINT64_MAX / mult) return false;  // "999999999999999G" must not wrap to a small size
   *out = v * mult;
   return true;
 }
@@ -97,6 +98,9 @@ const char* usage_text() {
          "                        larger: close 1009\n"
          "  --message-timeout S   a started frame or message must be complete within S\n"
          "                        seconds, or close 1008 (default 60; 0: no limit)\n"
+         "  --message-memory-budget N  bytes all connections together may hold in\n"
+         "                        unfinished messages (default 128M; 0: no bound); past it\n"
+         "                        the largest holders are closed 1013 (try again later)\n"
          "tls:\n"
          "  --tls-cert FILE       PEM certificate chain (leaf first): serve wss:// and https://\n"
          "  --tls-key FILE        PEM private key of that certificate (unencrypted)\n"
@@ -138,7 +142,8 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
         "--tls-cert", "--tls-key", "--tls-port", "--tls-handshake-timeout"};
     static constexpr std::string_view kLimitsWithValue[] = {
         "--max-connections", "--max-head-size", "--max-headers", "--max-send-queue",
-        "--max-frame-size", "--max-inflated-size", "--message-timeout"};
+        "--max-frame-size", "--max-inflated-size", "--message-timeout",
+        "--message-memory-budget"};
     // clang-format on
     bool known = false;
     for (std::string_view k : kWithValue)
@@ -234,6 +239,8 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
       ok = parse_seconds(value, &out->message_timeout_ms);
     } else if (flag == "--max-frame-size") {
       ok = parse_size(value, &out->max_frame_size) && out->max_frame_size > 0;
+    } else if (flag == "--message-memory-budget") {
+      ok = parse_size(value, &out->message_memory_budget);
     } else if (flag == "--max-inflated-size") {
       ok = parse_size(value, &out->max_inflated_size) && out->max_inflated_size > 0;
     } else if (flag == "--max-send-queue") {
@@ -268,6 +275,11 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
   }
   if (out->tls_port > 0 && out->tls_port == out->port) {
     *error = "--tls-port must differ from --port";
+    return ParseOutcome::kError;
+  }
+  if (out->message_memory_budget != 0 && out->message_memory_budget < out->max_message_size) {
+    // Else one message within the limits could never be received: refused 1013 every time.
+    *error = "--message-memory-budget must be at least --max-message-size (or 0)";
     return ParseOutcome::kError;
   }
   if (!out->exec_token.empty() && out->exec_argv.empty()) {

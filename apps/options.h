@@ -31,8 +31,9 @@ struct Options {
   // entry, a half-open TCP) and must not hold its fd and slot forever. Every browser and
   // client library answers pings by itself.
   int64_t ping_interval_ms = 30'000;
-  int64_t message_timeout_ms = 60'000;  // a started frame or message must end within it
-  int64_t idle_timeout_ms = 0;          // 0: twice the ping interval (never without pings)
+  int64_t message_timeout_ms = 60'000;            // a started frame or message must end within it
+  uint64_t message_memory_budget = 128ull << 20;  // server-wide, unfinished messages; 0: none
+  int64_t idle_timeout_ms = 0;  // 0: twice the ping interval (never without pings)
   int64_t handshake_timeout_ms = 10'000;
   int64_t close_grace_ms = 2'000;
   size_t high_water = 4u << 20;

@@ -88,7 +88,7 @@ std::string PushHandler::snapshot(const Client& c) const {
                 "{\"seq\":%llu,\"ts\":%lld,\"time\":\"%s\",\"interval_ms\":%lld,\"skipped\":%llu,"
                 "\"stats\":{\"connections\":%llu,\"connections_total\":%llu,\"websockets\":%llu,"
                 "\"messages_in\":%llu,\"messages_out\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,"
-                "\"uptime_s\":%.1f}}",
+                "\"message_memory\":%zu,\"closed_over_budget\":%llu,\"uptime_s\":%.1f}}",
                 static_cast<unsigned long long>(c.seq), static_cast<long long>(now), iso,
                 static_cast<long long>(interval_ms_), static_cast<unsigned long long>(c.skipped),
                 static_cast<unsigned long long>(st.connections_open),
@@ -98,6 +98,8 @@ std::string PushHandler::snapshot(const Client& c) const {
                 static_cast<unsigned long long>(st.messages.messages_out),
                 static_cast<unsigned long long>(st.messages.bytes_in),
                 static_cast<unsigned long long>(st.messages.bytes_out),
+                server_.message_memory().total(),
+                static_cast<unsigned long long>(st.messages.closed_over_budget),
                 static_cast<double>(loop_.now_ms() - started_ms_) / 1000.0);
   return out;
 }

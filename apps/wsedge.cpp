@@ -47,6 +47,7 @@ wsedge::ws::ServerOptions server_options(const wsedge::app::Options& o) {
   s.connection.high_water = o.high_water;
   s.connection.linger_ms = o.close_grace_ms;
   s.shutdown_grace_ms = o.close_grace_ms + 500;
+  s.message_memory_budget = static_cast<size_t>(o.message_memory_budget);
   s.tls.cert_file = o.tls_cert;
   s.tls.key_file = o.tls_key;
   s.tls.port = o.tls_port;
@@ -279,6 +280,14 @@ int main(int argc, char** argv) {
              static_cast<unsigned long long>(fd_limit),
              static_cast<unsigned long long>(opts.max_connections));
   reactor.run();
-  WSEDGE_LOG(kInfo, "stopped");
+  const wsedge::ws::ServerStats& st = server.stats();
+  WSEDGE_LOG(kInfo,
+             "stopped: %llu connections, %llu messages in, %llu out; unfinished messages held "
+             "at most %zu B, %llu connections closed 1013 over --message-memory-budget",
+             static_cast<unsigned long long>(st.connections_accepted),
+             static_cast<unsigned long long>(st.messages.messages_in),
+             static_cast<unsigned long long>(st.messages.messages_out),
+             server.message_memory().peak(),
+             static_cast<unsigned long long>(st.messages.closed_over_budget));
   return 0;
 }

@@ -21,6 +21,7 @@ Server::Server(net::Reactor& loop, ServerOptions options)
       tls_listener_(
           loop, [this](int fd, const sockaddr_storage&) { on_accept(fd, true); },
           [this] { return stats_.connections_open < options_.connection.max_connections; }),
+      memory_budget_(options_.message_memory_budget),
       shutdown_timer_(
           [](net::Timer* t) {
             auto* self = static_cast<Server*>(t->arg());
@@ -45,6 +46,7 @@ Server::~Server() {
 
 void Server::add_route(Route route) {
   route.session.counters = &stats_.messages;
+  if (options_.message_memory_budget > 0) route.session.memory_budget = &memory_budget_;
   routes_.push_back(std::move(route));
 }
 

@@ -60,6 +60,9 @@ struct ServerOptions {
   http::HttpOptions http;
   net::ConnectionOptions connection;
   int64_t shutdown_grace_ms = 2000;  // graceful stop: how long close handshakes may take
+  // Bytes all WebSockets together may hold in unfinished messages (SessionOptions::
+  // memory_budget); 0: no server-wide bound.
+  size_t message_memory_budget = 128ull << 20;
 };
 
 struct ServerStats {
@@ -90,6 +93,8 @@ class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
   bool reload_tls(std::string* error);
   std::string tls_certificate() const { return tls_.describe_certificate(); }
   const ServerStats& stats() const { return stats_; }
+  // Bytes held in unfinished messages now (total()) and at most (peak()).
+  const MemoryBudget& message_memory() const { return memory_budget_; }
 
   // Graceful stop (RFC 6455 §7.1.2 close with 1001 "going away"): stop accepting, start
   // the close handshake on every WebSocket, close idle HTTP connections, then call `done`
@@ -118,6 +123,7 @@ class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
   std::deque<Route> routes_;                // sessions keep references into it: never reallocated
   net::Connection* connections_ = nullptr;  // intrusive list of every live connection
   ServerStats stats_;
+  MemoryBudget memory_budget_;  // limit 0: not handed to the routes
   std::function<void()> shutdown_done_;
   net::Timer shutdown_timer_;
 };

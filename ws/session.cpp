@@ -48,6 +48,10 @@ size_t Session::on_data(Transport& t, std::span<uint8_t> data) {
     if (unfinished != (message_started_ms_ != kNoMessage)) [[unlikely]]
       track_unfinished(unfinished);
   }
+  if (options_.memory_budget != nullptr && state_ != State::kClosed &&
+      (pos != data.size() || sequence_.in_message() || budget_hold_.held() != 0)) [[unlikely]] {
+    charge_budget(data.size() - pos);
+  }
   if (state_ != State::kClosed) return pos;
   if (peer_closed_ && pos == data.size()) {
     // RFC 6455 §7.1.1: the server closes the TCP connection first. The peer's close frame
@@ -267,6 +271,30 @@ void Session::release_message() {
   if (compression_) {
     compression_->message.release();
     compression_->inflater.discard();
+  }
+  if (options_.memory_budget != nullptr) options_.memory_budget->release_all(budget_hold_);
+}
+
+void Session::charge_budget(size_t unread) {
+  MemoryBudget& budget = *options_.memory_budget;
+  // Between messages a session keeps small buffers for reuse (and, with context takeover,
+  // the inflater's window): per-connection memory, bounded per connection, not the
+  // attacker-sized kind this budget is for.
+  bool unfinished = unread != 0 || sequence_.in_message();
+  budget.set(budget_hold_, unfinished ? message_memory() + unread : 0);
+  while (budget.over()) {
+    MemoryHolder* largest = budget.largest();
+    auto* victim = static_cast<Session*>(largest->owner());
+    WSEDGE_LOG(kInfo,
+               "ws %.*s: closing 1013, it holds %zu B of unfinished messages (server: %zu B, "
+               "budget %zu B)",
+               static_cast<int>(victim->peer_address().size()), victim->peer_address().data(),
+               largest->held(), budget.total(), budget.limit());
+    if (MessageCounters* c = victim->options_.counters) ++c->closed_over_budget;
+    // 1013 (RFC 6455 §11.7 registry): a temporary condition of the server, not the peer's
+    // fault (each message is within the limits), so the client may try again later.
+    victim->fail_with(close_code::kTryAgainLater, "server message memory budget exceeded");
+    budget.release_all(*largest);  // fail_with released it already; never loop forever
   }
 }
 

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "core/buffer.h"
+#include "core/memory_budget.h"
 #include "core/transport.h"
 #include "ws/deflate.h"
 #include "ws/extensions.h"
@@ -36,8 +37,9 @@ enum class MessageType : uint8_t { kText, kBinary };
 struct MessageCounters {
   uint64_t messages_in = 0;
   uint64_t messages_out = 0;
-  uint64_t bytes_in = 0;   // message payload bytes, not frame overhead
-  uint64_t bytes_out = 0;  // payload bytes (whole frames for send_encoded)
+  uint64_t bytes_in = 0;            // message payload bytes, not frame overhead
+  uint64_t bytes_out = 0;           // payload bytes (whole frames for send_encoded)
+  uint64_t closed_over_budget = 0;  // sessions closed 1013 to bring the memory budget back
 };
 
 struct SessionOptions {
@@ -59,6 +61,11 @@ struct SessionOptions {
   int64_t message_timeout_ms = 60'000;
   int64_t close_grace_ms = 2000;        // after our close frame, how long to wait for the peer's
   MessageCounters* counters = nullptr;  // where sessions add their traffic (may be null)
+  // Server-wide bound on bytes held in unfinished messages (fragments, inflated output,
+  // the unread part of a partial frame), shared by the sessions of one loop. Past it the
+  // largest holders, whichever session they are, are closed with 1013 until it holds
+  // again. Null: no bound beyond the per-message limits.
+  MemoryBudget* memory_budget = nullptr;
 };
 
 class Session;
@@ -157,6 +164,10 @@ class Session final : public Protocol {
   // The connection will read no more messages: frees the fragments, the inflated message
   // and the inflater's window at once, not when the close grace or the linger ends.
   void release_message();
+  // Charges the budget with what this session holds now (`unread`: input bytes of a
+  // partial frame the transport keeps for us), then closes the largest holders while the
+  // budget is over its limit (this session among them, possibly).
+  void charge_budget(size_t unread);
   void count_out(size_t bytes);
   Buffer& fragments();
   void schedule_keepalive();
@@ -173,6 +184,7 @@ class Session final : public Protocol {
   int64_t last_rx_ms_ = 0;
   static constexpr int64_t kNoMessage = INT64_MIN;
   int64_t message_started_ms_ = kNoMessage;  // when the unfinished frame or message began
+  MemoryHolder budget_hold_{this};           // what options_.memory_budget has charged to us
   FrameSequence sequence_;
   Utf8Validator utf8_;
   State state_ = State::kOpen;

@@ -67,6 +67,10 @@ BAD = [
     (["--deflate-window-bits", "7"], "--deflate-window-bits"),
     (["--web", "/nonexistent/wsedge-web"], "--web"),
     (["--subprotocol", ""], "--subprotocol"),
+    (["--max-message-size", "99999999999999G"], "--max-message-size"),  # would wrap
+    (["--message-memory-budget", "lots"], "--message-memory-budget"),
+    (["--message-memory-budget", "32M"], "at least --max-message-size"),  # default 64M
+    (["--message-memory-budget", "8M", "--max-message-size", "16M"], "at least"),
 ]
 for args, needle in BAD:
     @case(f"bad input {' '.join(args) or '(empty)'} -> one line, exit 2")

@@ -52,7 +52,8 @@ async def _():
         check(j["time"].endswith("Z") and "T" in j["time"], f"time {j['time']}")
         st = j["stats"]
         for key in ("connections", "connections_total", "websockets", "messages_in",
-                    "messages_out", "bytes_in", "bytes_out", "uptime_s"):
+                    "messages_out", "bytes_in", "bytes_out", "message_memory",
+                    "closed_over_budget", "uptime_s"):
             check(isinstance(st[key], (int, float)), f"stats.{key}")
         check(st["websockets"] >= 1 and st["connections"] >= 1, f"{st}")
 

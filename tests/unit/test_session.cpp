@@ -733,3 +733,119 @@ TEST_CASE("message_timeout: a started frame or message must end in time, or clos
     CHECK(f.t.timer_ms == -1);
   }
 }
+
+TEST_CASE("memory_budget: what unfinished messages hold is charged, and released when they end") {
+  MemoryBudget budget(64 << 20);
+  SessionOptions o;
+  o.memory_budget = &budget;
+  SUBCASE("the fragments of a message") {
+    Fixture f(o);
+    f.t.feed(frame(Opcode::kBinary, std::string(100'000, 'x'), false));
+    CHECK(budget.total() >= 100'000);
+    CHECK(budget.total() == f.session->message_memory());
+    f.t.feed(frame(Opcode::kContinuation, "end"));
+    REQUIRE(f.app.messages.size() == 1);
+    CHECK(budget.total() == 0);
+    CHECK(budget.holders() == 0);
+    CHECK(budget.peak() >= 100'000);
+  }
+  SUBCASE("the unread part of a partial frame, kept by the transport") {
+    Fixture f(o);
+    std::string wire = frame(Opcode::kBinary, std::string(200'000, 'y'));
+    f.t.feed(wire.substr(0, 150'000));
+    CHECK(budget.total() == 150'000);
+    f.t.feed(wire.substr(150'000));
+    REQUIRE(f.app.messages.size() == 1);
+    CHECK(budget.total() == 0);
+  }
+  SUBCASE("the inflated output of a compressed fragment") {
+    DeflateFixture f(o);
+    std::string all = f.compress(std::string(4 << 20, '\0'));
+    f.t.feed(frame(Opcode::kBinary, all.substr(0, all.size() / 2), false, true));
+    CHECK(budget.total() >= 1 << 20);
+    CHECK(budget.total() == f.session->message_memory());
+    f.t.feed(frame(Opcode::kContinuation, all.substr(all.size() / 2)));
+    REQUIRE(f.app.messages.size() == 1);
+    CHECK(f.app.messages[0].size() == 4u << 20);
+    CHECK(budget.total() == 0);
+  }
+  SUBCASE("a session that ends mid-message gives its charge back") {
+    {
+      Fixture f(o);
+      f.t.feed(frame(Opcode::kBinary, std::string(50'000, 'x'), false));
+      CHECK(budget.total() > 0);
+      f.session->on_disconnect(f.t);
+      CHECK(budget.total() == 0);
+      f.t.feed(frame(Opcode::kBinary, std::string(50'000, 'x'), false));
+    }
+    {
+      Fixture f(o);  // destroyed while holding
+      f.t.feed(frame(Opcode::kBinary, std::string(50'000, 'x'), false));
+      CHECK(budget.total() > 0);
+    }
+    CHECK(budget.total() == 0);
+    CHECK(budget.holders() == 0);
+  }
+  SUBCASE("whole messages, the common case, never touch it") {
+    Fixture f(o);
+    for (int i = 0; i < 10; ++i)
+      f.t.feed(frame(Opcode::kText, std::string(1000, 'm')));
+    CHECK(f.app.messages.size() == 10);
+    CHECK(budget.peak() == 0);
+  }
+}
+
+TEST_CASE("memory_budget: past its limit the largest holders are closed 1013, whoever sent last") {
+  MemoryBudget budget(800 * 1024);
+  MessageCounters counters;
+  SessionOptions o;
+  o.memory_budget = &budget;
+  o.counters = &counters;
+  Fixture small(o), big(o), third(o);
+  small.t.feed(frame(Opcode::kBinary, std::string(40'000, 's'), false));
+  big.t.feed(frame(Opcode::kBinary, std::string(300'000, 'b'), false));
+  REQUIRE_FALSE(budget.over());
+  REQUIRE(big.session->message_memory() > small.session->message_memory());
+
+  SUBCASE("another session is the largest: it is closed, the sender goes on") {
+    third.t.feed(frame(Opcode::kBinary, std::string(200'000, 't'), false));
+    REQUIRE(third.session->message_memory() < big.session->message_memory() + 300'000);
+    auto out = big.out();
+    REQUIRE(out.size() == 1);
+    CHECK(close_code_of(out[0]) == 1013);  // RFC 6455 §11.7: Try Again Later
+    CHECK(big.t.closed);
+    CHECK(big.app.close_code == 1013);
+    CHECK(big.session->message_memory() == 0);
+    CHECK_FALSE(small.t.closed);
+    CHECK_FALSE(third.t.closed);
+    CHECK(budget.total() == small.session->message_memory() + third.session->message_memory());
+    CHECK_FALSE(budget.over());
+    CHECK(counters.closed_over_budget == 1);
+    // The survivors' messages still complete.
+    third.t.feed(frame(Opcode::kContinuation, "!"));
+    REQUIRE(third.app.messages.size() == 1);
+    CHECK(third.app.messages[0] == std::string(200'000, 't') + "!");
+  }
+  SUBCASE("the sender itself is the largest: it is the one closed") {
+    third.t.feed(frame(Opcode::kBinary, std::string(100'000, 't'), false));
+    REQUIRE_FALSE(budget.over());
+    third.t.feed(frame(Opcode::kContinuation, std::string(600'000, 't'), false));
+    auto out = third.out();
+    REQUIRE(out.size() == 1);
+    CHECK(close_code_of(out[0]) == 1013);
+    CHECK(third.t.closed);
+    CHECK_FALSE(big.t.closed);
+    CHECK_FALSE(small.t.closed);
+    CHECK(counters.closed_over_budget == 1);
+    CHECK(budget.total() == small.session->message_memory() + big.session->message_memory());
+  }
+  SUBCASE("only as many as it takes: one frame larger than the whole budget closes its sender") {
+    std::string wire = frame(Opcode::kBinary, std::string(900'000, 'h'));
+    third.t.feed(wire.substr(0, 850'000));  // the unread part alone is over the limit
+    CHECK(third.t.closed);
+    CHECK(close_code_of(third.out().back()) == 1013);
+    CHECK_FALSE(big.t.closed);
+    CHECK_FALSE(small.t.closed);
+    CHECK(counters.closed_over_budget == 1);
+  }
+}
