@@ -23,6 +23,10 @@ Connection::Connection(ConnectionContext& context, int fd)
     : ctx_(context), timer_(&Connection::on_timer_fired, this), fd_(fd) {}
 
 Connection::~Connection() {
+  if (pending_) note_memory(pending_->tail.capacity() + pending_->out.capacity());
+  // OpenSSL frees a connection's handshake and record buffers (tens of KiB, in many blocks)
+  // into the heap: a flood of handshakes leaves it fragmented until it is trimmed.
+  if (tls_ && ctx_.memory_return != nullptr) ctx_.memory_return->note_large(ctx_.loop.now_ms());
   ctx_.loop.disarm(timer_);
   if (fd_ >= 0) ctx_.loop.remove_and_close(fd_, this);
 }
@@ -63,7 +67,10 @@ Connection::Pending& Connection::pending() {
 }
 
 void Connection::trim() {
-  if (pending_ && pending_->tail.empty() && pending_->out.empty()) pending_.reset();
+  if (pending_ && pending_->tail.empty() && pending_->out.empty()) {
+    note_memory(pending_->tail.capacity() + pending_->out.capacity());
+    pending_.reset();
+  }
 }
 
 void Connection::on_io(uint32_t events) {
@@ -257,6 +264,7 @@ void Connection::send_tls(std::span<const uint8_t> a, std::span<const uint8_t> b
     bytes = join.view();
   }
   IoResult r = tls_->write(bytes.data(), bytes.size());
+  note_memory(join.readable());  // as the cork: large only after a large send
   join.clear();
   if (r.status == IoStatus::kError || r.status == IoStatus::kClosed) {
     finish();
@@ -300,7 +308,10 @@ void Connection::overflow(size_t wanted) {
              static_cast<int>(peer_address().size()), peer_address().data(), wanted,
              ctx_.options.max_send_queue);
   finish();
-  if (pending_) pending_->out.release();
+  if (pending_) {
+    note_memory(pending_->out.capacity());
+    pending_->out.release();
+  }
 }
 
 void Connection::out_of_memory() {
@@ -321,7 +332,10 @@ void Connection::out_of_memory() {
 void Connection::drop_out_of_memory() {
   note_out_of_memory();
   finish();
-  if (pending_) pending_->out.release();
+  if (pending_) {
+    note_memory(pending_->out.capacity());
+    pending_->out.release();
+  }
 }
 
 void Connection::note_out_of_memory() {
@@ -351,6 +365,9 @@ void Connection::flush_cork() {
     }
     size_t written = r.status == IoStatus::kOk ? r.bytes : 0;
     if (written < cork.readable()) queue(cork.view().subspan(written), {}, 0);
+    // A large send leaves the cork large for the next callbacks: given back once large
+    // sends stop (small ones after it must not keep it warm, so the capacity is not asked).
+    note_memory(cork.readable());
     cork.clear();
   }
   // close() inside the callback left the rest to us, whether or not it sent anything.
@@ -372,6 +389,7 @@ bool Connection::write_out() {
     }
     out.consume(r.bytes);
   }
+  note_memory(out.capacity());
   out.release();  // an idle connection keeps no output buffer
   return true;
 }
@@ -418,6 +436,7 @@ void Connection::begin_close(State flushing) {
 
 void Connection::release_input() {
   if (!pending_) return;
+  note_memory(pending_->tail.capacity());
   pending_->tail.release();
   pending_->expect = 0;
   trim();

@@ -23,6 +23,7 @@
 #include <span>
 
 #include "core/buffer.h"
+#include "core/memory_return.h"
 #include "core/transport.h"
 #include "net/reactor.h"
 #include "net/socket.h"
@@ -82,6 +83,9 @@ struct ConnectionContext {
   Buffer tls_join;                    // TLS: an uncorked send's two spans, made one record
   Connection* corked = nullptr;       // whose sends `cork` is collecting
   std::unique_ptr<Protocol> retired;  // the pre-hijack protocol, freed after its callback
+  // Told when a connection frees a large buffer or the cork kept a large capacity, so the
+  // owner can give the memory back to the system once large messages stop. May be null.
+  MemoryReturn* memory_return = nullptr;
   // Out-of-memory failures, and the log's rate limit (one line a second at most).
   uint64_t out_of_memory = 0;
   uint64_t out_of_memory_logged = 0;
@@ -175,6 +179,13 @@ class Connection final : public IoHandler, public Transport {
   size_t queued() const { return pending_ ? pending_->out.readable() : 0; }
   bool flushing() const { return state_ == State::kFlushing || state_ == State::kFlushingFinal; }
   void trim();  // frees pending_ once both buffers are empty
+  // `capacity` bytes were just freed, or stay reserved in a shared buffer (the cork): a
+  // large figure tells ctx_.memory_return.
+  void note_memory(size_t capacity) {
+    if (capacity > kLargeBuffer && ctx_.memory_return != nullptr) [[unlikely]]
+      ctx_.memory_return->note_large(ctx_.loop.now_ms());
+  }
+  static constexpr size_t kLargeBuffer = 64 * 1024;
 
   ConnectionContext& ctx_;
   std::unique_ptr<Protocol> protocol_;

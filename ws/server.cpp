@@ -22,6 +22,18 @@ Server::Server(net::Reactor& loop, ServerOptions options)
           loop, [this](int fd, const sockaddr_storage&) { on_accept(fd, true); },
           [this] { return stats_.connections_open < options_.connection.max_connections; }),
       memory_budget_(options_.message_memory_budget),
+      memory_return_(
+          [](void* self, int64_t delay_ms) {
+            auto* server = static_cast<Server*>(self);
+            server->loop_.arm_after(server->memory_timer_, delay_ms);
+          },
+          this),
+      memory_timer_(
+          [](net::Timer* t) {
+            auto* server = static_cast<Server*>(t->arg());
+            server->memory_return_.run(server->loop_.now_ms());
+          },
+          this),
       shutdown_timer_(
           [](net::Timer* t) {
             auto* self = static_cast<Server*>(t->arg());
@@ -33,10 +45,15 @@ Server::Server(net::Reactor& loop, ServerOptions options)
   if (!options_.web_root.empty()) {
     files_ = std::make_unique<http::StaticFiles>(options_.web_root);
   }
+  context_.memory_return = &memory_return_;
+  memory_return_.watch(context_.cork);
+  memory_return_.watch(context_.tls_join);
+  memory_return_.watch(Session::compression_scratch());  // this (the loop's) thread's
 }
 
 Server::~Server() {
   loop_.disarm(shutdown_timer_);
+  loop_.disarm(memory_timer_);
   while (connections_ != nullptr) {
     net::Connection* c = connections_;
     connections_ = c->next;
@@ -47,6 +64,7 @@ Server::~Server() {
 void Server::add_route(Route route) {
   route.session.counters = &stats_.messages;
   if (options_.message_memory_budget > 0) route.session.memory_budget = &memory_budget_;
+  route.session.memory_return = &memory_return_;
   routes_.push_back(std::move(route));
 }
 

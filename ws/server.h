@@ -95,6 +95,7 @@ class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
   const ServerStats& stats() const { return stats_; }
   // Bytes held in unfinished messages now (total()) and at most (peak()).
   const MemoryBudget& message_memory() const { return memory_budget_; }
+  const MemoryReturn::Stats& memory_returned() const { return memory_return_.stats(); }
 
   // Graceful stop (RFC 6455 §7.1.2 close with 1001 "going away"): stop accepting, start
   // the close handshake on every WebSocket, close idle HTTP connections, then call `done`
@@ -124,6 +125,10 @@ class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
   net::Connection* connections_ = nullptr;  // intrusive list of every live connection
   ServerStats stats_;
   MemoryBudget memory_budget_;  // limit 0: not handed to the routes
+  // Gives the memory of large messages back to the system once they stop: watches the
+  // loop's kept buffers (cork, TLS join, compression scratch) and trims the heap.
+  MemoryReturn memory_return_;
+  net::Timer memory_timer_;
   std::function<void()> shutdown_done_;
   net::Timer shutdown_timer_;
 };

@@ -193,7 +193,7 @@ void Session::deliver_data(const FrameHeader& h, std::span<uint8_t> payload) {
     Buffer& out = compression_->message;
     deliver_message(out.view());
     out.clear();
-    if (out.capacity() > kKeepMessageCapacity) out.release();
+    shrink(out);
     return;
   }
   if (!h.fin) {
@@ -213,7 +213,26 @@ void Session::deliver_data(const FrameHeader& h, std::span<uint8_t> payload) {
   fragments_->append(payload);
   deliver_message(fragments_->view());
   fragments_->clear();
-  if (fragments_->capacity() > kKeepMessageCapacity) fragments_.reset();
+  shrink(*fragments_);
+}
+
+void Session::shrink(Buffer& b) {
+  if (b.capacity() <= kKeepMessageCapacity) return;
+  note_memory(b.capacity());
+  b.release();
+}
+
+void Session::note_memory(size_t bytes) {
+  // Below this the allocator's own reuse is enough; above it a freed block can raise
+  // glibc's thresholds for good (core/memory_return.h).
+  constexpr size_t kLarge = 64 * 1024;
+  if (bytes > kLarge && options_.memory_return != nullptr) [[unlikely]]
+    options_.memory_return->note_large(transport_.now_ms());
+}
+
+Buffer& Session::compression_scratch() {
+  thread_local Buffer compressed;
+  return compressed;
 }
 
 void Session::deliver_message(std::span<const uint8_t> payload) {
@@ -266,6 +285,8 @@ void Session::fail_with(uint16_t code, const char* reason) {
 }
 
 void Session::release_message() {
+  note_memory((fragments_ ? fragments_->capacity() : 0) +
+              (compression_ ? compression_->message.capacity() : 0));
   fragments_.reset();
   message_size_ = 0;
   if (compression_) {
@@ -332,9 +353,9 @@ void Session::send_data(Opcode op, std::span<const uint8_t> payload) {
   if (compression_ && payload.size() >= compression_->min_size) {
     // Compressed into a per-thread scratch buffer: send() copies what the kernel does
     // not take at once, so the buffer is free again when it returns.
-    thread_local Buffer compressed;
-    compressed.clear();
+    Buffer& compressed = compression_scratch();
     Result<size_t> done = compression_->deflater.compress(payload, compressed);
+    note_memory(compressed.readable());  // the scratch stays this large until returned
     // RFC 7692 §7.1.1.1: without context takeover nothing carries to the next message, so
     // the zlib stream (~262 KiB at the defaults) is given back now rather than kept idle.
     compression_->deflater.release();
@@ -343,8 +364,11 @@ void Session::send_data(Opcode op, std::span<const uint8_t> payload) {
       // RFC 7692 §6: RSV1 on the first (here: only) frame marks the message compressed.
       size_t n = encode_header(header, op, compressed.readable(), true, true);
       transport_.send({header, n}, compressed.view());
-      return;
     }
+    // Empty between sends (a failed compress may have left output in it): memory_return
+    // releases only an empty buffer.
+    compressed.clear();
+    if (done.ok()) return;
     // A zlib failure is not the peer's fault: the message goes out uncompressed.
   }
   send_frame(op, payload);

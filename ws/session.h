@@ -19,6 +19,7 @@
 
 #include "core/buffer.h"
 #include "core/memory_budget.h"
+#include "core/memory_return.h"
 #include "core/transport.h"
 #include "ws/deflate.h"
 #include "ws/extensions.h"
@@ -66,6 +67,9 @@ struct SessionOptions {
   // largest holders, whichever session they are, are closed with 1013 until it holds
   // again. Null: no bound beyond the per-message limits.
   MemoryBudget* memory_budget = nullptr;
+  // Told when a session frees a large message buffer or builds a large compressed message,
+  // so the server gives the memory back to the system once large messages stop. May be null.
+  MemoryReturn* memory_return = nullptr;
 };
 
 class Session;
@@ -104,6 +108,9 @@ class Session final : public Protocol {
   size_t message_memory() const;
   // Called once by the server right after the 101 went out.
   void open(const http::Request& request);
+  // The loop thread's buffer that compressed messages are built in, kept between sends:
+  // the server watches it (core/memory_return.h) so one large message does not pin it.
+  static Buffer& compression_scratch();
 
   // --- application API ------------------------------------------------------------
   // One unfragmented message. Dropped (returns false) once the close handshake started.
@@ -169,6 +176,11 @@ class Session final : public Protocol {
   // budget is over its limit (this session among them, possibly).
   void charge_budget(size_t unread);
   void count_out(size_t bytes);
+  // `bytes` were freed, or built in a buffer kept for reuse: a large figure is told to
+  // options_.memory_return.
+  void note_memory(size_t bytes);
+  // Frees a message buffer that grew past what is worth keeping for the next message.
+  void shrink(Buffer& b);
   Buffer& fragments();
   void schedule_keepalive();
   int64_t idle_limit_ms() const;

@@ -12,7 +12,7 @@ import threading
 import time
 
 from harness import (add, clean_close, expect_close, expect_events, expect_tcp_close,
-                     violation_case)
+                     memory_returned, violation_case)
 from wire import BINARY, TEXT, Fail, TcpClosed, Timeout, build_frame, fragments, opname
 
 F = build_frame
@@ -299,13 +299,18 @@ def _stop(name):
         if srv is None:
             ctx.note("instance not started in this run")
             return
+        returned, line = memory_returned(name, srv)
+        ctx.note(line)
         problem = srv.stop()
         if problem:
             raise Fail(problem)
+        if not returned:
+            raise Fail(line)
     return run
 
 
 for i, name in enumerate(["main", "limit", "keepalive"], 2):
-    add(f"22.{i}", f"'{name}' server instance: SIGTERM after the run -> exit 0", "",
+    add(f"22.{i}", f"'{name}' server instance: RSS back to ≤ +2 MiB of its idle start after "
+        "the run, then SIGTERM -> exit 0", "",
         _stop(name), server=name, timeout=15)
 

@@ -215,3 +215,26 @@ __all__ = ["CASES", "Case", "Ctx", "add", "case", "expect_events", "expect_close
            "clean_close", "echo_case", "violation_case", "describe", "next_event",
            "expect_tcp_close", "Fail", "Timeout", "TcpClosed", "close_payload", "PING",
            "PONG", "CLOSE"]
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def memory_returned(name, srv, within_s=5.0, slack_kib=2048):
+    """Issue 11: once the run is over and nothing is open, the server's RSS comes back to
+    within 2 MiB of what it was idle at start (its large buffers go back to the system)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        now = rss_kib(srv.proc.pid)
+        if now <= srv.baseline_kib + slack_kib:
+            return True, (f"ok   server '{name}': RSS back to {now / 1024:.1f} MiB after the run "
+                          f"(idle at start {srv.baseline_kib / 1024:.1f} MiB)")
+        if time.monotonic() > deadline:
+            return False, (f"FAIL server '{name}': RSS {now / 1024:.1f} MiB {within_s:.0f} s after "
+                           f"the run, idle at start {srv.baseline_kib / 1024:.1f} MiB (> +2 MiB)")
+        time.sleep(0.2)

@@ -64,9 +64,8 @@ def _(ctx):
       "the echo waits in the queue (bounded by --max-message-size 8M): peak RSS ≤ +26 MiB; "
       "the connection stays usable once the client reads", server=HW + ["--max-message-size",
                                                                       "8M"],
-      peak_mib=26, settle_mib=20, timeout=60)
+      peak_mib=26, settle_mib=2, timeout=60)
 def _(ctx):
-    # settle 20 MiB: glibc keeps the freed 8 MiB buffers (the pending cases of gated_rss_return.py).
     payload = bytes(range(256)) * (32 * 1024)
     c = ctx.ws(rcvbuf=32 * KiB)
     t0 = time.monotonic()

@@ -9,27 +9,12 @@ normal wss:// client must still get its echo after every case.
 """
 import os
 import socket
-import ssl
 import time
 
-from harness import (BINARY, CLOSE, Raw, case, check, close_body, echo_ok, expect_close, frame,
-                     request, upgrade)
+from harness import (BINARY, CLOSE, Raw, case, check, client_hello, close_body, echo_ok,
+                     expect_close, frame, request, upgrade)
 
 TLS = ["--tls-handshake-timeout", "1"]
-
-
-def client_hello():
-    """The bytes of a real ClientHello (TLS 1.2-1.3), made with ssl.MemoryBIO."""
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(inc, out, server_hostname="localhost")
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return out.read()
 
 
 def ends(ctx, data, within, what, hold=False, plain_http=False):
@@ -105,10 +90,8 @@ def _(ctx):
 @case("200 connections each holding half a real ClientHello (TLS slowloris)",
       "each ended at the 1 s TLS handshake timeout (0.9–2.5 s); peak RSS ≤ +16 MiB (OpenSSL's "
       "handshake state, ~50 KB each); wss:// echo during the flood ≤ 1 s",
-      server=TLS, tls=True, peak_mib=16, settle_mib=16)
+      server=TLS, tls=True, peak_mib=16, settle_mib=2)
 def _(ctx):
-    # settle 16 MiB, not 2: glibc keeps the freed handshake buffers (a known bug, the pending
-    # case in gated_rss_return.py, which asserts the 2 MiB).
     hello = client_hello()
     half = hello[:len(hello) // 2]
     socks = []

@@ -21,7 +21,7 @@ BOMB = 256 * MiB  # inflated size; about 250 KB compressed
 
 @case("one message: 250 KB that inflate to 256 MiB, at --max-message-size 1M",
       "close 1009 ≤ 1 s; peak RSS ≤ +6 MiB (never more than the limit inflated)",
-      server=LIMIT, peak_mib=6, settle_mib=4)
+      server=LIMIT, peak_mib=6, settle_mib=2)
 def _(ctx):
     body = bomb(BOMB)
     c = ctx.ws(deflate=True)
@@ -35,7 +35,7 @@ def _(ctx):
 
 @case("the same bomb cut into 1,000 fragments (RSV1 on the first only)",
       "close 1009 ≤ 1 s after the fragment that inflates past 1M; peak RSS ≤ +6 MiB",
-      server=LIMIT, peak_mib=6, settle_mib=4)
+      server=LIMIT, peak_mib=6, settle_mib=2)
 def _(ctx):
     body = bomb(BOMB)
     step = len(body) // 1000 + 1
@@ -54,10 +54,8 @@ def _(ctx):
 
 @case("16 connections, each a 256 MiB bomb at once, at --max-message-size 1M",
       "close 1009 on all 16 ≤ 3 s; peak RSS ≤ +24 MiB (16 × the limit, plus input)",
-      server=LIMIT, peak_mib=24, settle_mib=8, timeout=60)
+      server=LIMIT, peak_mib=24, settle_mib=2, timeout=60)
 def _(ctx):
-    # settle 8 MiB: glibc may keep freed 1 MiB buffers in its heap (see the pending case on
-    # RSS return in gated_memory_budget.py).
     body = frame(BINARY, bomb(BOMB), rsv=4)
     clients = [ctx.ws(deflate=True) for _ in range(16)]
     results = [None] * 16
@@ -84,7 +82,7 @@ def _(ctx):
 @case("8 connections each hold one unfinished compressed fragment inflating to 900 KiB",
       "all 8 stay open (the message is legal so far); RSS while held ≤ +16 MiB (8 × the 1M "
       "limit: bounded per connection); RSS back after they close", server=LIMIT, peak_mib=16,
-      settle_mib=8)
+      settle_mib=2)
 def _(ctx):
     part = bomb(900 * 1024)
     clients = [ctx.ws(deflate=True) for _ in range(8)]
@@ -129,7 +127,7 @@ def _(ctx):
 
 @case("control: a compressed message that inflates to exactly 1M echoes",
       "the inflated message comes back ≤ 2 s (compressed again: RSV1), byte for byte",
-      server=LIMIT, peak_mib=8, settle_mib=4)
+      server=LIMIT, peak_mib=8, settle_mib=2)
 def _(ctx):
     payload = (b"wsedge " * 150_000)[:MiB]
     c = ctx.ws(deflate=True)
@@ -147,7 +145,7 @@ def _(ctx):
 @case("a failed session frees its buffer at once: 16 bombs past --max-message-size 8M with "
       "--close-grace 5 (the failed connections linger)",
       "close 1009 × 16; RSS while they linger ≤ +16 MiB, not 16 × 8 MiB",
-      server=["--max-message-size", "8M", "--close-grace", "5"], peak_mib=24, settle_mib=16)
+      server=["--max-message-size", "8M", "--close-grace", "5"], peak_mib=24, settle_mib=2)
 def _(ctx):
     body = frame(BINARY, bomb(64 * MiB), rsv=4)
     clients = [ctx.ws(deflate=True) for _ in range(16)]

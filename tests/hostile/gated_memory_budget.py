@@ -31,7 +31,7 @@ def holders(ctx, n, first_frame, wait=1.0, deflate=True):
 @case("the issue's repro, scaled: 8 connections each one RSV1 FIN=0 fragment of ~12 KB that "
       "inflates to 12 MiB, --message-memory-budget 32M", "the largest holders get close 1013 "
       "until ≤ 32 MiB is held: ≥ 5 of 8 closed 1013 ≤ 1 s, the rest open; peak RSS ≤ +44 MiB",
-      server=[F, "32M", "--max-message-size", "16M"], needs=[F], peak_mib=44, settle_mib=20)
+      server=[F, "32M", "--max-message-size", "16M"], needs=[F], peak_mib=44, settle_mib=2)
 def _(ctx):
     clients, codes = holders(ctx, 8, frame(BINARY, bomb(12 * MiB), fin=False, rsv=4))
     closed = codes.count(1013)
@@ -43,7 +43,7 @@ def _(ctx):
 
 @case("uncompressed: 8 connections each send 12 MiB of a 16 MiB frame and stop, "
       "--message-memory-budget 32M", "≥ 5 of 8 closed 1013 ≤ 1 s; peak RSS ≤ +44 MiB",
-      server=[F, "32M", "--max-message-size", "16M"], needs=[F], peak_mib=44, settle_mib=20)
+      server=[F, "32M", "--max-message-size", "16M"], needs=[F], peak_mib=44, settle_mib=2)
 def _(ctx):
     part = frame(BINARY, b"u" * (16 * MiB))[:12 * MiB]
     clients, codes = holders(ctx, 8, part, deflate=False)
@@ -55,7 +55,7 @@ def _(ctx):
 
 
 @case("after the 1013s, a surviving holder completes its message", "its echo arrives ≤ 2 s",
-      server=[F, "32M", "--max-message-size", "16M"], needs=[F], peak_mib=44, settle_mib=20)
+      server=[F, "32M", "--max-message-size", "16M"], needs=[F], peak_mib=44, settle_mib=2)
 def _(ctx):
     first = b"a" * (12 * MiB)
     clients, codes = holders(ctx, 4, frame(BINARY, first, fin=False), deflate=False)
@@ -72,7 +72,7 @@ def _(ctx):
 
 @case("the default budget: 12 connections each hold one fragment inflating to 15 MiB, no flags",
       "the default 128M budget (with the 16M inflated default): RSS held ≤ +150 MiB, ≥ 1 closed "
-      "1013", needs=[F, "--max-inflated-size"], peak_mib=150, settle_mib=150, timeout=60)
+      "1013", needs=[F, "--max-inflated-size"], peak_mib=150, settle_mib=2, timeout=60)
 def _(ctx):
     clients, codes = holders(ctx, 12, frame(BINARY, bomb(15 * MiB), fin=False, rsv=4), wait=2)
     check(codes.count(1013) >= 1 and set(codes) <= {1013, None}, f"close codes {codes}")

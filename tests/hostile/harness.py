@@ -174,6 +174,20 @@ def inflate_message(payload):
 _BOMBS = {}
 
 
+def client_hello():
+    """The bytes of a real ClientHello (TLS 1.2-1.3), made with ssl.MemoryBIO."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
+
 def bomb(inflated_bytes, byte=b"\0"):
     """A permessage-deflate body that inflates to `inflated_bytes` copies of `byte` (about
     1000:1, deflate's limit), cached. Whole MiBs are one compressed MiB repeated: a fresh

@@ -849,3 +849,57 @@ TEST_CASE("memory_budget: past its limit the largest holders are closed 1013, wh
     CHECK(counters.closed_over_budget == 1);
   }
 }
+
+TEST_CASE("memory_return: a large message buffer freed is told; small messages never are") {
+  int arms = 0;
+  MemoryReturn::Options ro;
+  ro.trim_heap = false;
+  MemoryReturn giver([](void* ctx, int64_t) { ++*static_cast<int*>(ctx); }, &arms, ro);
+  SessionOptions o;
+  o.memory_return = &giver;
+  SUBCASE("small whole and fragmented messages") {
+    Fixture f(o);
+    for (int i = 0; i < 100; ++i) {
+      f.t.feed(frame(Opcode::kText, "a small message"));
+      f.t.feed(frame(Opcode::kText, "frag-", false) + frame(Opcode::kContinuation, "mented"));
+    }
+    CHECK(f.app.messages.size() == 200);
+    CHECK_FALSE(giver.armed());
+    CHECK(arms == 0);
+  }
+  SUBCASE("a 300 KB fragmented message: its buffer is freed when it ends, and told") {
+    Fixture f(o);
+    f.t.feed(frame(Opcode::kBinary, std::string(300'000, 'x'), false));
+    CHECK_FALSE(giver.armed());  // still in use
+    f.t.feed(frame(Opcode::kContinuation, "!"));
+    REQUIRE(f.app.messages.size() == 1);
+    CHECK(f.session->message_memory() == 0);
+    CHECK(giver.armed());
+    CHECK(arms == 1);
+  }
+  SUBCASE("a large message cut off by a failure") {
+    Fixture f(o);
+    f.t.feed(frame(Opcode::kBinary, std::string(300'000, 'x'), false));
+    f.t.feed(frame(Opcode::kText, "not a continuation"));
+    CHECK(f.t.closed);
+    CHECK(giver.armed());
+  }
+  SUBCASE("a large compressed echo leaves the scratch empty for memory_return to release") {
+    DeflateFixture f(o);
+    std::string noise(200'000, '\0');
+    uint32_t x = 1;
+    for (char& c : noise) {
+      x = x * 1103515245u + 12345u;
+      c = static_cast<char>(x >> 24);
+    }
+    f.t.feed(frame(Opcode::kBinary, noise));
+    REQUIRE(f.app.messages.size() == 1);
+    CHECK(giver.armed());
+    Buffer& scratch = Session::compression_scratch();
+    CHECK(scratch.empty());
+    CHECK(scratch.capacity() >= 200'000);
+    giver.watch(scratch);
+    CHECK(giver.run(f.t.now + 10'000) >= 200'000);
+    CHECK(scratch.capacity() == 0);
+  }
+}
