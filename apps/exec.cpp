@@ -179,11 +179,13 @@ void ExecHandler::Job::take(int which, std::string_view chunk) {
   for (size_t nl; (nl = line.find('\n', start)) != std::string::npos; start = nl + 1) {
     std::string_view whole = std::string_view(line).substr(start, nl - start);
     // However the pipe cut the output, a line longer than one message goes in pieces.
-    while (whole.size() > kMaxLine) whole.remove_prefix(emit_piece(whole));
+    while (whole.size() > kMaxLine)
+      whole.remove_prefix(emit_piece(whole));
     emit(whole);
   }
   line.erase(0, start);
-  while (line.size() > kMaxLine) line.erase(0, emit_piece(line));
+  while (line.size() > kMaxLine)
+    line.erase(0, emit_piece(line));
 }
 
 // Emits the first kMaxLine bytes of `text` (fewer, to end on a UTF-8 character boundary)
@@ -266,7 +268,7 @@ int ExecHandler::authorize(const http::Request& request) const {
   std::string_view origin = request.header("Origin");
   // Browsers always send Origin; other clients may not, and they are no CSRF vehicle.
   if (!origin.empty() && options_.allowed_origins.empty() &&
-      !iequals(origin_authority(origin), request.header("Host"))) {
+      !iequals(origin_authority(origin), request.host())) {
     return 403;
   }
   if (options_.token.empty()) return 0;

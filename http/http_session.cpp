@@ -84,11 +84,12 @@ size_t HttpSession::on_data(Transport& t, std::span<uint8_t> data) {
 bool HttpSession::answer(Transport& t, const Request& request) {
   // Checked before any route runs: a rebound name must reach neither a WebSocket route
   // nor a file (http/host_policy.h).
-  if (!host_allowed(request.header("host"), options_.hosts)) {
+  // request.host(): an absolute-form target's authority wins over Host (RFC 9112 §3.2.2),
+  // so "GET http://rebind.example/ HTTP/1.1" with "Host: localhost" is judged by its target.
+  if (std::string_view host = request.host(); !host_allowed(host, options_.hosts)) {
     WSEDGE_LOG(kInfo, "http %.*s: Host '%.*s' refused (421)",
                static_cast<int>(t.peer_address().size()), t.peer_address().data(),
-               static_cast<int>(std::min<size_t>(request.header("host").size(), 100)),
-               request.header("host").data());
+               static_cast<int>(std::min<size_t>(host.size(), 100)), host.data());
     reply_error(t, 421, "this server does not answer for that Host (see --allow-host)");
     return false;
   }

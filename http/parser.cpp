@@ -42,6 +42,10 @@ constexpr std::array<bool, 256> make_host_table() {
 }
 constexpr std::array<bool, 256> kHostChar = make_host_table();
 
+constexpr bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 constexpr uint8_t ascii_lower(uint8_t c) {
   return (c >= 'A' && c <= 'Z') ? c + 32 : c;
 }
@@ -82,6 +86,7 @@ class HeadParser {
   }
   Step skip_empty_lines();
   Step request_line();
+  Step split_target(const uint8_t* t);
   Step version();
   Step crlf();
   Step header_line(bool* end_of_head);
@@ -127,6 +132,44 @@ Step HeadParser::crlf() {
   return Step::kOk;
 }
 
+// RFC 9112 §3.2: request-target = origin-form / absolute-form / authority-form /
+// asterisk-form. Fills path, query and (absolute-form) authority from out_->target, which
+// starts at `t` in the input (for error offsets).
+Step HeadParser::split_target(const uint8_t* t) {
+  std::string_view target = out_->target;
+  std::string_view rest = target;  // path-abempty [ "?" query ] once the authority is gone
+  if (target.front() != '/' && target != "*") {
+    // absolute-form = absolute-URI: scheme "://" authority path-abempty [ "?" query ].
+    // (authority-form belongs to CONNECT, which no route of ours serves: 400 here too.)
+    size_t colon = target.find(':');
+    bool scheme_ok = colon != std::string_view::npos && colon > 0 && is_alpha(target[0]);
+    for (size_t i = 1; scheme_ok && i < colon; ++i) {
+      char c = target[i];  // RFC 3986 §3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+      scheme_ok = is_alpha(c) || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
+    }
+    if (!scheme_ok || target.substr(colon + 1, 2) != "//")
+      return fail(t, 400, "request target is neither origin-form nor absolute-form");
+    size_t begin = colon + 3;
+    size_t end = target.find_first_of("/?#", begin);
+    if (end == std::string_view::npos) end = target.size();
+    std::string_view authority = target.substr(begin, end - begin);
+    if (authority.empty()) return fail(t + begin, 400, "absolute-form target without a host");
+    for (size_t i = 0; i < authority.size(); ++i) {
+      // kHostChar has no '@': userinfo is refused (RFC 9110 §4.2.4 deprecates it, and
+      // "user@host" is the classic way to make a URL read as another host).
+      if (!kHostChar[static_cast<uint8_t>(authority[i])])
+        return fail(t + begin + i, 400, "invalid authority in an absolute-form target");
+    }
+    out_->authority = authority;
+    rest = target.substr(end);
+  }
+  size_t q = rest.find('?');
+  out_->path = rest.substr(0, q);
+  if (out_->path.empty()) out_->path = "/";  // RFC 9112 §3.2.2: an empty path is "/"
+  out_->query = q == std::string_view::npos ? std::string_view{} : rest.substr(q + 1);
+  return Step::kOk;
+}
+
 // request-line = method SP request-target SP HTTP-version (RFC 9112 §3)
 Step HeadParser::request_line() {
   const uint8_t* line = p_;
@@ -149,10 +192,7 @@ Step HeadParser::request_line() {
   if (*p_ == '\r' || *p_ == '\n') return fail(p_, 400, "request line has no HTTP version");
   if (*p_ != ' ') return fail(p_, 400, "request target contains a byte outside VCHAR");
   out_->target = view(t, p_++);
-  std::string_view target = out_->target;
-  size_t q = target.find('?');
-  out_->path = target.substr(0, q);
-  out_->query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+  if (Step s = split_target(t); s != Step::kOk) return s;
 
   if (Step s = version(); s != Step::kOk) return s;
   const uint8_t* cr = p_;
@@ -243,7 +283,7 @@ Step HeadParser::header_value(const uint8_t** value_end) {
 
 ParseResult HeadParser::run() {
   // Reset field by field: zeroing the 3 KiB header array on every re-parse is waste.
-  out_->method = out_->target = out_->path = out_->query = {};
+  out_->method = out_->target = out_->path = out_->query = out_->authority = {};
   out_->version_minor = 1;
   out_->num_headers = 0;
   out_->has_content_length = out_->chunked = false;

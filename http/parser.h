@@ -42,9 +42,15 @@ struct Header {
 struct Request {
   std::string_view method;  // a token, case-sensitive (RFC 9110 §9.1)
   std::string_view target;  // as sent
-  std::string_view path;    // target before the first '?'
-  std::string_view query;   // after the first '?', without it; empty when absent
-  int version_minor = 1;    // 0 or 1 (HTTP/1.2+ is handled as 1.1, RFC 9110 §2.5)
+  // The target's path ("/" when an absolute-form target has none) and query (after the
+  // first '?', without it; empty when absent). RFC 9112 §3.2: origin-form ("/p?q"),
+  // absolute-form ("http://host:port/p?q", RFC 6455 §4.2.1 allows it for the handshake),
+  // or "*" (asterisk-form, path "*"). Any other form is refused with 400.
+  std::string_view path;
+  std::string_view query;
+  // Absolute-form only: the target's authority, which stands for Host (RFC 9112 §3.2.2).
+  std::string_view authority;
+  int version_minor = 1;  // 0 or 1 (HTTP/1.2+ is handled as 1.1, RFC 9110 §2.5)
   std::array<Header, kMaxHeaders> headers;
   size_t num_headers = 0;
   bool has_content_length = false;
@@ -52,6 +58,9 @@ struct Request {
   bool chunked = false;         // Transfer-Encoding ends in "chunked"
 
   std::span<const Header> header_list() const { return {headers.data(), num_headers}; }
+  // The authority the client meant: an absolute-form target's, else the Host header's
+  // (RFC 9112 §3.2.2: an origin server MUST ignore Host when the target carries one).
+  std::string_view host() const { return authority.empty() ? header("host") : authority; }
   // First value of the header named `name` (case-insensitive); empty when absent.
   std::string_view header(std::string_view name) const;
   bool has_header(std::string_view name) const { return header_count(name) > 0; }

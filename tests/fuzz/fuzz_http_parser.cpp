@@ -59,7 +59,19 @@ void check_done(std::span<const uint8_t> in, const http::Request& req, const htt
   const std::span<const uint8_t> head = in.first(r.consumed);
   FUZZ_CHECK(is_token(req.method) && points_into(req.method, head));
   FUZZ_CHECK(!req.target.empty() && points_into(req.target, head));
-  FUZZ_CHECK(req.target.starts_with(req.path));
+  // RFC 9112 §3.2: origin-form is the path (and query) itself; absolute-form carries an
+  // authority (Host's characters, never empty, so never userinfo) and then the path, which
+  // is "/" when the target has none; "*" is its own path.
+  if (req.authority.empty()) {
+    FUZZ_CHECK(req.target == "*" || req.target.front() == '/');
+    FUZZ_CHECK(req.target.starts_with(req.path));
+  } else {
+    FUZZ_CHECK(points_into(req.authority, head) && req.target.find("://") != std::string_view::npos);
+    FUZZ_CHECK(req.authority.find_first_of("@/?# ") == std::string_view::npos);
+    FUZZ_CHECK(req.host() == req.authority);
+    FUZZ_CHECK(req.path == "/" || (req.path.front() == '/' && points_into(req.path, head)));
+  }
+  FUZZ_CHECK(!req.path.empty());
   FUZZ_CHECK(req.version_minor == 0 || req.version_minor == 1);
   FUZZ_CHECK(req.num_headers <= std::min(limits.max_headers, http::kMaxHeaders));
   for (const http::Header& h : req.header_list()) {

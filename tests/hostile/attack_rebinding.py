@@ -70,6 +70,31 @@ def _(ctx):
     ctx.figure("statuses", " ".join(map(str, seen)))
 
 
+@case("rebinding through an absolute-form target: GET http://rebind.example:PORT/echo with "
+      "Host: 127.0.0.1:PORT", "421: the target's authority stands for Host (RFC 9112 §3.2.2), "
+      "so a loopback Host line cannot vouch for a rebound name; the reverse gets its 101 and "
+      "an echo, and a target that is no form at all gets 400")
+def _(ctx):
+    p = ctx.port
+    rebound = f"http://rebind.example:{p}/echo"
+    seen = statuses(ctx, [
+        ("absolute-form rebind.example, Host loopback", request(p, path=rebound), 421),
+        ("absolute-form ws://rebind.example", request(p, path=f"ws://rebind.example:{p}/"), 421),
+        ("absolute-form with userinfo", request(p, path=f"http://127.0.0.1:{p}@rebind.example/"),
+         400),
+        ("neither origin- nor absolute-form", request(p, path="echo"), 400),
+    ])
+    c = ctx.raw()
+    c.send(request(p, path=f"http://localhost:{p}/echo", host=f"rebind.example:{p}"))
+    r = c.response(time.monotonic() + 2)
+    check(r.status == 101, f"absolute-form localhost with a foreign Host: {r.status} {r.reason}")
+    c.send(frame(TEXT, b"via absolute-form"))
+    op, got = c.message(time.monotonic() + 2, "the echo")
+    check(got == b"via absolute-form", f"echo {got!r}")
+    c.close()
+    ctx.figure("statuses", " ".join(map(str, seen + [r.status])))
+
+
 @case("rebinding: look-alike Hosts (127.0.0.1.rebind.example, localhost.rebind.example, "
       "other port, no port, 0x7f.0.0.1, 127.1, octal, decimal and invalid IPv4 forms, empty)",
       "421 for each name that is not a loopback literal or localhost with our port; 400 for a "

@@ -120,6 +120,22 @@ const std::vector<Row> kRows = {
     {"unknown method token", "BREW /pot HTTP/1.1\r\nHost: a\r\n\r\n", S::kDone},
     {"absolute-form target", "GET http://a/b HTTP/1.1\r\nHost: a\r\n\r\n", S::kDone},
     {"asterisk-form", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", S::kDone},
+    {"absolute-form, ws scheme, no path", "GET ws://a:9 HTTP/1.1\r\nHost: a\r\n\r\n", S::kDone},
+    {"absolute-form, query without a path", "GET http://a?q HTTP/1.1\r\nHost: a\r\n\r\n", S::kDone},
+    {"neither origin- nor absolute-form", "GET p/q HTTP/1.1\r\nHost: a\r\n\r\n", S::kError, 400,
+     "neither origin-form nor absolute-form"},
+    {"authority-form (CONNECT's)", "CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", S::kError, 400,
+     "neither origin-form"},
+    {"scheme with a bad character", "GET ht_tp://a/ HTTP/1.1\r\nHost: a\r\n\r\n", S::kError, 400,
+     "neither origin-form"},
+    {"scheme not followed by //", "GET http:/a/ HTTP/1.1\r\nHost: a\r\n\r\n", S::kError, 400,
+     "neither origin-form"},
+    {"absolute-form without a host", "GET http:///p HTTP/1.1\r\nHost: a\r\n\r\n", S::kError, 400,
+     "without a host"},
+    {"absolute-form with userinfo", "GET http://evil@a/ HTTP/1.1\r\nHost: a\r\n\r\n", S::kError,
+     400, "invalid authority"},
+    {"absolute-form still needs Host in HTTP/1.1", "GET http://a/ HTTP/1.1\r\n\r\n", S::kError, 400,
+     "without Host"},
     {"Chrome upgrade", kChrome, S::kDone},
     {"Firefox upgrade", kFirefox, S::kDone},
     {"agreeing Content-Length",
@@ -274,6 +290,34 @@ TEST_CASE("parse_request fills the request with views into the input") {
   CHECK(reinterpret_cast<const uint8_t*>(req.method.data()) == g.span().data() + 2);
   CHECK(req.query.empty() == false);
   CHECK(!req.has_body());
+}
+
+TEST_CASE("RFC 9112 §3.2.2: an absolute-form target's authority stands for Host") {
+  struct Form {
+    const char* target;
+    const char* path;
+    const char* query;
+    const char* authority;
+  };
+  const Form forms[] = {
+      {"/chat?room=1", "/chat", "room=1", ""},
+      {"http://localhost:9001/chat?room=1", "/chat", "room=1", "localhost:9001"},
+      {"HTTPS://[::1]:443/a/b", "/a/b", "", "[::1]:443"},
+      {"ws://127.0.0.1:80", "/", "", "127.0.0.1:80"},
+      {"wss://x.example?q=/y", "/", "q=/y", "x.example"},
+      {"*", "*", "", ""},
+  };
+  for (const Form& f : forms) {
+    CAPTURE(f.target);
+    std::string in = std::string("GET ") + f.target + " HTTP/1.1\r\nHost: rebind.example\r\n\r\n";
+    Request req;
+    REQUIRE(parse_request(bytes_of(in), &req).status == ParseStatus::kDone);
+    CHECK(req.target == f.target);
+    CHECK(req.path == f.path);
+    CHECK(req.query == f.query);
+    CHECK(req.authority == f.authority);
+    CHECK(req.host() == (*f.authority != '\0' ? f.authority : "rebind.example"));
+  }
 }
 
 TEST_CASE("Request helpers: case-insensitive lookup, counts, tokens, keep-alive") {
