@@ -66,8 +66,8 @@ Connection::Pending& Connection::pending() {
   return *pending_;
 }
 
-void Connection::trim() {
-  if (pending_ && pending_->tail.empty() && pending_->out.empty()) {
+void Connection::trim_pending() {
+  if (pending_->tail.empty() && pending_->out.empty()) {
     note_memory(pending_->tail.capacity() + pending_->out.capacity());
     pending_.reset();
   }

@@ -178,7 +178,13 @@ class Connection final : public IoHandler, public Transport {
   Pending& pending();
   size_t queued() const { return pending_ ? pending_->out.readable() : 0; }
   bool flushing() const { return state_ == State::kFlushing || state_ == State::kFlushingFinal; }
-  void trim();  // frees pending_ once both buffers are empty
+  // Frees pending_ once both buffers are empty. Inline: called after every dispatch, and
+  // an idle or keeping-up connection has no pending_ at all.
+  void trim() {
+    if (pending_ != nullptr) [[unlikely]]
+      trim_pending();
+  }
+  void trim_pending();
   // `capacity` bytes were just freed, or stay reserved in a shared buffer (the cork): a
   // large figure tells ctx_.memory_return.
   void note_memory(size_t capacity) {

@@ -43,14 +43,15 @@ size_t Session::on_data(Transport& t, std::span<uint8_t> data) {
     pos += used;
   }
   if (state_ == State::kOpen) [[likely]] {
-    // One test in the common case: every frame whole, no fragmented message open.
+    // One test in the common case: every frame whole, no message open now nor before.
     bool unfinished = pos != data.size() || sequence_.in_message();
-    if (unfinished != (message_started_ms_ != kNoMessage)) [[unlikely]]
-      track_unfinished(unfinished);
-  }
-  if (options_.memory_budget != nullptr && state_ != State::kClosed &&
-      (pos != data.size() || sequence_.in_message() || budget_hold_.held() != 0)) [[unlikely]] {
-    charge_budget(data.size() - pos);
+    bool was_unfinished = message_started_ms_ != kNoMessage;
+    if (unfinished || was_unfinished) [[unlikely]] {
+      if (unfinished != was_unfinished) track_unfinished(unfinished);
+      charge_budget(data.size() - pos);  // or release: a message just ended
+    }
+  } else if (state_ == State::kClosing) {
+    charge_budget(data.size() - pos);  // a message may still be arriving before its close
   }
   if (state_ != State::kClosed) return pos;
   if (peer_closed_ && pos == data.size()) {
@@ -297,6 +298,7 @@ void Session::release_message() {
 }
 
 void Session::charge_budget(size_t unread) {
+  if (options_.memory_budget == nullptr) return;
   MemoryBudget& budget = *options_.memory_budget;
   // Between messages a session keeps small buffers for reuse (and, with context takeover,
   // the inflater's window): per-connection memory, bounded per connection, not the
@@ -350,28 +352,31 @@ bool Session::send(std::span<const uint8_t> payload, MessageType type) {
 }
 
 void Session::send_data(Opcode op, std::span<const uint8_t> payload) {
-  if (compression_ && payload.size() >= compression_->min_size) {
-    // Compressed into a per-thread scratch buffer: send() copies what the kernel does
-    // not take at once, so the buffer is free again when it returns.
-    Buffer& compressed = compression_scratch();
-    Result<size_t> done = compression_->deflater.compress(payload, compressed);
-    note_memory(compressed.readable());  // the scratch stays this large until returned
-    // RFC 7692 §7.1.1.1: without context takeover nothing carries to the next message, so
-    // the zlib stream (~262 KiB at the defaults) is given back now rather than kept idle.
-    compression_->deflater.release();
-    if (done.ok()) {
-      uint8_t header[kMaxHeaderSize];
-      // RFC 7692 §6: RSV1 on the first (here: only) frame marks the message compressed.
-      size_t n = encode_header(header, op, compressed.readable(), true, true);
-      transport_.send({header, n}, compressed.view());
-    }
-    // Empty between sends (a failed compress may have left output in it): memory_return
-    // releases only an empty buffer.
-    compressed.clear();
-    if (done.ok()) return;
-    // A zlib failure is not the peer's fault: the message goes out uncompressed.
-  }
+  if (compression_ && payload.size() >= compression_->min_size && send_compressed(op, payload))
+    return;
   send_frame(op, payload);
+}
+
+// Out of line, so the uncompressed path above stays a few instructions long.
+bool Session::send_compressed(Opcode op, std::span<const uint8_t> payload) {
+  // Compressed into a per-thread scratch buffer: send() copies what the kernel does not
+  // take at once, so the buffer is free again when it returns.
+  Buffer& compressed = compression_scratch();
+  Result<size_t> done = compression_->deflater.compress(payload, compressed);
+  note_memory(compressed.readable());  // the scratch stays this large until returned
+  // RFC 7692 §7.1.1.1: without context takeover nothing carries to the next message, so
+  // the zlib stream (~262 KiB at the defaults) is given back now rather than kept idle.
+  compression_->deflater.release();
+  if (done.ok()) {
+    uint8_t header[kMaxHeaderSize];
+    // RFC 7692 §6: RSV1 on the first (here: only) frame marks the message compressed.
+    size_t n = encode_header(header, op, compressed.readable(), true, true);
+    transport_.send({header, n}, compressed.view());
+  }
+  // Empty between sends (a failed compress may have left output in it): memory_return
+  // releases only an empty buffer.
+  compressed.clear();
+  return done.ok();  // a zlib failure is not the peer's fault: it goes out uncompressed
 }
 
 void Session::count_out(size_t bytes) {

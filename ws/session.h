@@ -167,6 +167,7 @@ class Session final : public Protocol {
   void send_close(uint16_t code, std::string_view reason);
   bool send_frame(Opcode op, std::span<const uint8_t> payload);
   void send_data(Opcode op, std::span<const uint8_t> payload);
+  [[gnu::noinline]] bool send_compressed(Opcode op, std::span<const uint8_t> payload);
   void notify_close(uint16_t code, std::string_view reason);
   // The connection will read no more messages: frees the fragments, the inflated message
   // and the inflater's window at once, not when the close grace or the linger ends.
