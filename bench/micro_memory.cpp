@@ -93,15 +93,18 @@ void BM_BudgetSet(benchmark::State& state) {
   std::vector<std::unique_ptr<wsedge::MemoryHolder>> holders;
   for (size_t i = 0; i < others; ++i) {
     holders.push_back(std::make_unique<wsedge::MemoryHolder>());
-    budget.set(*holders.back(), 1000 + i);
+    budget.set(*holders.back(), holders.back().get(), 1000 + i);
   }
   wsedge::MemoryHolder mine;
   size_t bytes = 1;
   for (auto _ : state) {
-    budget.set(mine, bytes);  // a read of a message in progress
+    budget.set(mine, &mine, bytes);  // a read of a message in progress
     bytes = bytes * 3 % 1000003;
     benchmark::DoNotOptimize(budget.over());
   }
+  budget.release_all(mine);
+  for (auto& h : holders)
+    budget.release_all(*h);
 }
 BENCHMARK(BM_BudgetSet)->Arg(0)->Arg(10000);
 
@@ -111,12 +114,14 @@ void BM_BudgetLargest(benchmark::State& state) {
   std::vector<std::unique_ptr<wsedge::MemoryHolder>> holders;
   for (size_t i = 0; i < n; ++i) {
     holders.push_back(std::make_unique<wsedge::MemoryHolder>());
-    budget.set(*holders.back(), (i * 7919) % 100003 + 1);
+    budget.set(*holders.back(), holders.back().get(), (i * 7919) % 100003 + 1);
   }
   for (auto _ : state) {
-    wsedge::MemoryHolder* h = budget.largest();
+    wsedge::MemoryBudget::Holding h = budget.largest();
     benchmark::DoNotOptimize(h);
   }
+  for (auto& h : holders)
+    budget.release_all(*h);
 }
 BENCHMARK(BM_BudgetLargest)->Arg(100)->Arg(10000);
 

@@ -2,51 +2,39 @@
 
 namespace wsedge {
 
-MemoryHolder::~MemoryHolder() {
-  if (budget_ != nullptr) budget_->release_all(*this);
-}
-
 MemoryBudget::~MemoryBudget() {
-  for (MemoryHolder* h : active_) {
-    h->budget_ = nullptr;
-    h->index_ = MemoryHolder::kInactive;
-    h->held_ = 0;
-  }
+  for (Entry& e : active_)
+    e.holder->index_ = MemoryHolder::kInactive;
 }
 
-void MemoryBudget::set(MemoryHolder& h, size_t bytes) {
-  if (h.budget_ != nullptr && h.budget_ != this) h.budget_->release_all(h);
-  total_ = total_ - h.held_ + bytes;
+void MemoryBudget::set(MemoryHolder& h, void* owner, size_t bytes) {
+  if (!h.holds()) {
+    if (bytes == 0) return;
+    // Grows first: a bad_alloc leaves the accounting as it was.
+    active_.push_back({&h, owner, 0});
+    h.index_ = static_cast<uint32_t>(active_.size() - 1);
+  }
+  Entry& e = active_[h.index_];
+  total_ = total_ - e.held + bytes;
   if (total_ > peak_) peak_ = total_;
-  const bool was_active = h.held_ > 0;
-  h.held_ = bytes;
-  if (bytes == 0) {
-    if (was_active) drop(h);
-    return;
-  }
-  if (!was_active) {
-    h.budget_ = this;
-    h.index_ = active_.size();
-    active_.push_back(&h);
-  }
-}
-
-void MemoryBudget::drop(MemoryHolder& h) {
+  e.held = bytes;
+  if (owner != nullptr) e.owner = owner;
+  if (bytes != 0) return;
   // Swap-remove: order among active holders carries no meaning beyond largest()'s ties.
-  MemoryHolder* last = active_.back();
-  active_[h.index_] = last;
-  last->index_ = h.index_;
+  Entry& last = active_.back();
+  last.holder->index_ = h.index_;
+  e = last;
   active_.pop_back();
   h.index_ = MemoryHolder::kInactive;
-  h.budget_ = nullptr;
 }
 
-MemoryHolder* MemoryBudget::largest() const {
-  MemoryHolder* best = nullptr;
-  for (MemoryHolder* h : active_) {
-    if (best == nullptr || h->held_ > best->held_) best = h;
+MemoryBudget::Holding MemoryBudget::largest() const {
+  const Entry* best = nullptr;
+  for (const Entry& e : active_) {
+    if (best == nullptr || e.held > best->held) best = &e;
   }
-  return best;
+  if (best == nullptr) return {};
+  return {best->holder, best->owner, best->held};
 }
 
 }  // namespace wsedge

@@ -21,6 +21,10 @@ Session::Session(Transport& transport, Handler& handler, const SessionOptions& o
                  const std::string* subprotocol)
     : transport_(transport), handler_(handler), options_(options), subprotocol_(subprotocol) {}
 
+Session::~Session() {
+  if (options_.memory_budget != nullptr) options_.memory_budget->release_all(budget_hold_);
+}
+
 void Session::enable_deflate(const DeflateConfig& config, const DeflateServerPolicy& policy) {
   compression_.reset(new Compression{MessageDeflater(deflater_options(config, policy)),
                                      MessageInflater(inflater_options(config)), Buffer(),
@@ -304,20 +308,20 @@ void Session::charge_budget(size_t unread) {
   // the inflater's window): per-connection memory, bounded per connection, not the
   // attacker-sized kind this budget is for.
   bool unfinished = unread != 0 || sequence_.in_message();
-  budget.set(budget_hold_, unfinished ? message_memory() + unread : 0);
+  budget.set(budget_hold_, this, unfinished ? message_memory() + unread : 0);
   while (budget.over()) {
-    MemoryHolder* largest = budget.largest();
-    auto* victim = static_cast<Session*>(largest->owner());
+    MemoryBudget::Holding largest = budget.largest();
+    auto* victim = static_cast<Session*>(largest.owner);
     WSEDGE_LOG(kInfo,
                "ws %.*s: closing 1013, it holds %zu B of unfinished messages (server: %zu B, "
                "budget %zu B)",
                static_cast<int>(victim->peer_address().size()), victim->peer_address().data(),
-               largest->held(), budget.total(), budget.limit());
+               largest.held, budget.total(), budget.limit());
     if (MessageCounters* c = victim->options_.counters) ++c->closed_over_budget;
     // 1013 (RFC 6455 §11.7 registry): a temporary condition of the server, not the peer's
     // fault (each message is within the limits), so the client may try again later.
     victim->fail_with(close_code::kTryAgainLater, "server message memory budget exceeded");
-    budget.release_all(*largest);  // fail_with released it already; never loop forever
+    budget.release_all(*largest.holder);  // fail_with released it already; never loop forever
   }
 }
 

@@ -95,6 +95,7 @@ class Session final : public Protocol {
   // `options` and `subprotocol` (the route's own strings; null: none) must outlive it.
   Session(Transport& transport, Handler& handler, const SessionOptions& options,
           const std::string* subprotocol = nullptr);
+  ~Session() override;  // gives back what it still has charged to the memory budget
 
   // permessage-deflate was agreed in the handshake (RFC 7692): called before open().
   // `policy` (the route's) must outlive the session.
@@ -197,7 +198,6 @@ class Session final : public Protocol {
   int64_t last_rx_ms_ = 0;
   static constexpr int64_t kNoMessage = INT64_MIN;
   int64_t message_started_ms_ = kNoMessage;  // when the unfinished frame or message began
-  MemoryHolder budget_hold_{this};           // what options_.memory_budget has charged to us
   FrameSequence sequence_;
   Utf8Validator utf8_;
   State state_ = State::kOpen;
@@ -207,6 +207,7 @@ class Session final : public Protocol {
   bool close_notified_ = false;
   bool peer_closed_ = false;          // the peer's close frame arrived: it sends nothing more
   bool keepalive_ping_sent_ = false;  // pinged during the current silence; cleared by any read
+  MemoryHolder budget_hold_;          // our place in options_.memory_budget (4 B: padding)
 };
 
 }  // namespace wsedge::ws

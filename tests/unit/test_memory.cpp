@@ -21,72 +21,81 @@ using namespace wsedge;
 
 TEST_CASE("MemoryBudget sums what its holders hold now, and names the largest") {
   MemoryBudget budget(1000);
-  int a_owner = 0, b_owner = 0;
-  MemoryHolder a(&a_owner), b(&b_owner), c;
-  CHECK(budget.largest() == nullptr);
-  budget.set(a, 300);
-  budget.charge(b, 500);
-  budget.charge(b, 100);
+  int a_owner = 0, b_owner = 0, c_owner = 0;
+  MemoryHolder a, b, c;
+  CHECK(budget.largest().holder == nullptr);
+  CHECK(budget.largest().owner == nullptr);
+  budget.set(a, &a_owner, 300);
+  budget.set(b, &b_owner, 500);
+  budget.set(b, &b_owner, 600);
   CHECK(budget.total() == 900);
   CHECK(budget.holders() == 2);
+  CHECK(budget.held(b) == 600);
   CHECK_FALSE(budget.over());
-  CHECK(budget.largest() == &b);
-  CHECK(budget.largest()->owner() == &b_owner);
-  budget.set(c, 101);
+  CHECK(budget.largest().holder == &b);
+  CHECK(budget.largest().owner == &b_owner);
+  CHECK(budget.largest().held == 600);
+  budget.set(c, &c_owner, 101);
   CHECK(budget.over());  // 1001 > 1000
   CHECK(budget.peak() == 1001);
-  budget.release(b, 550);
-  CHECK(b.held() == 50);
-  CHECK(budget.largest() == &a);
-  budget.release(b, 10'000);  // more than held: clamps at zero
-  CHECK(b.held() == 0);
+  budget.set(b, &b_owner, 50);
+  CHECK(budget.held(b) == 50);
+  CHECK(budget.largest().holder == &a);
+  budget.release_all(b);
+  CHECK(budget.held(b) == 0);
+  CHECK_FALSE(b.holds());
   CHECK(budget.holders() == 2);
   budget.release_all(a);
   budget.release_all(a);  // idempotent
   CHECK(budget.total() == 101);
-  CHECK(budget.largest() == &c);
+  CHECK(budget.largest().holder == &c);
+  CHECK(budget.largest().owner == &c_owner);
   CHECK(budget.peak() == 1001);  // the peak stays
+  budget.release_all(c);
+  CHECK(budget.holders() == 0);
 }
 
-TEST_CASE("MemoryBudget: a holder releases itself when destroyed; swap-removal keeps order") {
+TEST_CASE("MemoryBudget: swap-removal from the middle keeps every holder's entry its own") {
   MemoryBudget budget(100);
-  std::vector<MemoryHolder*> holders;
-  for (int i = 0; i < 5; ++i) {
-    holders.push_back(new MemoryHolder);
-    budget.set(*holders.back(), static_cast<size_t>(10 * (i + 1)));
-  }
+  std::vector<MemoryHolder> holders(5);
+  for (size_t i = 0; i < holders.size(); ++i)
+    budget.set(holders[i], &holders[i], 10 * (i + 1));
   CHECK(budget.total() == 150);
-  delete holders[1];  // 20, from the middle
-  delete holders[0];  // 10
+  budget.release_all(holders[1]);  // 20, from the middle
+  budget.release_all(holders[0]);  // 10
   CHECK(budget.total() == 120);
   CHECK(budget.holders() == 3);
-  CHECK(budget.largest() == holders[4]);
-  budget.set(*holders[2], 0);
+  for (size_t i = 2; i < holders.size(); ++i)
+    CHECK(budget.held(holders[i]) == 10 * (i + 1));
+  CHECK(budget.largest().owner == &holders[4]);
+  budget.set(holders[2], &holders[2], 0);
   CHECK(budget.total() == 90);
-  CHECK(budget.largest() == holders[4]);
-  budget.set(*holders[4], 1);
-  CHECK(budget.largest() == holders[3]);
-  delete holders[2];
-  delete holders[3];
-  delete holders[4];
+  CHECK(budget.largest().holder == &holders[4]);
+  budget.set(holders[4], &holders[4], 1);
+  CHECK(budget.largest().holder == &holders[3]);
+  budget.set(holders[1], &holders[1], 7);  // back again, at the end
+  CHECK(budget.held(holders[1]) == 7);
+  CHECK(budget.held(holders[3]) == 40);
+  CHECK(budget.held(holders[4]) == 1);
+  for (MemoryHolder& h : holders)
+    budget.release_all(h);
   CHECK(budget.total() == 0);
   CHECK(budget.holders() == 0);
 }
 
-TEST_CASE("MemoryBudget: a holder moves between budgets; a dying budget forgets its holders") {
+TEST_CASE("MemoryBudget: a dying budget forgets its holders; a holder is 4 bytes") {
+  static_assert(sizeof(MemoryHolder) == 4, "fits in a session's padding");
   MemoryHolder h;
   {
-    MemoryBudget first(10), second(10);
-    first.set(h, 5);
-    second.set(h, 7);
-    CHECK(first.total() == 0);
-    CHECK(first.holders() == 0);
-    CHECK(second.total() == 7);
-    MemoryBudget third(10);
-    third.set(h, 3);
-    CHECK(second.total() == 0);
+    MemoryBudget b(10);
+    b.set(h, &h, 5);
+    CHECK(h.holds());
   }
-  CHECK(h.held() == 0);  // its budget is gone: ~MemoryHolder has nothing to release
+  CHECK_FALSE(h.holds());  // nothing left pointing at it, nothing to release
+  MemoryBudget next(10);
+  next.set(h, &h, 3);
+  CHECK(next.total() == 3);
+  next.release_all(h);
 }
 
 // ---- core/memory_return ---------------------------------------------------------------------
