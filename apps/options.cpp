@@ -93,7 +93,8 @@ const char* usage_text() {
          "  --max-send-queue N    bytes queued for a peer that does not read before it is\n"
          "                        dropped (default 64M, or --max-message-size if larger)\n"
          "  --max-frame-size N    largest single frame, refused from its header with close\n"
-         "                        1009 (default: --max-message-size)\n"
+         "                        1009 (default: --max-message-size; at most 4G-2:\n"
+         "                        larger messages arrive as fragments)\n"
          "  --max-inflated-size N largest compressed message once inflated (default 16M);\n"
          "                        larger: close 1009\n"
          "  --message-timeout S   a started frame or message must be complete within S\n"
@@ -238,7 +239,9 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
     } else if (flag == "--message-timeout") {
       ok = parse_seconds(value, &out->message_timeout_ms);
     } else if (flag == "--max-frame-size") {
-      ok = parse_size(value, &out->max_frame_size) && out->max_frame_size > 0;
+      // ws::kMaxFrameSize: a frame is held whole until complete (4G - 2 bytes at most).
+      ok = parse_size(value, &out->max_frame_size) && out->max_frame_size > 0 &&
+           out->max_frame_size <= (4ull << 30) - 2;
     } else if (flag == "--message-memory-budget") {
       ok = parse_size(value, &out->message_memory_budget);
     } else if (flag == "--max-inflated-size") {

@@ -87,7 +87,7 @@ size_t Session::process_frame(std::span<uint8_t> in) {
     return 0;
   }
   const FrameHeader& h = r.header;
-  if (!frame_started_ && !begin_frame(h)) return 0;
+  if (frame_done_ == kNoFrame && !begin_frame(h)) return 0;
 
   size_t available = std::min<uint64_t>(in.size() - h.header_length, h.payload_length);
   std::span<uint8_t> payload = in.subspan(h.header_length, available);
@@ -95,14 +95,13 @@ size_t Session::process_frame(std::span<uint8_t> in) {
     std::span<uint8_t> fresh = payload.subspan(frame_done_);
     unmask(fresh.data(), fresh.size(), h.mask_key, frame_done_);
     if (is_data(h.opcode) && !accept_payload(fresh)) return 0;
-    frame_done_ = available;
+    frame_done_ = static_cast<uint32_t>(available);  // <= payload_length <= kMaxFrameSize
   }
   if (available < h.payload_length) {
     transport_.expect(h.payload_length - available);
     return 0;
   }
-  frame_started_ = false;
-  frame_done_ = 0;
+  frame_done_ = kNoFrame;
   deliver(h, payload);
   return h.header_length + h.payload_length;
 }
@@ -116,29 +115,26 @@ bool Session::begin_frame(const FrameHeader& h) {
   if (is_data(h.opcode)) {
     // Refuse an oversized frame or message from its header alone, before buffering any of it
     // (RFC 6455 §7.4.1: 1009, a message too big to process).
-    uint64_t max_frame = options_.max_frame_size != 0 ? options_.max_frame_size : UINT64_MAX;
-    if (h.payload_length > max_frame ||
+    if (h.payload_length > kMaxFrameSize ||
+        (options_.max_frame_size != 0 && h.payload_length > options_.max_frame_size) ||
         h.payload_length > options_.max_message_size - message_size_) {
       fail(WsError::kMessageTooBig);
       return false;
     }
     message_size_ += h.payload_length;
-    if (h.opcode != Opcode::kContinuation) {
-      message_text_ = h.opcode == Opcode::kText;
-      message_compressed_ = h.rsv1;
-      utf8_.reset();
-    }
+    // The message's type and RSV1 are sequence_'s (message_text(), message_compressed()).
+    if (h.opcode != Opcode::kContinuation) utf8_.reset();
   }
-  frame_started_ = true;
+  frame_done_ = 0;
   return true;
 }
 
 // Payload bytes of a data frame, as they arrive (unmasked). Returns false after failing.
 bool Session::accept_payload(std::span<const uint8_t> fresh) {
-  if (message_compressed_) return inflate(fresh, false);
+  if (message_compressed()) return inflate(fresh, false);
   // RFC 6455 §8.1: invalid UTF-8 in a text message fails the connection — checked as the
   // bytes arrive, so the close goes out before the rest of the message does.
-  if (message_text_ && !utf8_.feed(fresh)) {
+  if (message_text() && !utf8_.feed(fresh)) {
     fail(WsError::kInvalidUtf8);
     return false;
   }
@@ -157,7 +153,7 @@ bool Session::inflate(std::span<const uint8_t> compressed, bool fin) {
   // What inflated before a failure is validated first: an invalid byte there comes earlier in
   // the message than the corrupt data or the limit, and checking it whatever the status keeps
   // the verdict (1007 or 1009) independent of how the payload was cut into reads.
-  if (message_text_ && !utf8_.feed(out.view().subspan(before))) {
+  if (message_text() && !utf8_.feed(out.view().subspan(before))) {
     fail(WsError::kInvalidUtf8);
     return false;
   }
@@ -187,10 +183,10 @@ void Session::deliver(const FrameHeader& h, std::span<uint8_t> payload) {
 }
 
 void Session::deliver_data(const FrameHeader& h, std::span<uint8_t> payload) {
-  if (message_compressed_) {
+  if (message_compressed()) {
     if (!h.fin || !inflate({}, true)) return;
     // RFC 6455 §8.1: the whole text message must be valid UTF-8.
-    if (message_text_ && !utf8_.finish()) {
+    if (message_text() && !utf8_.finish()) {
       fail(WsError::kInvalidUtf8);
       return;
     }
@@ -206,7 +202,7 @@ void Session::deliver_data(const FrameHeader& h, std::span<uint8_t> payload) {
     return;
   }
   // RFC 6455 §8.1: the whole text message must be valid UTF-8 (no sequence cut at the end).
-  if (message_text_ && !utf8_.finish()) {
+  if (message_text() && !utf8_.finish()) {
     fail(WsError::kInvalidUtf8);
     return;
   }
@@ -247,7 +243,7 @@ void Session::deliver_message(std::span<const uint8_t> payload) {
     ++c->messages_in;
     c->bytes_in += payload.size();
   }
-  handler_.on_message(*this, payload, message_text_ ? MessageType::kText : MessageType::kBinary);
+  handler_.on_message(*this, payload, message_text() ? MessageType::kText : MessageType::kBinary);
 }
 
 void Session::handle_close(std::span<const uint8_t> payload) {

@@ -69,6 +69,7 @@ BAD = [
     (["--subprotocol", ""], "--subprotocol"),
     (["--max-message-size", "99999999999999G"], "--max-message-size"),  # would wrap
     (["--message-memory-budget", "lots"], "--message-memory-budget"),
+    (["--max-frame-size", "4G"], "--max-frame-size"),  # above ws::kMaxFrameSize
     (["--message-memory-budget", "32M"], "at least --max-message-size"),  # default 64M
     (["--message-memory-budget", "8M", "--max-message-size", "16M"], "at least"),
 ]

@@ -613,6 +613,24 @@ TEST_CASE("max_frame_size refuses one frame from its header, whatever the messag
     REQUIRE(out.size() == 1);
     CHECK(close_code_of(out[0]) == 1009);
   }
+  SUBCASE("kMaxFrameSize bounds a frame even when no limit is set that low") {
+    SessionOptions big;
+    big.max_message_size = 16ull << 30;
+    auto header = [](uint64_t length) {  // binary, FIN, masked, 64-bit length, key 0
+      std::string h = {'\x82', '\xff'};
+      for (int shift = 56; shift >= 0; shift -= 8)
+        h.push_back(static_cast<char>((length >> shift) & 0xff));
+      return h + std::string(4, '\0');
+    };
+    Fixture over(big);
+    over.t.feed(header(kMaxFrameSize + 1));
+    REQUIRE(over.out().size() == 1);
+    CHECK(close_code_of(over.out()[0]) == 1009);
+    Fixture at(big);
+    at.t.feed(header(kMaxFrameSize) + "some of it");
+    CHECK(at.out().empty());  // accepted: waiting for the rest
+    CHECK_FALSE(at.t.closed);
+  }
   SUBCASE("a 3000-byte message in frames of exactly the limit is fine") {
     Fixture f(o);
     f.t.feed(frame(Opcode::kBinary, std::string(1000, 'x'), false) +
