@@ -28,17 +28,22 @@ fi
 built=""; skipped=""
 ok()   { built="$built $1"; }
 skip() { skipped="$skipped $1"; echo "bench-peers: skipping $1: $2"; }
-stale() { [ ! -e "$1" ] || [ "$2" -nt "$1" ]; }   # stale OUTPUT SOURCE
+stale() {   # stale OUTPUT SOURCE...: OUTPUT is missing or older than a SOURCE
+  local out=$1 src; shift
+  [ -e "$out" ] || return 0
+  for src in "$@"; do [ "$src" -nt "$out" ] && return 0; done
+  return 1
+}
 
 # raw TCP echo: the limit
 if ! command -v gcc >/dev/null; then skip raw "no gcc"
-elif stale "$OUT/raw_echo" bench/peers/raw_echo.c &&
+elif stale "$OUT/raw_echo" bench/peers/raw_echo.c bench/peers/echo_loop.h &&
      ! gcc -O2 -Wall -Wextra -o "$OUT/raw_echo" bench/peers/raw_echo.c; then skip raw "compile failed"
 else ok raw; fi
 
 # raw TLS echo: the floor of the wss:// scenarios (OpenSSL, nothing else)
 if ! command -v gcc >/dev/null || [ ! -e /usr/include/openssl/ssl.h ]; then skip raw_tls "no gcc or libssl-dev"
-elif stale "$OUT/raw_tls_echo" bench/peers/raw_tls_echo.c &&
+elif stale "$OUT/raw_tls_echo" bench/peers/raw_tls_echo.c bench/peers/echo_loop.h &&
      ! gcc -O2 -Wall -Wextra -o "$OUT/raw_tls_echo" bench/peers/raw_tls_echo.c -lssl -lcrypto
 then skip raw_tls "compile failed"
 else ok raw_tls; fi

@@ -12,13 +12,14 @@
 
 # raw_echo alone needs nothing but cc, so `make test` can build it without the other peers'
 # toolchains: tests/interop/test_compare.py runs bench/compare against wsedge and it.
-# Same flags as build.sh, which then finds it up to date.
-$(BUILD)/peers/raw_echo: bench/peers/raw_echo.c
+# Same flags as build.sh, which then finds it up to date. Both raw echoes include
+# bench/peers/echo_loop.h (header-only: $< is the one file compiled).
+$(BUILD)/peers/raw_echo: bench/peers/raw_echo.c bench/peers/echo_loop.h
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -Wall -Wextra -o $@ $<
 
 # The floor of the wss:// scenarios, likewise: cc and libssl-dev (a build dependency already).
-$(BUILD)/peers/raw_tls_echo: bench/peers/raw_tls_echo.c
+$(BUILD)/peers/raw_tls_echo: bench/peers/raw_tls_echo.c bench/peers/echo_loop.h
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -Wall -Wextra -o $@ $< -lssl -lcrypto
 

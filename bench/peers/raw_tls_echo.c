@@ -10,23 +10,14 @@
  * queue is above kHighWater it is not read. A close_notify from the client (wsload --raw
  * over wss) is answered with one once the queue is flushed, then the socket is closed.
  * Usage: raw_tls_echo --tls-cert FILE --tls-key FILE [--port P]; the first stdout line
- * names the port. */
+ * names the port. The listener, accept, the queue and the loop are echo_loop.h, shared with
+ * raw_echo.c. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-enum { kReadBuf = 256 * 1024, kHighWater = 4 * 1024 * 1024, kMaxEvents = 256 };
+#include "echo_loop.h"
 
 struct conn {
   int fd;
@@ -34,38 +25,18 @@ struct conn {
   int established;
   int read_paused; /* stopped reading because the queue is full */
   int eof;         /* the peer's close_notify: answer it once the queue is flushed */
-  char *q;         /* plaintext the socket refused, oldest first; NULL when empty */
-  size_t q_off, q_len, q_cap;
+  struct outq q;   /* plaintext the socket refused */
 };
 
 static char rbuf[kReadBuf];
+static SSL_CTX *ctx;
 
 static void conn_free(int ep, struct conn *c) {
   epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
   SSL_free(c->ssl);
   close(c->fd);
-  free(c->q);
+  free(c->q.buf);
   free(c);
-}
-
-static int queue_append(struct conn *c, const char *p, size_t n) {
-  if (c->q_off > 0 && c->q_off == c->q_len) c->q_off = c->q_len = 0;
-  if (c->q_len + n > c->q_cap) {
-    if (c->q_off > 0) { /* compact before growing: SSL_write accepts a moved buffer */
-      memmove(c->q, c->q + c->q_off, c->q_len - c->q_off);
-      c->q_len -= c->q_off;
-      c->q_off = 0;
-    }
-    size_t cap = c->q_cap ? c->q_cap : 64 * 1024;
-    while (cap < c->q_len + n) cap *= 2;
-    char *nq = realloc(c->q, cap);
-    if (!nq) return -1;
-    c->q = nq;
-    c->q_cap = cap;
-  }
-  memcpy(c->q + c->q_len, p, n);
-  c->q_len += n;
-  return 0;
 }
 
 /* SSL_write p[0..n) a record at a time. Returns bytes written, or -1 on a dead stream;
@@ -88,33 +59,31 @@ static ssize_t tls_write(struct conn *c, const char *p, size_t n) {
 
 /* Write p[0..n) now; queue what is refused. Returns -1 on a dead stream. */
 static int send_or_queue(struct conn *c, const char *p, size_t n) {
-  if (c->q_len - c->q_off == 0) {
+  if (outq_size(&c->q) == 0) {
     ssize_t w = tls_write(c, p, n);
     if (w < 0) return -1;
     p += w;
     n -= (size_t)w;
   }
-  return n ? queue_append(c, p, n) : 0;
+  return n ? outq_append(&c->q, p, n) : 0;
 }
 
 /* Offer the queue to SSL_write until it is empty or the socket is full. */
 static int flush_queue(struct conn *c) {
-  if (c->q_len - c->q_off > 0) {
-    ssize_t w = tls_write(c, c->q + c->q_off, c->q_len - c->q_off);
+  if (outq_size(&c->q) > 0) {
+    ssize_t w = tls_write(c, c->q.buf + c->q.off, outq_size(&c->q));
     if (w < 0) return -1;
-    c->q_off += (size_t)w;
-    if (c->q_len - c->q_off > 0) return 0;
+    c->q.off += (size_t)w;
+    if (outq_size(&c->q) > 0) return 0;
   }
-  free(c->q); /* an idle connection keeps no buffer */
-  c->q = NULL;
-  c->q_off = c->q_len = c->q_cap = 0;
+  outq_release(&c->q);
   return 0;
 }
 
 /* Decrypt until WANT_READ, echoing each chunk. Returns -1 when the connection is to go. */
 static int on_readable(struct conn *c) {
   for (;;) {
-    if (c->q_len - c->q_off >= kHighWater) { c->read_paused = 1; return 0; }
+    if (outq_size(&c->q) >= kHighWater) { c->read_paused = 1; return 0; }
     size_t r = 0;
     ERR_clear_error();
     if (SSL_read_ex(c->ssl, rbuf, sizeof rbuf, &r) == 1) {
@@ -130,7 +99,7 @@ static int on_readable(struct conn *c) {
 
 /* The client's close_notify is answered (RFC 8446 §6.1) once everything is echoed. */
 static int finish_if_done(struct conn *c) {
-  if (!c->eof || c->q_len - c->q_off > 0) return 0;
+  if (!c->eof || outq_size(&c->q) > 0) return 0;
   SSL_shutdown(c->ssl);
   return -1;
 }
@@ -149,7 +118,7 @@ static int on_event(struct conn *c, uint32_t events) {
   int hup = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
   if (events & EPOLLOUT) {
     if (flush_queue(c) < 0) return -1;
-    if (c->read_paused && !c->eof && c->q_len - c->q_off < kHighWater / 2) {
+    if (c->read_paused && !c->eof && outq_size(&c->q) < kHighWater / 2) {
       c->read_paused = 0;
       events |= EPOLLIN; /* reads stopped mid-stream: drain fully */
     }
@@ -158,15 +127,10 @@ static int on_event(struct conn *c, uint32_t events) {
   return finish_if_done(c);
 }
 
-static void on_accept(int ep, int lfd, SSL_CTX *ctx) {
+static void on_accept(int ep, int lfd) {
   for (;;) {
-    int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      return; /* EAGAIN, or EMFILE: try again on the next edge */
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int fd = accept_next(lfd);
+    if (fd < 0) return;
     struct conn *c = calloc(1, sizeof *c);
     SSL *ssl = c ? SSL_new(ctx) : NULL;
     if (!ssl || SSL_set_fd(ssl, fd) != 1) {
@@ -178,8 +142,7 @@ static void on_accept(int ep, int lfd, SSL_CTX *ctx) {
     SSL_set_accept_state(ssl);
     c->fd = fd;
     c->ssl = ssl;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) conn_free(ep, c);
+    if (watch(ep, fd, c) < 0) conn_free(ep, c);
   }
 }
 
@@ -209,23 +172,6 @@ static SSL_CTX *server_ctx(const char *cert, const char *key) {
   return c;
 }
 
-static int listen_on(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 4096) < 0) {
-    perror("raw_tls_echo: bind/listen");
-    exit(1);
-  }
-  socklen_t len = sizeof a;
-  getsockname(fd, (struct sockaddr *)&a, &len);
-  printf("raw_tls_echo listening on wss://127.0.0.1:%d/\n", ntohs(a.sin_port));
-  fflush(stdout);
-  return fd;
-}
-
 int main(int argc, char **argv) {
   int port = 0;
   const char *cert = NULL, *key = NULL;
@@ -240,19 +186,6 @@ int main(int argc, char **argv) {
     return 2;
   }
   signal(SIGPIPE, SIG_IGN); /* OpenSSL's socket BIO writes with write(2) */
-  SSL_CTX *ctx = server_ctx(cert, key);
-  int lfd = listen_on(port);
-  int ep = epoll_create1(EPOLL_CLOEXEC);
-  struct epoll_event lev = {.events = EPOLLIN | EPOLLET, .data.ptr = NULL};
-  epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev);
-  struct epoll_event evs[kMaxEvents];
-  for (;;) {
-    int n = epoll_wait(ep, evs, kMaxEvents, -1);
-    if (n < 0 && errno == EINTR) continue;
-    for (int i = 0; i < n; i++) {
-      struct conn *c = evs[i].data.ptr;
-      if (!c) { on_accept(ep, lfd, ctx); continue; }
-      if (on_event(c, evs[i].events) < 0) conn_free(ep, c);
-    }
-  }
+  ctx = server_ctx(cert, key);
+  serve(listen_on(port, "raw_tls_echo", "wss"));
 }

@@ -9,16 +9,20 @@ first frame of a data message only (RFC 7692 §6.1) and inflates those messages 
 With TLS set (use_tls(context)), the same bytes travel inside TLS: the client keeps the raw
 TCP socket (so shutdown, timeouts and FIN/RST stay visible) and runs TLS over memory BIOs
 (ssl.SSLObject): wire(data) is what goes on the socket for data.
-Standard library only.
+The pieces the hostile suite uses too (frame bytes, masking, the accept key, reading heads
+and frames out of a buffer) live in tests/support/raw_ws.py; their names are re-exported
+here. Standard library only.
 """
-import base64
-import errno
-import hashlib
 import os
 import socket
 import ssl
-import struct
+import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from support.raw_ws import (BINARY, CLOSE, CONT, GUID, OPNAMES, PING, PONG,  # noqa: E402,F401
+                            TEXT, Frame, Reader, TcpClosed, accept_for, close_body, frame,
+                            mask_bytes, opname, parse_head, recv_some, show, ws_key)
 
 TLS = None  # an ssl.SSLContext when the suite runs over TLS (run.py --tls)
 
@@ -26,11 +30,6 @@ TLS = None  # an ssl.SSLContext when the suite runs over TLS (run.py --tls)
 def use_tls(context):
     global TLS
     TLS = context
-
-CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
-OPNAMES = {CONT: "cont", TEXT: "text", BINARY: "binary", CLOSE: "close", PING: "ping",
-           PONG: "pong"}
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 class Fail(Exception):
@@ -41,66 +40,13 @@ class Timeout(Fail):
     pass
 
 
-class TcpClosed(Exception):
-    """The server closed (or reset) the TCP connection."""
-
-    def __init__(self, how):
-        super().__init__(how)
-        self.how = how
-
-
-def opname(op):
-    return OPNAMES.get(op, f"op{op:#x}")
-
-
-def show(data, n=24):
-    """Short printable description of a payload for transcripts."""
-    data = bytes(data)
-    if len(data) <= n:
-        try:
-            text = data.decode("utf-8")
-            if text.isprintable():
-                return f"{len(data)}B {text!r}"
-        except UnicodeDecodeError:
-            pass
-        return f"{len(data)}B {data.hex(' ')}"
-    return f"{len(data)}B {data[:n].hex(' ')} ..."
-
-
-def mask_payload(key, data):
-    """XOR with the 4-byte key (RFC 6455 §5.3); big-int XOR keeps 16 MiB fast in Python."""
-    n = len(data)
-    if n == 0:
-        return b""
-    k = (key * (n // 4 + 1))[:n]
-    return (int.from_bytes(data, "little") ^ int.from_bytes(k, "little")).to_bytes(n, "little")
+mask_payload = mask_bytes
+close_payload = close_body
 
 
 def build_frame(opcode, payload=b"", fin=True, rsv=0, mask=True, key=None, length_bits=None):
     """One frame. rsv is 0..7 (RSV1=4, RSV2=2, RSV3=1); length_bits forces 7/16/64."""
-    payload = bytes(payload)
-    n = len(payload)
-    b0 = (0x80 if fin else 0) | ((rsv & 7) << 4) | (opcode & 0x0F)
-    mbit = 0x80 if mask else 0
-    bits = length_bits or (7 if n <= 125 else 16 if n <= 0xFFFF else 64)
-    if bits == 7:
-        head = struct.pack("!BB", b0, mbit | n)
-    elif bits == 16:
-        head = struct.pack("!BBH", b0, mbit | 126, n)
-    else:
-        head = struct.pack("!BBQ", b0, mbit | 127, n)
-    if not mask:
-        return head + payload
-    key = key if key is not None else os.urandom(4)
-    return head + key + mask_payload(key, payload)
-
-
-def close_payload(code=None, reason=b""):
-    if code is None:
-        return b""
-    if isinstance(reason, str):
-        reason = reason.encode()
-    return struct.pack("!H", code) + reason
+    return frame(opcode, payload, fin=fin, rsv=rsv, mask=mask, key=key, form=length_bits)
 
 
 def fragments(opcode, payload, size):
@@ -113,25 +59,7 @@ def fragments(opcode, payload, size):
     return out
 
 
-class Frame:
-    __slots__ = ("fin", "rsv", "opcode", "payload")
-
-    def __init__(self, fin, rsv, opcode, payload):
-        self.fin, self.rsv, self.opcode, self.payload = fin, rsv, opcode, payload
-
-    def close_code(self):
-        return struct.unpack("!H", self.payload[:2])[0] if len(self.payload) >= 2 else None
-
-    def __repr__(self):
-        if self.opcode == CLOSE:
-            code = self.close_code()
-            reason = self.payload[2:]
-            return f"close {code if code is not None else '(empty)'} {show(reason)}"
-        fin = ("" if self.fin else " fin=0") + (f" rsv={self.rsv}" if self.rsv else "")
-        return f"{opname(self.opcode)}{fin} {show(self.payload)}"
-
-
-class RawClient:
+class RawClient(Reader):
     """One TCP connection to the server under test, spoken to byte by byte."""
 
     def __init__(self, host, port, path="/echo", timeout=5.0, log=None):
@@ -163,13 +91,13 @@ class RawClient:
     def _tls_handshake(self, deadline):
         self.tls_in, self.tls_out = ssl.MemoryBIO(), ssl.MemoryBIO()
         tls = TLS.wrap_bio(self.tls_in, self.tls_out, server_hostname="localhost")
-        while True:  # self.tls stays None meanwhile, so _fill hands over raw bytes
+        while True:  # self.tls stays None meanwhile, so fill hands over raw bytes
             try:
                 tls.do_handshake()
                 break
             except ssl.SSLWantReadError:
                 self.sock.sendall(self.tls_out.read())
-                self._fill(deadline, "the TLS handshake")
+                self.fill(deadline, "the TLS handshake")
                 self.tls_in.write(bytes(self.buf))
                 self.buf.clear()
             except ssl.SSLError as exc:
@@ -187,7 +115,7 @@ class RawClient:
 
     def connect(self, extra_headers=(), protocols=None):
         self.open()
-        key = base64.b64encode(os.urandom(16)).decode()
+        key = ws_key()
         lines = [f"GET {self.path} HTTP/1.1", f"Host: {self.host}:{self.port}",
                  "Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Key: {key}",
                  "Sec-WebSocket-Version: 13"]
@@ -195,17 +123,13 @@ class RawClient:
             lines.append("Sec-WebSocket-Protocol: " + ", ".join(protocols))
         lines += list(extra_headers)
         self.sock.sendall(self.wire(("\r\n".join(lines) + "\r\n\r\n").encode()))
-        head = self._read_head(time.monotonic() + self.timeout)
+        head = self.read_head(time.monotonic() + self.timeout, "the handshake response")
         self.response_head = head
-        status_line, *header_lines = head.split("\r\n")
-        headers = {}
-        for h in header_lines:
-            name, _, value = h.partition(":")
-            headers.setdefault(name.strip().lower(), value.strip())
+        status_line, headers = parse_head(head)
         parts = status_line.split(" ", 2)
         if len(parts) < 2 or parts[1] != "101":
             raise Fail(f"handshake: expected 101, got {status_line!r}")
-        expect = base64.b64encode(hashlib.sha1(key.encode() + GUID).digest()).decode()
+        expect = accept_for(key)
         if headers.get("sec-websocket-accept") != expect:
             raise Fail(f"handshake: Sec-WebSocket-Accept {headers.get('sec-websocket-accept')!r}"
                        f" != {expect!r} (RFC 6455 §4.2.2)")
@@ -216,15 +140,9 @@ class RawClient:
         self.log.append(f"  handshake ok ({self.path})")
         return headers
 
-    def _read_head(self, deadline):
-        while b"\r\n\r\n" not in self.buf:
-            if len(self.buf) > 65536:
-                raise Fail("handshake: response head larger than 64 KiB")
-            self._fill(deadline, "the handshake response")
-        idx = self.buf.index(b"\r\n\r\n")
-        head = bytes(self.buf[:idx]).decode("latin-1")
-        del self.buf[:idx + 4]
-        return head
+    def head_overflow(self):
+        if len(self.buf) > 65536:
+            raise Fail("handshake: response head larger than 64 KiB")
 
     def close_socket(self):
         if self.sock is not None:
@@ -270,28 +188,17 @@ class RawClient:
         self.send_frame(CLOSE, close_payload(code, reason), **kw)
 
     # ----- reading ---------------------------------------------------------------------
-    def _fill(self, deadline, what):
+    def fill(self, deadline, what):
         if self.tcp_closed:
             raise TcpClosed(self.tcp_closed)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise Timeout(f"timed out waiting for {what}")
-        self.sock.settimeout(remaining)
         try:
-            data = self.sock.recv(1 << 20)
-        except socket.timeout:
-            raise Timeout(f"timed out waiting for {what}") from None
-        except ConnectionResetError:
-            self.tcp_closed = "reset"
-            raise TcpClosed("reset") from None
-        except OSError as exc:
-            if exc.errno in (errno.ECONNRESET, errno.EPIPE):
-                self.tcp_closed = "reset"
-                raise TcpClosed("reset") from None
+            data = recv_some(self.sock, remaining, what, Timeout)
+        except TcpClosed as exc:
+            self.tcp_closed = exc.how
             raise
-        if not data:
-            self.tcp_closed = "FIN"
-            raise TcpClosed("FIN")
         if self.tls is None:
             self.buf += data
             return
@@ -303,7 +210,7 @@ class RawClient:
                     break
                 self.buf += chunk
         except ssl.SSLWantReadError:
-            pass  # a partial record: the next _fill brings the rest
+            pass  # a partial record: the next fill brings the rest
         except ssl.SSLZeroReturnError:
             pass  # close_notify
         except ssl.SSLError as exc:
@@ -312,27 +219,25 @@ class RawClient:
         if out:
             self.sock.sendall(out)
 
+    _fill = fill  # the name cases_limits.py reads with
+
     def recv_frame(self, deadline, what="a frame"):
         """Next server frame; checks its framing. Raises Timeout or TcpClosed."""
-        while len(self.buf) < 2:
-            self._fill(deadline, what)
-        b0, b1 = self.buf[0], self.buf[1]
-        n = b1 & 0x7F
-        hlen = 2 + (2 if n == 126 else 8 if n == 127 else 0) + (4 if b1 & 0x80 else 0)
-        while len(self.buf) < hlen:
-            self._fill(deadline, what)
-        if n == 126:
-            n = struct.unpack_from("!H", self.buf, 2)[0]
-            if n < 126:
-                self.problems.append(f"non-minimal 16-bit length for {n} bytes (RFC 6455 §5.2)")
-        elif n == 127:
-            n = struct.unpack_from("!Q", self.buf, 2)[0]
+        frame = self.read_frame(deadline, what)
+        if frame.opcode == CLOSE:
+            self._check_close(frame)
+        self.log.append(f"< {frame!r}")
+        return frame
+
+    def frame_header(self, fin, rsv, op, masked, code, n):
+        if code == 126 and n < 126:
+            self.problems.append(f"non-minimal 16-bit length for {n} bytes (RFC 6455 §5.2)")
+        elif code == 127:
             if n <= 0xFFFF:
                 self.problems.append(f"non-minimal 64-bit length for {n} bytes (RFC 6455 §5.2)")
             if n >> 63:
                 self.problems.append("64-bit length with the most significant bit set")
-        fin, rsv, op = bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0x0F
-        if b1 & 0x80:
+        if masked:
             self.problems.append("server frame is masked (RFC 6455 §5.1: it must not be)")
         if rsv & ~self.rsv_allowed:
             self.problems.append(f"server frame has RSV bits {rsv:#o} set without an extension")
@@ -344,17 +249,6 @@ class RawClient:
         if op >= 8 and (n > 125 or not fin):
             self.problems.append(f"server control frame {opname(op)} len={n} fin={fin} "
                                  "(RFC 6455 §5.5)")
-        while len(self.buf) < hlen + n:
-            self._fill(deadline, what)
-        payload = bytes(self.buf[hlen:hlen + n])
-        if b1 & 0x80:
-            payload = mask_payload(bytes(self.buf[hlen - 4:hlen]), payload)
-        del self.buf[:hlen + n]
-        frame = Frame(fin, rsv, op, payload)
-        if op == CLOSE:
-            self._check_close(frame)
-        self.log.append(f"< {frame!r}")
-        return frame
 
     def _check_close(self, frame):
         p = frame.payload

@@ -12,16 +12,14 @@ with ctx.figure() so that every line of output carries the numbers it was judged
 
 Raw bytes: frame() builds any frame header (any FIN/RSV/opcode/mask bit, any length value in
 any length form, whatever the payload really is); request() builds any request head.
-deflate_message()/bomb() make permessage-deflate payloads with zlib. Standard library only.
+deflate_message()/bomb() make permessage-deflate payloads with zlib. The frame and handshake
+pieces the conformance suite uses too live in tests/support/raw_ws.py and are re-exported
+here. Standard library only.
 """
-import base64
-import errno
-import hashlib
 import os
 import select
 import socket
 import ssl
-import struct
 import sys
 import threading
 import time
@@ -29,11 +27,12 @@ import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+from support.raw_ws import (BINARY, CLOSE, CONT, GUID, PING, PONG, TEXT,  # noqa: E402,F401
+                            Frame, Reader, TcpClosed, accept_for, close_body, frame,
+                            mask_bytes, parse_head, recv_some, ws_key)
 from support.server import Server, server_binary, wait_until  # noqa: E402,F401
 
 KiB, MiB = 1 << 10, 1 << 20
-CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 SETTLE_SECONDS = 3.0
 # Every server gets these unless the case overrides them: a short close grace keeps the
 # lingering closes of failed connections from dominating the suite's wall time.
@@ -120,44 +119,6 @@ class RssSampler:
 
 # ----- frames and payloads -----------------------------------------------------------------
 
-def mask_bytes(key, data):
-    """XOR with the 4-byte key (RFC 6455 §5.3); big-int XOR keeps megabytes fast."""
-    n = len(data)
-    if n == 0:
-        return b""
-    k = (key * (n // 4 + 1))[:n]
-    return (int.from_bytes(data, "little") ^ int.from_bytes(k, "little")).to_bytes(n, "little")
-
-
-def frame(opcode, payload=b"", fin=True, rsv=0, mask=True, key=None, length=None, form=None):
-    """Any frame. `length` is the value written in the header (default: the payload's real
-    length, which need not match); `form` forces the 7-, 16- or 64-bit length encoding
-    (default: the minimal one); rsv is 0..7 (RSV1=4, RSV2=2, RSV3=1)."""
-    payload = bytes(payload)
-    n = len(payload) if length is None else length
-    b0 = (0x80 if fin else 0) | ((rsv & 7) << 4) | (opcode & 0x0F)
-    mbit = 0x80 if mask else 0
-    form = form or (7 if n <= 125 else 16 if n <= 0xFFFF else 64)
-    if form == 7:
-        head = struct.pack("!BB", b0, mbit | n)
-    elif form == 16:
-        head = struct.pack("!BBH", b0, mbit | 126, n)
-    else:
-        head = struct.pack("!BBQ", b0, mbit | 127, n)
-    if not mask:
-        return head + payload
-    key = key if key is not None else os.urandom(4)
-    return head + key + mask_bytes(key, payload)
-
-
-def close_body(code=None, reason=b""):
-    if code is None:
-        return b""
-    if isinstance(reason, str):
-        reason = reason.encode()
-    return struct.pack("!H", code) + reason
-
-
 def deflate_message(data, wbits=15, level=9):
     """One permessage-deflate message body (RFC 7692 §7.2.1: raw deflate, sync-flushed, the
     final 00 00 ff ff removed)."""
@@ -209,14 +170,6 @@ def bomb(inflated_bytes, byte=b"\0"):
 
 # ----- request heads -----------------------------------------------------------------------
 
-def ws_key():
-    return base64.b64encode(os.urandom(16)).decode()
-
-
-def accept_for(key):
-    return base64.b64encode(hashlib.sha1(key.encode() + GUID).digest()).decode()
-
-
 def request(port, path="/echo", host=None, upgrade=True, headers=(), key=None, method="GET",
             body=b"", deflate=False):
     """A request head (and body) as bytes. `headers` are extra lines, sent verbatim after the
@@ -240,28 +193,14 @@ class Response:
         return self.headers.get(name.lower())
 
 
-class Closed(Exception):
+class Closed(TcpClosed):
     """The server ended TCP: how is 'FIN' or 'reset'."""
 
-    def __init__(self, how):
-        super().__init__(how)
-        self.how = how
+
+ServerFrame = Frame
 
 
-class ServerFrame:
-    __slots__ = ("fin", "rsv", "opcode", "payload")
-
-    def __init__(self, fin, rsv, opcode, payload):
-        self.fin, self.rsv, self.opcode, self.payload = fin, rsv, opcode, payload
-
-    def close_code(self):
-        return struct.unpack("!H", self.payload[:2])[0] if len(self.payload) >= 2 else None
-
-    def close_reason(self):
-        return self.payload[2:].decode("utf-8", "replace")
-
-
-class Raw:
+class Raw(Reader):
     """One TCP connection to the server, spoken to byte by byte. Every read has a deadline."""
 
     def __init__(self, port, host="127.0.0.1", timeout=5.0, tls_context=None, nodelay=True,
@@ -315,41 +254,24 @@ class Raw:
             raise Fail(f"timed out waiting for {what}")
         if self.closed:
             raise Closed(self.closed)
-        self.sock.settimeout(remaining)
         try:
-            data = self.sock.recv(1 << 20)
-        except socket.timeout:
-            raise Fail(f"timed out waiting for {what}") from None
+            data = recv_some(self.sock, remaining, what, Fail)
         except ssl.SSLError as exc:
             self.closed = "reset"
             raise Closed(f"TLS error {exc.reason}") from None
-        except OSError as exc:
-            if exc.errno in (errno.ECONNRESET, errno.EPIPE):
-                self.closed = "reset"
-                raise Closed("reset") from None
-            raise
-        if not data:
-            self.closed = "FIN"
-            raise Closed("FIN")
+        except TcpClosed as exc:
+            self.closed = exc.how
+            raise Closed(exc.how) from None
         self.buf += data
 
     def response(self, deadline=None, what="the response head"):
         """Reads one HTTP response head."""
         deadline = deadline or time.monotonic() + self.timeout
-        while b"\r\n\r\n" not in self.buf:
-            check(len(self.buf) < 65536, "response head larger than 64 KiB")
-            self.fill(deadline, what)
-        idx = self.buf.index(b"\r\n\r\n")
-        head = bytes(self.buf[:idx]).decode("latin-1")
-        del self.buf[:idx + 4]
-        status_line, *lines = head.split("\r\n")
+        head = self.read_head(deadline, what)
+        status_line, headers = parse_head(head)
         parts = status_line.split(" ", 2)
         check(len(parts) >= 2 and parts[0].startswith("HTTP/1.") and parts[1].isdigit(),
               f"malformed status line {status_line!r}")
-        headers = {}
-        for line in lines:
-            name, _, value = line.partition(":")
-            headers.setdefault(name.strip().lower(), value.strip())
         resp = Response(int(parts[1]), parts[2] if len(parts) > 2 else "", headers, head)
         length = int(headers.get("content-length", "0") or 0)
         while len(self.buf) < length:
@@ -357,6 +279,9 @@ class Raw:
         resp.body = bytes(self.buf[:length])
         del self.buf[:length]
         return resp
+
+    def head_overflow(self):
+        check(len(self.buf) < 65536, "response head larger than 64 KiB")
 
     def status(self, deadline=None):
         """The status of the next response, or None when the server closed without one."""
@@ -379,23 +304,10 @@ class Raw:
 
     def frame(self, deadline, what="a frame"):
         """Next server frame (server frames are never masked)."""
-        while len(self.buf) < 2:
-            self.fill(deadline, what)
-        b0, b1 = self.buf[0], self.buf[1]
-        n = b1 & 0x7F
-        hlen = 2 + (2 if n == 126 else 8 if n == 127 else 0)
-        while len(self.buf) < hlen:
-            self.fill(deadline, what)
-        if n == 126:
-            n = struct.unpack_from("!H", self.buf, 2)[0]
-        elif n == 127:
-            n = struct.unpack_from("!Q", self.buf, 2)[0]
-        check(not b1 & 0x80, "the server sent a masked frame (RFC 6455 §5.1)")
-        while len(self.buf) < hlen + n:
-            self.fill(deadline, what)
-        f = ServerFrame(bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0x0F, bytes(self.buf[hlen:hlen + n]))
-        del self.buf[:hlen + n]
-        return f
+        return self.read_frame(deadline, what)
+
+    def frame_header(self, fin, rsv, opcode, masked, code, length):
+        check(not masked, "the server sent a masked frame (RFC 6455 §5.1)")
 
     def message(self, deadline, what="a message"):
         """Next data message (opcode, payload), control frames skipped; a close frame raises

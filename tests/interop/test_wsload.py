@@ -12,11 +12,10 @@ settings) and against Python stubs that compress with zlib, agree unusual parame
 corrupt compressed echo or answer the offer with something RFC 7692 forbids.
 Last line: "N passed, N failed"; exit 1 if any failed.
 """
-import argparse
 import asyncio
 import base64
+import contextlib
 import hashlib
-import json
 import os
 import re
 import select
@@ -26,49 +25,21 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 import urllib.parse
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+from support import wsload  # noqa: E402
 from support.server import server_binary, wsedge_server  # noqa: E402
+from support.wsload import BRIEF, check, free_port, main, test  # noqa: E402
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-TESTS = []
-BRIEF = ["--duration", "1", "--warmup", "0.2"]
-
-
-def test(name):
-    def register(fn):
-        TESTS.append((name, fn))
-        return fn
-    return register
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
-def wsload_binary():
-    path = os.environ.get("WSLOAD_BIN")
-    if path:
-        return os.path.abspath(path)
-    return os.path.join(os.path.dirname(server_binary()), "wsload")
 
 
 def run_wsload(args, timeout=30):
     """Runs wsload; returns (exit status, parsed JSON or None, stdout, stderr)."""
-    p = subprocess.run([wsload_binary()] + args, capture_output=True, text=True,
-                       timeout=timeout)
-    data = None
-    if "--json" in args and p.stdout.strip():
-        try:
-            data = json.loads(p.stdout)
-        except ValueError as exc:
-            raise AssertionError(f"stdout is not one JSON object ({exc}): {p.stdout!r}")
-    return p.returncode, data, p.stdout, p.stderr
+    return wsload.run_wsload(args, timeout)[:4]
 
 
 def check_ok(rc, data, err, what):
@@ -495,14 +466,6 @@ def _(v):
     check(2.0 <= elapsed < 8, f"{elapsed:.1f} s: the drain waits 2 s, then closes")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()  # nothing listens there now
-    return port
-
-
 @test("error: refused connection -> connect error, exit 1")
 def _(v):
     rc, d, _, err = run_wsload(["echo", "--url", f"ws://127.0.0.1:{free_port()}/",
@@ -827,32 +790,13 @@ def _(v):
         check(flag in out, f"--help lacks {flag}")
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("-k", default="")
-    ap.add_argument("-v", action="store_true")
-    args = ap.parse_args()
-    passed = failed = 0
-    started = time.monotonic()
+@contextlib.contextmanager
+def servers():
+    """The wsedge instance most tests share (Env.srv)."""
     with wsedge_server(["--log-level", "warn"]) as srv:
         Env.srv = srv
-        for name, fn in TESTS:
-            if args.k and args.k not in name:
-                continue
-            t = time.monotonic()
-            try:
-                fn(args.v)
-                passed += 1
-                print(f"PASS {name} ({time.monotonic() - t:.1f}s)")
-            except Exception as exc:  # noqa: BLE001 - every failure is reported
-                failed += 1
-                print(f"FAIL {name}: {exc}")
-                if args.v:
-                    traceback.print_exc()
-    print(f"({time.monotonic() - started:.1f}s)")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+        yield
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(servers))

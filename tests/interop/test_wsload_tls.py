@@ -9,38 +9,21 @@ as test_tls.py does). wsload is $WSLOAD_BIN, else the `wsload` beside $WSEDGE_BI
 TLS echo is build/peers/raw_tls_echo (`make test` builds it). Every run is bounded (about a
 second, a handful of connections). Last line: "N passed, N failed"; exit 1 if any failed.
 """
-import argparse
 import asyncio
-import json
+import contextlib
 import os
 import ssl
 import subprocess
 import sys
 import threading
-import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from support.server import server_binary, wsedge_server  # noqa: E402
 from support.tls import _openssl, make_pki, tls_args  # noqa: E402
+from support.wsload import BRIEF, check, free_port, main, run_wsload, test  # noqa: E402
 
 import websockets  # noqa: E402
-
-TESTS = []
-BRIEF = ["--duration", "1", "--warmup", "0.2"]
-
-
-def test(name):
-    def register(fn):
-        TESTS.append((name, fn))
-        return fn
-    return register
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 class Env:
@@ -49,27 +32,6 @@ class Env:
     srv = None    # wsedge over TLS, certificate from pki (SAN localhost, 127.0.0.1, ::1)
     plain = None  # wsedge, ws:// only
     named = None  # (cert, key) from pki for DNS:wsload.test only
-
-
-def wsload_binary():
-    path = os.environ.get("WSLOAD_BIN")
-    if path:
-        return os.path.abspath(path)
-    return os.path.join(os.path.dirname(server_binary()), "wsload")
-
-
-def run_wsload(args, timeout=30):
-    """Runs wsload; returns (exit status, parsed JSON or None, stdout, stderr, seconds)."""
-    t0 = time.monotonic()
-    p = subprocess.run([wsload_binary()] + args, capture_output=True, text=True,
-                       timeout=timeout, stdin=subprocess.DEVNULL)
-    data = None
-    if "--json" in args and p.stdout.strip():
-        try:
-            data = json.loads(p.stdout)
-        except ValueError as exc:
-            raise AssertionError(f"stdout is not one JSON object ({exc}): {p.stdout!r}")
-    return p.returncode, data, p.stdout, p.stderr, time.monotonic() - t0
 
 
 def wss(srv, host="127.0.0.1"):
@@ -360,13 +322,9 @@ def _(v):
 
 @test("wss:// to a closed port: connect errors, exit 1")
 def _(v):
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    rc, d, _, err, _ = run_wsload(["echo", "--url", f"wss://127.0.0.1:{port}/", "--insecure",
-                                   "--connections", "2", "--json", "--quiet"] + BRIEF)
+    rc, d, _, err, _ = run_wsload(["echo", "--url", f"wss://127.0.0.1:{free_port()}/",
+                                   "--insecure", "--connections", "2", "--json", "--quiet"]
+                                  + BRIEF)
     check(rc == 1 and d["error_kinds"] == {"connect": 2}, f"{rc} {d}")
 
 
@@ -403,40 +361,16 @@ def _(v):
         check(flag in out, f"--help lacks {flag}")
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("-k", default="")
-    ap.add_argument("-v", action="store_true")
-    args = ap.parse_args()
-    passed = failed = 0
-    started = time.monotonic()
-    try:
-        Env.pki, Env.other = make_pki(), make_pki()
-        Env.named = issue_named(Env.pki, "wsload.test", serial=9)
-        with wsedge_server(["--log-level", "warn"] + tls_args(Env.pki)) as srv, \
-                wsedge_server(["--log-level", "warn"]) as plain:
-            Env.srv, Env.plain = srv, plain
-            for name, fn in TESTS:
-                if args.k and args.k not in name:
-                    continue
-                t = time.monotonic()
-                try:
-                    fn(args.v)
-                    passed += 1
-                    print(f"PASS {name} ({time.monotonic() - t:.1f}s)", flush=True)
-                except Exception as exc:  # noqa: BLE001 - every failure is reported
-                    failed += 1
-                    print(f"FAIL {name}: {exc}", flush=True)
-                    if args.v:
-                        traceback.print_exc()
-    except Exception as exc:  # noqa: BLE001 - setup failed: a server or the CA
-        failed += 1
-        print(f"FAIL setup: {exc.__class__.__name__}: {exc}")
-        traceback.print_exc()
-    print(f"({time.monotonic() - started:.1f}s)")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+@contextlib.contextmanager
+def servers():
+    """The CAs and the two servers every test shares: wsedge over TLS, and plain ws://."""
+    Env.pki, Env.other = make_pki(), make_pki()
+    Env.named = issue_named(Env.pki, "wsload.test", serial=9)
+    with wsedge_server(["--log-level", "warn"] + tls_args(Env.pki)) as srv, \
+            wsedge_server(["--log-level", "warn"]) as plain:
+        Env.srv, Env.plain = srv, plain
+        yield
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(servers))
