@@ -53,12 +53,12 @@ Server::Server(net::Reactor& loop, ServerOptions options)
 
 Server::~Server() {
   loop_.disarm(shutdown_timer_);
-  loop_.disarm(memory_timer_);
   while (connections_ != nullptr) {
     net::Connection* c = connections_;
     connections_ = c->next;
     delete c;
   }
+  loop_.disarm(memory_timer_);  // after: a closing TLS connection arms it
 }
 
 void Server::add_route(Route route) {

@@ -126,7 +126,8 @@ class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
   ServerStats stats_;
   MemoryBudget memory_budget_;  // limit 0: not handed to the routes
   // Gives the memory of large messages back to the system once they stop: watches the
-  // loop's kept buffers (cork, TLS join, compression scratch) and trims the heap.
+  // loop's kept buffers (cork, TLS join, compression scratch) and trims the heap. The
+  // scratch is thread_local: the Server is constructed on the thread that runs its loop.
   MemoryReturn memory_return_;
   net::Timer memory_timer_;
   std::function<void()> shutdown_done_;

@@ -314,8 +314,8 @@ void Session::charge_budget(size_t unread) {
                static_cast<int>(victim->peer_address().size()), victim->peer_address().data(),
                largest.held, budget.total(), budget.limit());
     if (MessageCounters* c = victim->options_.counters) ++c->closed_over_budget;
-    // 1013 (RFC 6455 §11.7 registry): a temporary condition of the server, not the peer's
-    // fault (each message is within the limits), so the client may try again later.
+    // 1013 Try Again Later (the IANA registry of RFC 6455 §11.7): a temporary condition of
+    // the server, not the peer's fault (each message is within the limits).
     victim->fail_with(close_code::kTryAgainLater, "server message memory budget exceeded");
     budget.release_all(*largest.holder);  // fail_with released it already; never loop forever
   }
