@@ -3,17 +3,13 @@
 #include <cstdint>
 #include <span>
 
+#include "http/grammar.h"
 #include "ws/utf8.h"
 
 namespace wsedge::app {
 namespace {
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using http::hex_value;
 
 // Form decoding: a malformed %-escape is kept as it is rather than refused.
 std::string form_decode(std::string_view s) {

@@ -11,44 +11,9 @@ namespace wsedge::http {
 
 namespace {
 
-// tchar (RFC 9110 §5.6.2): "!#$%&'*+-.^_`|~", DIGIT, ALPHA.
-constexpr std::array<bool, 256> make_tchar_table() {
-  std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c)
-    t[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c)
-    t[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c)
-    t[c] = true;
-  for (char c : std::string_view("!#$%&'*+-.^_`|~"))
-    t[static_cast<uint8_t>(c)] = true;
-  return t;
-}
-constexpr std::array<bool, 256> kTchar = make_tchar_table();
-
 // Host (RFC 9110 §7.2, RFC 3986 §3.2.2): reg-name / IP-literal chars plus ":" port.
 // Anything else (SP, '/', '@', '?', '#', '"', ...) makes the field value invalid.
-constexpr std::array<bool, 256> make_host_table() {
-  std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c)
-    t[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c)
-    t[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c)
-    t[c] = true;
-  for (char c : std::string_view("-._~!$&'()*+,;=:[]%"))
-    t[static_cast<uint8_t>(c)] = true;
-  return t;
-}
-constexpr std::array<bool, 256> kHostChar = make_host_table();
-
-constexpr bool is_alpha(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-constexpr uint8_t ascii_lower(uint8_t c) {
-  return (c >= 'A' && c <= 'Z') ? c + 32 : c;
-}
+constexpr std::array<bool, 256> kHostChar = make_alnum_table("-._~!$&'()*+,;=:[]%");
 
 std::string_view view(const uint8_t* from, const uint8_t* to) {
   return {reinterpret_cast<const char*>(from), static_cast<size_t>(to - from)};
@@ -381,34 +346,6 @@ Step HeadParser::check_content_length() {
 ParseResult parse_request(std::span<const uint8_t> in, Request* out, const ParseLimits& limits) {
   if (in.empty()) return {};  // kIncomplete; also keeps pointer math off a null data()
   return HeadParser(in, out, limits).run();
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(static_cast<uint8_t>(a[i])) != ascii_lower(static_cast<uint8_t>(b[i])))
-      return false;
-  }
-  return true;
-}
-
-bool next_list_element(std::string_view* list, std::string_view* element) {
-  std::string_view& l = *list;
-  auto is_ows = [](char c) { return c == ' ' || c == '\t'; };
-  while (!l.empty()) {
-    size_t comma = l.find(',');
-    std::string_view e = l.substr(0, comma);
-    l = comma == std::string_view::npos ? std::string_view{} : l.substr(comma + 1);
-    while (!e.empty() && is_ows(e.front()))
-      e.remove_prefix(1);
-    while (!e.empty() && is_ows(e.back()))
-      e.remove_suffix(1);
-    if (!e.empty()) {
-      *element = e;
-      return true;
-    }
-  }
-  return false;
 }
 
 std::string_view Request::header(std::string_view name) const {

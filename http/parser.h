@@ -13,6 +13,8 @@
 #include <span>
 #include <string_view>
 
+#include "http/grammar.h"
+
 namespace wsedge::http {
 
 // Capacity of Request::headers; ParseLimits::max_headers is clamped to it.
@@ -80,11 +82,7 @@ struct Request {
 ParseResult parse_request(std::span<const uint8_t> in, Request* out,
                           const ParseLimits& limits = {});
 
-// Pops the next element of a comma-separated list (RFC 9110 §5.6.1) from *list, OWS
-// trimmed; empty elements are skipped. Returns false when the list is exhausted.
-bool next_list_element(std::string_view* list, std::string_view* element);
-
-bool iequals(std::string_view a, std::string_view b);
+// next_list_element() and iequals() are http/grammar.h's (included above).
 
 namespace detail {
 // Offset of the first byte in [p, end) that is a control character (< 0x20 or 0x7F,

@@ -9,19 +9,13 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "http/grammar.h"
 #include "http/mime.h"
 #include "http/response.h"
 
 namespace wsedge::http {
 
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 DecodedPath refuse(int status, const char* reason) {
   DecodedPath d;

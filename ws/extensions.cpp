@@ -3,32 +3,15 @@
 #include <algorithm>
 #include <cstring>
 
+#include "http/grammar.h"
+
 namespace wsedge::ws {
 
 namespace {
 
-// RFC 9110 §5.6.2 tchar: the characters a token may hold.
-bool is_tchar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return c != '\0' && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
-}
-
-bool is_ows(char c) {
-  return c == ' ' || c == '\t';
-}
-
-size_t skip_ows(std::string_view s, size_t i) {
-  while (i < s.size() && is_ows(s[i]))
-    ++i;
-  return i;
-}
-
-// Returns the end of the token starting at i (== i when there is none).
-size_t scan_token(std::string_view s, size_t i) {
-  while (i < s.size() && is_tchar(s[i]))
-    ++i;
-  return i;
-}
+using http::is_tchar;
+using http::scan_token;
+using http::skip_ows;
 
 // s[i] is the opening quote. Returns the index just past the closing quote, or npos when
 // the string is unterminated or its unescaped content is not a token: RFC 6455 §9.1 says a
