@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <new>
 
 #include "core/log.h"
@@ -155,15 +156,15 @@ void Server::on_connection_closed(net::Connection* c) {
 // RFC 6455 §9.1: several Sec-WebSocket-Extensions headers form one list, in order.
 NegotiationResult Server::negotiate_extensions(const http::Request& request,
                                                const DeflateServerPolicy& policy) {
-  std::string_view values[8];
+  // As many as the request has: the parser keeps at most kMaxHeaders fields, so every
+  // Sec-WebSocket-Extensions line of an accepted head fits.
+  std::array<std::string_view, http::kMaxHeaders> values;
   size_t n = 0;
   for (const http::Header& h : request.header_list()) {
-    if (n < std::size(values) && http::iequals(h.name, "sec-websocket-extensions")) {
-      values[n++] = h.value;
-    }
+    if (http::iequals(h.name, "sec-websocket-extensions")) values[n++] = h.value;
   }
   if (n == 0) return {};
-  return negotiate_deflate({values, n}, policy);
+  return negotiate_deflate({values.data(), n}, policy);
 }
 
 const Route* Server::find_route(std::string_view path) const {

@@ -111,6 +111,9 @@ add("14.3.8", "two headers, each an offer: the first header's wins (server_no_co
     "takeover)", R7692("§7"),
     accepts([f"{PMD}; server_no_context_takeover", f"{PMD}; server_max_window_bits=9"],
             f"{PMD}; server_no_context_takeover"))
+add("14.3.9", "the offer in the 12th Sec-WebSocket-Extensions header, after 11 unknown "
+    "extensions -> accepted (the headers form one list, however many)", "RFC 6455 §9.1",
+    accepts([f"x-unknown-{i}" for i in range(11)] + [GOOD], GOOD))
 add("14.4.1", 'quoted value server_max_window_bits="10" -> accepted', "RFC 6455 §9.1",
     accepts([f'{PMD}; server_max_window_bits="10"'], GOOD))
 add("14.4.2", 'quoted value client_max_window_bits="12" -> accepted', "RFC 6455 §9.1",
