@@ -156,10 +156,9 @@ Result<size_t> MessageDeflater::compress(std::span<const uint8_t> message, Buffe
   }
   if (held_n != 4 || std::memcmp(held, kTail, 4) != 0) return Error{"deflate: no sync tail", 0};
   // RFC 7692 §7.1.1.1: without context takeover the next message must not refer to this one.
-  // The stream is reset, not freed: measured (bench/micro_deflate), freeing and re-creating
-  // it per 1 KiB message costs either ~16 us or ~790 us, depending on whether malloc hands
-  // its four 64 KiB blocks back to the kernel (they then fault in again); deflateReset is a
-  // steady ~15 us. release() frees it when the session is idle.
+  // The stream is reset, not freed: freeing and re-creating it per message costs 3x the CPU
+  // at 1 KiB, most of it page faults (docs/deflate.md §3). The session calls release() once
+  // it has sent no compressed message for a second (Session::kDeflateIdleMs).
   if (opts_.no_context_takeover && deflateReset(&z) != Z_OK) return Error{"deflateReset", 0};
   return appended;
 }

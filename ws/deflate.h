@@ -3,7 +3,8 @@
 //
 // Each object owns at most one zlib stream, created on first use. Without context takeover
 // the inflater frees its stream after each message and the deflater resets its own (freeing
-// it can cost 50x more, docs/deflate.md); release() frees it when idle. Output is appended to a
+// it costs 3x the CPU at 1 KiB, docs/deflate.md §3); release() frees it when idle. Output is
+// appended to a
 // caller Buffer. One loop owns an object: not thread-safe. Any input bytes are accepted:
 // corrupt or hostile data yields a status, never undefined behaviour or unbounded memory.
 // zlib running out of memory throws std::bad_alloc, as Buffer does.
@@ -45,8 +46,9 @@ class MessageDeflater {
   // An error (a zlib invariant broken; never expected) leaves junk in out: drop the message.
   Result<size_t> compress(std::span<const uint8_t> message, Buffer& out);
 
-  // Frees the zlib stream (~262 KiB at window 15, memLevel 8) between messages, e.g. from an
-  // idle timer. A no-op with context takeover: the peer relies on the window.
+  // Frees the zlib stream (~262 KiB at window 15, memLevel 8) between messages; the session
+  // calls it from its timer once quiet. A no-op with context takeover: the peer relies on the
+  // window.
   void release();
 
   size_t memory() const;  // bytes zlib holds for this object right now (0 when released)

@@ -362,11 +362,15 @@ bool Session::send_compressed(Opcode op, std::span<const uint8_t> payload) {
   // Compressed into a per-thread scratch buffer: send() copies what the kernel does not
   // take at once, so the buffer is free again when it returns.
   Buffer& compressed = compression_scratch();
+  const bool stream_was_freed = compression_->deflater.memory() == 0;
   Result<size_t> done = compression_->deflater.compress(payload, compressed);
   note_memory(compressed.readable());  // the scratch stays this large until returned
-  // RFC 7692 §7.1.1.1: without context takeover nothing carries to the next message, so
-  // the zlib stream (~262 KiB at the defaults) is given back now rather than kept idle.
-  compression_->deflater.release();
+  // RFC 7692 §7.1.1.1: without context takeover nothing carries to the next message. The
+  // deflater resets its stream (~262 KiB at the defaults) per message; on_timer frees it
+  // once we have been quiet for kDeflateIdleMs. Armed once per quiet period, not per send.
+  compression_->deflated_ms = transport_.now_ms();
+  if (stream_was_freed && compression_->deflater.options().no_context_takeover)
+    schedule_keepalive();
   if (done.ok()) {
     uint8_t header[kMaxHeaderSize];
     // RFC 7692 §6: RSV1 on the first (here: only) frame marks the message compressed.
@@ -452,13 +456,21 @@ void Session::track_unfinished(bool unfinished) {
   schedule_keepalive();
 }
 
-// One timer serves all three: it fires at the next ping, the idle deadline or the message
-// deadline, whichever is first (an --idle-timeout shorter than the ping interval must not
-// wait for the ping).
+// One timer serves all four: it fires at the next ping, the idle deadline, the message
+// deadline or the moment an idle compressor is freed, whichever is first (an
+// --idle-timeout shorter than the ping interval must not wait for the ping).
 // Only a silent peer is pinged: traffic already proves the connection alive, and one ping
 // per silence is enough (its pong, or anything else, ends the silence).
+int64_t Session::deflate_release_deadline() const {
+  if (!compression_ || !compression_->deflater.options().no_context_takeover ||
+      compression_->deflater.memory() == 0) {
+    return INT64_MAX;
+  }
+  return compression_->deflated_ms + kDeflateIdleMs;
+}
+
 void Session::schedule_keepalive() {
-  int64_t deadline = INT64_MAX;
+  int64_t deadline = deflate_release_deadline();
   if (options_.ping_interval_ms > 0 && !keepalive_ping_sent_) {
     deadline = last_rx_ms_ + options_.ping_interval_ms;
   }
@@ -498,6 +510,7 @@ void Session::on_timer(Transport& t) {
     fail_with(close_code::kPolicyViolation, "message not completed within the message timeout");
     return;
   }
+  if (t.now_ms() >= deflate_release_deadline()) compression_->deflater.release();
   if (options_.ping_interval_ms > 0 && !keepalive_ping_sent_ &&
       t.now_ms() - last_rx_ms_ >= options_.ping_interval_ms) {
     ping();

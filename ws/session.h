@@ -109,6 +109,10 @@ class Session final : public Protocol {
   bool deflate_enabled() const { return compression_ != nullptr; }
   // Bytes zlib holds for this session right now (0 until the first compressed message).
   size_t compression_memory() const;
+  // Without context takeover (RFC 7692 §7.1.1.1) the compressor is reset between messages
+  // (re-creating it per message costs 3x to 50x more, docs/deflate.md) and freed once no
+  // compressed message has gone out for this long, so an idle connection holds no stream.
+  static constexpr int64_t kDeflateIdleMs = 1000;
   // Bytes this session holds for the message in progress: the fragments, the inflated
   // output and the inflater's window. 0 between messages (small buffers kept for reuse
   // aside) and from the moment the session fails or closes.
@@ -156,7 +160,9 @@ class Session final : public Protocol {
     MessageInflater inflater;
     Buffer message;  // the inflated message in progress
     size_t min_size;
+    int64_t deflated_ms = 0;  // when the last compressed message went out
   };
+  int64_t deflate_release_deadline() const;  // INT64_MAX: nothing to free
 
   size_t process_frame(std::span<uint8_t> in);
   bool begin_frame(const FrameHeader& h);

@@ -514,7 +514,9 @@ TEST_CASE("RFC 7692: a compressed message is inflated, and the echo is compresse
   }
 }
 
-TEST_CASE("RFC 7692 §7.1.1.1: without context takeover our compressor is freed per message") {
+TEST_CASE(
+    "RFC 7692 §7.1.1.1: without context takeover our compressor is reset per message "
+    "and freed once quiet") {
   for (bool takeover : {true, false}) {
     CAPTURE(takeover);
     Recorder app;
@@ -534,11 +536,30 @@ TEST_CASE("RFC 7692 §7.1.1.1: without context takeover our compressor is freed 
     CHECK(session->compression_memory() == 0);             // nothing until the first message
     t.feed(frame(Opcode::kText, std::string(2000, 'z')));  // an uncompressed message in
     REQUIRE(app.messages.size() == 1);                     // and a compressed echo out
+    CHECK(session->compression_memory() > 100'000);        // kept (reset, not freed) for the next
     if (takeover) {
-      CHECK(session->compression_memory() > 100'000);  // the window is kept for the next one
-    } else {
-      CHECK(session->compression_memory() == 0);
+      CHECK(t.timer_ms == -1);  // the window is the peer's history: never freed
+      continue;
     }
+    CHECK(t.timer_ms == Session::kDeflateIdleMs);  // armed once, for the quiet period
+    t.now += 600;
+    t.timer_ms = -1;
+    t.feed(frame(Opcode::kText, std::string(2000, 'y')));  // another message meanwhile
+    REQUIRE(app.messages.size() == 2);
+    CHECK(t.timer_ms == -1);  // not re-armed per message
+    CHECK(session->compression_memory() > 100'000);
+    t.now += 600;
+    t.fire_timer();  // 1200 ms after the first, 600 after the last: not yet
+    CHECK(session->compression_memory() > 100'000);
+    CHECK(t.timer_ms == 400);  // re-armed for 1000 ms after the last
+    t.now += 400;
+    t.fire_timer();
+    CHECK(session->compression_memory() == 0);  // freed: the idle connection holds no stream
+    CHECK(t.timer_ms == -1);
+    t.feed(frame(Opcode::kText, std::string(2000, 'x')));  // and it comes back on demand
+    REQUIRE(app.messages.size() == 3);
+    CHECK(session->compression_memory() > 100'000);
+    CHECK(t.timer_ms == Session::kDeflateIdleMs);
   }
 }
 
