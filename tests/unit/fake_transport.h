@@ -80,6 +80,7 @@ class FakeTransport final : public Transport {
   void switch_protocol(std::unique_ptr<Protocol> next) override {
     retired = std::move(protocol);
     protocol = std::move(next);
+    timer_ms = -1;  // as net::Connection: the old protocol's deadline meant something else
     protocol->on_start(*this);
   }
   std::string_view peer_address() const override { return "test:0"; }
