@@ -115,7 +115,9 @@ Step HeadParser::split_target(const uint8_t* t) {
     if (!scheme_ok || target.substr(colon + 1, 2) != "//")
       return fail(t, 400, "request target is neither origin-form nor absolute-form");
     size_t begin = colon + 3;
-    size_t end = target.find_first_of("/?#", begin);
+    // The authority ends at the path or the query. A '#' is no part of a request target
+    // (RFC 9112 §3.2: absolute-URI has no fragment) and fails the authority check below.
+    size_t end = target.find_first_of("/?", begin);
     if (end == std::string_view::npos) end = target.size();
     std::string_view authority = target.substr(begin, end - begin);
     if (authority.empty()) return fail(t + begin, 400, "absolute-form target without a host");

@@ -67,6 +67,10 @@ for t in tests/browser/test_*.mjs; do
   [ -e "$t" ] || continue
   WSEDGE_SCREENSHOTS="$OUT/screenshots" run_suite "browser-$(basename "$t" .mjs)" node "$t"
 done
+# Under `make asan` the conformance run does not check that each server's RSS comes back to
+# its idle start (ASan's quarantine keeps freed memory): those checks print a skip line and
+# count as neither passed nor failed.
+if [ "$BUILD" = build-asan ]; then export WSEDGE_NO_RSS=1; fi
 for t in tests/conformance/run.py; do
   [ -e "$t" ] || continue
   run_suite conformance "$PY" "$t"

@@ -304,7 +304,7 @@ def _stop(name):
         problem = srv.stop()
         if problem:
             raise Fail(problem)
-        if not returned:
+        if returned is False:
             raise Fail(line)
     return run
 

@@ -134,6 +134,8 @@ const std::vector<Row> kRows = {
      "without a host"},
     {"absolute-form with userinfo", "GET http://evil@a/ HTTP/1.1\r\nHost: a\r\n\r\n", S::kError,
      400, "invalid authority"},
+    {"absolute-form with a fragment after the host", "GET http://a#/x HTTP/1.1\r\nHost: a\r\n\r\n",
+     S::kError, 400, "invalid authority"},
     {"absolute-form still needs Host in HTTP/1.1", "GET http://a/ HTTP/1.1\r\n\r\n", S::kError, 400,
      "without Host"},
     {"Chrome upgrade", kChrome, S::kDone},
