@@ -15,6 +15,13 @@
 //     follows as raw records (garbage after a valid handshake: bad MACs, bad types);
 //   - mode 2: after that handshake the input is plaintext the client encrypts, so the
 //     decrypt-and-drain path (many records, records split across chunks) runs too.
+// In modes 1 and 2 the client resumes a session (a ticket taken once, at start-up, from a
+// full handshake with the same server context) unless the first byte is 0xF1 or 0xF2 (modes
+// 1 and 2): then it makes a full handshake (certificate, signature) as before. Two values
+// only, so mutated inputs (0xFF is a favourite) mostly take the cheap path. A resumed TLS 1.3
+// handshake still runs the (EC)DHE exchange and ends in the same established stream, so
+// the records after it reach the same code; it skips signing, sending, parsing and
+// checking the certificate, which made most of a mode 1 or 2 run.
 // It must never crash, hang or leak; failures are just closed streams.
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -39,6 +46,7 @@ namespace {
 
 TlsContext* g_server = nullptr;
 SSL_CTX* g_client = nullptr;
+SSL_SESSION* g_session = nullptr;  // what the client resumes (modes 1 and 2)
 
 // A throwaway certificate: written once to a temporary directory for TlsContext::reload,
 // which is the code path the server uses.
@@ -128,14 +136,16 @@ void in_chunks(const uint8_t* data, size_t size, uint32_t h, Sink sink) {
   }
 }
 
-// Runs a real client against the server until both finished the handshake.
-SSL* handshake(Server& s, BIO** client_in) {
+// Runs a real client against the server until both finished the handshake, resuming
+// g_session when `resume` (and one is held).
+SSL* handshake(Server& s, BIO** client_in, bool resume) {
   SSL* c = SSL_new(g_client);
   BIO* cin = BIO_new(BIO_s_mem());
   BIO* cout = BIO_new(BIO_s_mem());
   BIO_set_mem_eof_return(cin, -1);
   SSL_set_bio(c, cin, cout);
   SSL_set_connect_state(c);
+  if (resume && g_session != nullptr) SSL_set_session(c, g_session);
   for (int i = 0; i < 10 && !(SSL_is_init_finished(c) && s.stream->established()); ++i) {
     SSL_do_handshake(c);
     char buf[8192];
@@ -145,16 +155,54 @@ SSL* handshake(Server& s, BIO** client_in) {
     for (int n; (n = BIO_read(s.out, buf, sizeof buf)) > 0;)
       BIO_write(cin, buf, n);
   }
+  if (resume && SSL_is_init_finished(c) && !SSL_session_reused(c)) {
+    // No session yet (start-up) or the ticket was refused (expired): keep this one's.
+    // Reading takes the NewSessionTicket messages the server sent after its Finished.
+    char b[16];
+    (void)SSL_read(c, b, sizeof b);
+    if (SSL_SESSION* fresh = SSL_get1_session(c);
+        fresh != nullptr && SSL_SESSION_is_resumable(fresh)) {
+      SSL_SESSION_free(g_session);
+      g_session = fresh;
+    } else {
+      SSL_SESSION_free(fresh);
+    }
+  }
   *client_in = cin;
   return c;
+}
+
+// Frees a client. Freeing one that did not send close_notify would mark its session as not
+// resumable (OpenSSL's ssl_clear_bad_session), and that session may be g_session: say it
+// was shut down. The server never sees this client again, so nothing else changes.
+void free_client(SSL* c) {
+  if (c == nullptr) return;
+  SSL_set_shutdown(c, SSL_SENT_SHUTDOWN);
+  SSL_free(c);
+}
+
+// Takes the session the resumed handshakes use, from one full handshake.
+void make_session() {
+  Server s;
+  BIO* client_in = nullptr;
+  SSL* c = handshake(s, &client_in, true);
+  free_client(c);
+  if (g_session == nullptr) {
+    std::fprintf(stderr, "fuzz_tls: no resumable session from the server\n");
+    std::abort();
+  }
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (g_server == nullptr) make_context();
+  if (g_server == nullptr) {
+    make_context();
+    make_session();
+  }
   uint32_t h = fnv1a(data, size);
   int mode = (size == 0 || data[0] == 0x16) ? 0 : data[0] % 3;
+  bool resume = size == 0 || data[0] < 0xF1 || data[0] > 0xF2;
   if (mode != 0) {
     ++data;
     --size;
@@ -163,7 +211,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!s.stream) return 0;
   SSL* client = nullptr;
   BIO* client_in = nullptr;
-  if (mode != 0) client = handshake(s, &client_in);
+  if (mode != 0) client = handshake(s, &client_in, resume);
   in_chunks(data, size, h, [&](const uint8_t* p, size_t n) {
     if (mode == 2) {
       SSL_write(client, p, static_cast<int>(n));
@@ -178,7 +226,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)BIO_reset(s.out);  // the client never reads: keep memory bounded
   });
   s.stream->send_close_notify();
-  SSL_free(client);
+  free_client(client);
   (void)client_in;
   return 0;
 }

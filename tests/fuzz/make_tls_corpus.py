@@ -5,7 +5,7 @@ Real ClientHellos are captured from `openssl s_client` (TLS 1.3, 1.2, 1.1, with 
 SNI, a session to resume, other groups) and from Python's ssl module on a loopback
 listener that records the first bytes a client sends and then closes. Each hello also
 gets truncated and corrupted variants, and a few seeds drive the fuzzer's modes 1 and 2
-(records and plaintext after a real handshake; see fuzz_tls.cpp).
+(records and plaintext after a real handshake, resumed or full; see fuzz_tls.cpp).
 
     /usr/bin/python3 tests/fuzz/make_tls_corpus.py [DIR]
 """
@@ -115,14 +115,20 @@ def main():
         longer[3:5] = (0xFFFF).to_bytes(2, "big")  # a record length past the data
         write(name + "-long-length", bytes(longer))
         n += 5
-    # Modes 1 and 2 (the first byte % 3): after a real handshake.
-    write("mode1-garbage-app-record", b"\x01\x17\x03\x03\x00\x20" + bytes(range(32)))
-    write("mode1-alert", b"\x01\x15\x03\x03\x00\x02\x02\x28")
-    write("mode1-bad-type", b"\x01\xff\x03\x03\x00\x04abcd")
-    write("mode2-http-request",
-          b"\x02GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n" + b"\x81\x85" + b"x" * 9)
-    write("mode2-many-small", b"\x02" + b"".join(bytes([i]) * 7 for i in range(200)))
-    print(f"wrote {n + 5} seeds into {OUT}; sha256 of the set "
+    # Modes 1 and 2 (the first byte % 3): after a real handshake, resumed (any first byte but
+    # 0xF1, 0xF2) or full (0xF1, 0xF2: the same modes with a certificate and signature).
+    modes = {
+        "mode1-garbage-app-record": b"\x01\x17\x03\x03\x00\x20" + bytes(range(32)),
+        "mode1-alert": b"\x01\x15\x03\x03\x00\x02\x02\x28",
+        "mode1-bad-type": b"\x01\xff\x03\x03\x00\x04abcd",
+        "mode2-http-request":
+            b"\x02GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n" + b"\x81\x85" + b"x" * 9,
+        "mode2-many-small": b"\x02" + b"".join(bytes([i]) * 7 for i in range(200)),
+    }
+    for name, data in modes.items():
+        write(name, data)
+        write(name + "-full", bytes([0xF0 + data[0]]) + data[1:])
+    print(f"wrote {n + 2 * len(modes)} seeds into {OUT}; sha256 of the set "
           f"{hashlib.sha256(b''.join(sorted(open(os.path.join(OUT, f), 'rb').read() for f in os.listdir(OUT)))).hexdigest()[:16]}")
 
 
