@@ -93,6 +93,13 @@ REQUESTS = {
     "many-headers": head(["GET / HTTP/1.1", "Host: h"] + ["X-%d: v" % i for i in range(110)]),
     "te-http10": head(["POST / HTTP/1.0", "Transfer-Encoding: chunked"]),
     "upgrade-with-body": CHROME[:-2] + b"Content-Length: 6\r\n\r\n\x81\x80\x00\x00\x00\x00",
+    # RFC 9112 §3.2.2: absolute-form targets, their authority standing for Host
+    "absolute-form": head(["GET http://localhost:9001/chat?room=1 HTTP/1.1", "Host: rebind.example",
+                           "Upgrade: websocket", "Connection: Upgrade"]),
+    "absolute-form-no-path": head(["GET ws://127.0.0.1:80 HTTP/1.1", "Host: a"]),
+    # Regression (tests/unit/test_http_parser.cpp): the long run found that a '#' after the
+    # host became the path; it is refused now.
+    "regress-absolute-form-fragment": b"E t://H# HTTP/1.1\r\nHost:\r\n\r\n",
 }
 
 

@@ -136,6 +136,9 @@ const std::vector<Row> kRows = {
      400, "invalid authority"},
     {"absolute-form with a fragment after the host", "GET http://a#/x HTTP/1.1\r\nHost: a\r\n\r\n",
      S::kError, 400, "invalid authority"},
+    // The http_parser fuzzer's find, minimized (corpus: regress-absolute-form-fragment).
+    {"fuzz: a '#' right after the host", "E t://H# HTTP/1.1\r\nHost:\r\n\r\n", S::kError, 400,
+     "invalid authority"},
     {"absolute-form still needs Host in HTTP/1.1", "GET http://a/ HTTP/1.1\r\n\r\n", S::kError, 400,
      "without Host"},
     {"Chrome upgrade", kChrome, S::kDone},
