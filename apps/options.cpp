@@ -100,7 +100,8 @@ const char* usage_text() {
          "  --message-timeout S   a started frame or message must be complete within S\n"
          "                        seconds, or close 1008 (default 60; 0: no limit)\n"
          "  --message-memory-budget N  bytes all connections together may hold in\n"
-         "                        unfinished messages (default 128M; 0: no bound); past it\n"
+         "                        unfinished messages (default 128M, or --max-message-size\n"
+         "                        if larger; 0: no bound); past it\n"
          "                        the largest holders are closed 1013 (try again later)\n"
          "tls:\n"
          "  --tls-cert FILE       PEM certificate chain (leaf first): serve wss:// and https://\n"
@@ -244,6 +245,7 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
            out->max_frame_size <= (4ull << 30) - 2;
     } else if (flag == "--message-memory-budget") {
       ok = parse_size(value, &out->message_memory_budget);
+      out->message_memory_budget_given = true;
     } else if (flag == "--max-inflated-size") {
       ok = parse_size(value, &out->max_inflated_size) && out->max_inflated_size > 0;
     } else if (flag == "--max-send-queue") {
@@ -282,8 +284,12 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
   }
   if (out->message_memory_budget != 0 && out->message_memory_budget < out->max_message_size) {
     // Else one message within the limits could never be received: refused 1013 every time.
-    *error = "--message-memory-budget must be at least --max-message-size (or 0)";
-    return ParseOutcome::kError;
+    // A raised --max-message-size alone raises the default budget with it.
+    if (out->message_memory_budget_given) {
+      *error = "--message-memory-budget must be at least --max-message-size (or 0)";
+      return ParseOutcome::kError;
+    }
+    out->message_memory_budget = out->max_message_size;
   }
   if (!out->exec_token.empty() && out->exec_argv.empty()) {
     *error = "--exec-token without --exec";

@@ -57,6 +57,7 @@ struct Options {
   // --max-message-size (plus frame headers) when that is larger, so one echo always fits.
   uint64_t max_send_queue = 64ull << 20;
   bool max_send_queue_given = false;
+  bool message_memory_budget_given = false;  // else it grows to --max-message-size if larger
   // Demo routes (apps/chat, push, exec).
   int64_t push_interval_ms = 3'000;
   std::string exec_command;            // --exec as given; empty: no /exec route

@@ -71,6 +71,7 @@ BAD = [
     (["--message-memory-budget", "lots"], "--message-memory-budget"),
     (["--max-frame-size", "4G"], "--max-frame-size"),  # above ws::kMaxFrameSize
     (["--message-memory-budget", "32M"], "at least --max-message-size"),  # default 64M
+    (["--max-message-size", "1G", "--message-memory-budget", "512M"], "at least"),
     (["--message-memory-budget", "8M", "--max-message-size", "16M"], "at least"),
 ]
 for args, needle in BAD:

@@ -637,12 +637,13 @@ TEST_CASE("wsedge defaults: every limit and timeout is on, at the value the READ
   CHECK(o.idle_timeout_ms == 0);            // ... and 2x that (60 s) of silence: 1001
   CHECK(o.close_grace_ms == 2'000);
   CHECK(o.tls_handshake_timeout_ms == 10'000);
-  CHECK(o.max_message_size == (64u << 20));  // 1009
-  CHECK(o.max_head_size == 8192);            // 431
-  CHECK(o.max_headers == 100);               // 431
-  CHECK(o.high_water == (4u << 20));         // backpressure
-  CHECK(o.max_send_queue == (64u << 20));    // dropped
-  CHECK(o.max_connections == 0);             // derived: the fd limit minus 64
+  CHECK(o.max_message_size == (64u << 20));        // 1009
+  CHECK(o.message_memory_budget == (128u << 20));  // 1013 to the largest holders
+  CHECK(o.max_head_size == 8192);                  // 431
+  CHECK(o.max_headers == 100);                     // 431
+  CHECK(o.high_water == (4u << 20));               // backpressure
+  CHECK(o.max_send_queue == (64u << 20));          // dropped
+  CHECK(o.max_connections == 0);                   // derived: the fd limit minus 64
   // The idle timeout the session derives from them (ws/session.cpp): on.
   ws::SessionOptions session;
   session.ping_interval_ms = o.ping_interval_ms;
@@ -655,4 +656,36 @@ TEST_CASE("wsedge defaults: every limit and timeout is on, at the value the READ
   http::Request request;
   s.open(request);
   CHECK(t.timer_ms == 30'000);  // the first ping is due
+}
+
+TEST_CASE("--message-memory-budget: at least --max-message-size; raised with it unless given") {
+  auto parse = [](std::vector<std::string> args, app::Options* o, std::string* error) {
+    std::vector<char*> argv;
+    static char name[] = "wsedge";
+    argv.push_back(name);
+    for (std::string& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    return app::parse_options(static_cast<int>(argv.size() - 1), argv.data(), o, error);
+  };
+  {
+    app::Options o;
+    std::string error;
+    REQUIRE(parse({"--max-message-size", "256M"}, &o, &error) == app::ParseOutcome::kRun);
+    CHECK(o.message_memory_budget == (256u << 20));  // one such message must fit
+  }
+  {
+    app::Options o;
+    std::string error;
+    CHECK(parse({"--max-message-size", "256M", "--message-memory-budget", "200M"}, &o, &error) ==
+          app::ParseOutcome::kError);
+    CHECK(error.find("at least --max-message-size") != std::string::npos);
+  }
+  {
+    app::Options o;
+    std::string error;
+    REQUIRE(parse({"--message-memory-budget", "0", "--max-message-size", "1G"}, &o, &error) ==
+            app::ParseOutcome::kRun);
+    CHECK(o.message_memory_budget == 0);  // off stays off
+  }
 }
