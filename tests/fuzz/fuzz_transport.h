@@ -89,6 +89,7 @@ class FuzzTransport final : public Transport {
   void switch_protocol(std::unique_ptr<Protocol> next) override {
     retired_ = std::move(protocol);
     protocol = std::move(next);
+    timer_ms = -1;  // as net::Connection (and FakeTransport): the old deadline is void
     protocol->on_start(*this);
   }
   std::string_view peer_address() const override { return "fuzz:0"; }
