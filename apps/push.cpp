@@ -93,7 +93,7 @@ std::string PushHandler::snapshot(const Client& c) const {
                 static_cast<long long>(interval_ms_), static_cast<unsigned long long>(c.skipped),
                 static_cast<unsigned long long>(st.connections_open),
                 static_cast<unsigned long long>(st.connections_accepted),
-                static_cast<unsigned long long>(st.websockets_open),
+                static_cast<unsigned long long>(st.messages.websockets_open),
                 static_cast<unsigned long long>(st.messages.messages_in),
                 static_cast<unsigned long long>(st.messages.messages_out),
                 static_cast<unsigned long long>(st.messages.bytes_in),

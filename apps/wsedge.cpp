@@ -100,8 +100,8 @@ void add_routes(wsedge::ws::Server& server, wsedge::net::Reactor& reactor,
   chat_route.path = "/chat";
   chat_route.handler = &routes.chat;
   chat_route.subprotocols = {app::ChatHandler::kLineProtocol, app::ChatHandler::kJsonProtocol};
-  chat_route.require_subprotocol = true;  // 1008 "no supported subprotocol offered"
   chat_route.session = session_options(opts);
+  chat_route.session.require_subprotocol = true;  // 1008 "no supported subprotocol offered"
   chat_route.session.max_message_size =
       std::min<uint64_t>(opts.max_message_size, app::ChatHandler::kMaxMessageSize);
   server.add_route(chat_route);

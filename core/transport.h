@@ -3,7 +3,8 @@
 // A Transport is one connection's byte stream (net::Connection over TCP today; TLS or a
 // test double tomorrow). A Protocol is what speaks over it: HTTP first, then — after the
 // upgrade — a WebSocket session. The protocol never sees a socket, so ws/ and http/ are
-// testable with an in-memory Transport, and the hijack is one call: switch_protocol().
+// testable with an in-memory Transport. The hijack is a return value: on_data hands back
+// the protocol that takes over, and the transport switches once the callback returned.
 // Single-threaded: every call happens on the connection's loop thread.
 #pragma once
 
@@ -12,10 +13,28 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <utility>
 
 namespace wsedge {
 
 class Transport;
+class Protocol;
+
+// What Protocol::on_data did with its input: how many bytes it consumed from the front,
+// and, when it hands the connection over (the HTTP -> WebSocket hijack), the protocol that
+// takes over. The transport then destroys the old protocol (its callback has returned),
+// calls next->on_start() and gives it the bytes behind `bytes` at once, so nothing that
+// arrived right behind the request head is lost. Converts from a byte count, the common
+// answer.
+struct Consumed {
+  // cppcheck-suppress noExplicitConstructor
+  Consumed(size_t n = 0) : bytes(n) {}  // NOLINT(google-explicit-constructor): by design
+  Consumed(size_t n, std::unique_ptr<Protocol> next_protocol)
+      : bytes(n), next(std::move(next_protocol)) {}
+
+  size_t bytes;
+  std::unique_ptr<Protocol> next;  // null: the protocol goes on
+};
 
 class Protocol {
  public:
@@ -28,7 +47,8 @@ class Protocol {
   // bytes: contiguous and writable (the WebSocket layer unmasks in place). Returns how many
   // bytes were consumed from the front; the rest comes back first on the next call, so a
   // protocol that needs more bytes simply consumes less (and may call Transport::expect).
-  virtual size_t on_data(Transport& t, std::span<uint8_t> data) = 0;
+  // A protocol that hands over returns the next one too (Consumed::next).
+  virtual Consumed on_data(Transport& t, std::span<uint8_t> data) = 0;
   // The output queue fell back below the low-water mark after having passed the high one.
   virtual void on_drain(Transport& /*t*/) {}
   // The timer armed with Transport::arm_timer fired.
@@ -36,6 +56,14 @@ class Protocol {
   // The connection is gone (peer EOF/reset, abort(), or close() completed). Last call:
   // no sends after it. The protocol is destroyed right after it returns.
   virtual void on_disconnect(Transport& t) = 0;
+  // Work for this connection ran out of memory (std::bad_alloc): the last words, if the
+  // protocol has any — a WebSocket close 1011, an HTTP 503 — sent from constants, since
+  // nothing can be allocated. The state may be half-updated: send, do not parse. The
+  // transport closes once they are out, and gives the protocol no more input.
+  virtual void on_out_of_memory(Transport& /*t*/) {}
+  // The server is stopping: end the conversation politely (a WebSocket starts its close
+  // handshake with 1001, RFC 6455 §7.4.1). The default closes the transport.
+  virtual void on_shutdown(Transport& t);
 };
 
 class Transport {
@@ -73,15 +101,15 @@ class Transport {
   // Immediate close: queued output is dropped.
   virtual void abort() = 0;
   virtual bool closing() const = 0;
-  // Hands the connection to another protocol (the HTTP → WebSocket hijack). The current
-  // protocol is destroyed after its callback returns; bytes it did not consume go to
-  // `next` at once, so nothing that arrived right behind the request head is lost.
-  virtual void switch_protocol(std::unique_ptr<Protocol> next) = 0;
   // "ip:port" of the peer, for logs.
   virtual std::string_view peer_address() const = 0;
 
  protected:
   ~Transport() = default;
 };
+
+inline void Protocol::on_shutdown(Transport& t) {
+  t.close();
+}
 
 }  // namespace wsedge

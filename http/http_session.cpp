@@ -46,7 +46,7 @@ bool HttpSession::worth_parsing(std::span<const uint8_t> data) const {
   }
 }
 
-size_t HttpSession::on_data(Transport& t, std::span<uint8_t> data) {
+Consumed HttpSession::on_data(Transport& t, std::span<uint8_t> data) {
   if (!head_started_) {
     head_started_ = true;
     if (keepalive_wait_) t.arm_timer(options_.head_timeout_ms);
@@ -72,7 +72,15 @@ size_t HttpSession::on_data(Transport& t, std::span<uint8_t> data) {
       return data.size();
     }
     size_t head_end = pos + r.consumed;
-    if (!answer(t, request)) return head_end;  // an upgrade hands the rest to the session
+    if (!host_admitted(t, request)) return head_end;
+    if (request.header_has_token("upgrade", "websocket")) {
+      // The head timer is ours; the protocol that takes over arms its own.
+      t.disarm_timer();
+      // Null when refused (answered, closing). Else the rest of `data` is the new
+      // protocol's: bytes a client sent right behind its head are the first frames.
+      return {head_end, upgrades_.on_upgrade(t, request)};
+    }
+    if (!answer(t, request)) return head_end;
     pos = head_end;
     head_started_ = pos < data.size();
     keepalive_wait_ = !head_started_;
@@ -81,7 +89,7 @@ size_t HttpSession::on_data(Transport& t, std::span<uint8_t> data) {
   return pos;
 }
 
-bool HttpSession::answer(Transport& t, const Request& request) {
+bool HttpSession::host_admitted(Transport& t, const Request& request) {
   // Checked before any route runs: a rebound name must reach neither a WebSocket route
   // nor a file (http/host_policy.h).
   // request.host(): an absolute-form target's authority wins over Host (RFC 9112 §3.2.2),
@@ -93,10 +101,10 @@ bool HttpSession::answer(Transport& t, const Request& request) {
     reply_error(t, 421, "this server does not answer for that Host (see --allow-host)");
     return false;
   }
-  if (request.header_has_token("upgrade", "websocket")) {
-    upgrades_.on_upgrade(t, request);
-    return false;
-  }
+  return true;
+}
+
+bool HttpSession::answer(Transport& t, const Request& request) {
   if (request.has_body()) {
     // No route of ours takes a body, and skipping one we never read is not worth it.
     reply_error(t, 413, "request bodies are not accepted");
@@ -125,7 +133,7 @@ void HttpSession::reply_error(Transport& t, int status, std::string_view reason)
   t.close();
 }
 
-void HttpSession::refuse_out_of_memory(Transport& t) {
+void HttpSession::on_out_of_memory(Transport& t) {
   static constexpr std::string_view k503 =
       "HTTP/1.1 503 Service Unavailable\r\n"
       "Content-Type: text/plain; charset=utf-8\r\n"
@@ -135,7 +143,6 @@ void HttpSession::refuse_out_of_memory(Transport& t) {
       "\r\n"
       "out of memory\n";
   t.send({reinterpret_cast<const uint8_t*>(k503.data()), k503.size()});
-  t.close();
 }
 
 void HttpSession::on_timer(Transport& t) {

@@ -27,9 +27,11 @@ class StaticFiles;
 
 class UpgradeHandler {
  public:
-  // A complete request whose Upgrade header asks for websocket. Either answer with an
-  // error and close, or write the 101 and call t.switch_protocol().
-  virtual void on_upgrade(Transport& t, const Request& request) = 0;
+  // A complete request whose Upgrade header asks for websocket (its Host admitted). Either
+  // answer with an error, close and return null, or send the 101 and return the protocol
+  // that takes the connection over: the transport switches to it once the HttpSession's
+  // callback returned, and hands it the bytes behind the request head.
+  virtual std::unique_ptr<Protocol> on_upgrade(Transport& t, const Request& request) = 0;
 
  protected:
   ~UpgradeHandler() = default;
@@ -48,15 +50,18 @@ class HttpSession final : public Protocol {
   HttpSession(const HttpOptions& options, const StaticFiles* files, UpgradeHandler& upgrades);
 
   void on_start(Transport& t) override;
-  size_t on_data(Transport& t, std::span<uint8_t> data) override;
+  Consumed on_data(Transport& t, std::span<uint8_t> data) override;
   void on_timer(Transport& t) override;
   void on_disconnect(Transport& /*t*/) override {}
   // The server ran out of memory serving this connection: a 503 from a constant (nothing
-  // to allocate), then close. RFC 9110 §15.6.4: the condition is temporary.
-  static void refuse_out_of_memory(Transport& t);
+  // to allocate). RFC 9110 §15.6.4: the condition is temporary.
+  void on_out_of_memory(Transport& t) override;
 
  private:
-  // Returns false when the connection is finished (closed, or upgraded).
+  // The HostPolicy's verdict on the request's authority; false: 421 sent, closing.
+  bool host_admitted(Transport& t, const Request& request);
+  // A plain (non-upgrade) request: a file, 404, 405 or 413. False when that closed the
+  // connection.
   bool answer(Transport& t, const Request& request);
   void reply_error(Transport& t, int status, std::string_view reason);
   // Whether the bytes of `data` behind its scanned_ prefix could change the verdict.

@@ -92,7 +92,6 @@ void Connection::on_io(uint32_t events) {
     // of a cork here was never flushed and belongs to this connection alone.
     if (ctx_.corked == this) ctx_.corked = nullptr;
     ctx_.cork.clear();
-    ctx_.retired.reset();
     out_of_memory();
   }
 }
@@ -186,12 +185,16 @@ void Connection::dispatch(std::span<uint8_t> data, bool from_tail) {
   ctx_.corked = this;
   size_t consumed = 0;
   try {
-    Protocol* p = protocol_.get();
-    consumed = p->on_data(*this, data);
-    // After a hijack, the bytes behind the request head belong to the new protocol.
-    while (protocol_.get() != p && consumed < data.size() && state_ == State::kOpen) {
-      p = protocol_.get();
-      consumed += p->on_data(*this, data.subspan(consumed));
+    Consumed r = protocol_->on_data(*this, data);
+    consumed = r.bytes;
+    // The hijack: the old protocol's callback has returned, so it goes now, and the bytes
+    // behind the request head belong to the new one.
+    while (r.next != nullptr) {
+      protocol_ = std::move(r.next);
+      protocol_->on_start(*this);
+      if (consumed == data.size() || state_ != State::kOpen) break;
+      r = protocol_->on_data(*this, data.subspan(consumed));
+      consumed += r.bytes;
     }
   } catch (const std::bad_alloc&) {
     // Still corked: the last words leave after the answers the protocol gave before it
@@ -201,7 +204,6 @@ void Connection::dispatch(std::span<uint8_t> data, bool from_tail) {
   }
   ctx_.corked = nullptr;
   flush_cork();
-  ctx_.retired.reset();
   if (state_ != State::kOpen) {
     // Closing: no more input is parsed, so a partial frame or head kept for later (up to
     // a whole frame's worth) is freed now, not when the linger ends.
@@ -322,7 +324,7 @@ void Connection::out_of_memory() {
     return;
   }
   try {
-    ctx_.owner.on_out_of_memory(*this);
+    protocol_->on_out_of_memory(*this);
     close();  // the last words go out, then the half-close; input is no longer parsed
   } catch (const std::bad_alloc&) {
     finish();  // not even that fits (the words, the linger timer): drop
@@ -544,13 +546,6 @@ void Connection::on_timer_fired(Timer* t) {
   } catch (const std::bad_alloc&) {
     self->out_of_memory();
   }
-}
-
-void Connection::switch_protocol(std::unique_ptr<Protocol> next_protocol) {
-  ctx_.retired = std::move(protocol_);
-  protocol_ = std::move(next_protocol);
-  disarm_timer();  // the old protocol's timer meant something else
-  protocol_->on_start(*this);
 }
 
 }  // namespace wsedge::net

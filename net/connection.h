@@ -11,7 +11,8 @@
 // too (max_send_queue), for a producer that ignores backpressure: a send that would pass
 // it drops the connection at once and frees the queue.
 // Out of memory: std::bad_alloc thrown by the protocol's callbacks or the connection's own
-// buffers never leaves the connection — the owner is asked for last words and the
+// buffers never leaves the connection — the protocol is asked for last words
+// (Protocol::on_out_of_memory; if that throws too, the connection is dropped) and the
 // connection closes (or, if output could not be queued, is dropped); the loop goes on.
 // Over TLS (use_tls) the same paths run through a TlsStream: the handshake completes before
 // the protocol starts, and every read and write goes through SSL instead of the syscall —
@@ -38,12 +39,6 @@ class ConnectionOwner {
   // The connection is finished (fd closed, protocol told). Called at the end of the loop
   // iteration, so the owner may delete it right here.
   virtual void on_connection_closed(Connection* c) = 0;
-  // Work for this connection (its protocol's callback, or the connection's own buffers)
-  // threw std::bad_alloc. The owner may send the protocol's last words — a WebSocket close
-  // 1011, an HTTP 503 — which go out after what the connection sent before; the protocol
-  // gets no more input, and the connection closes once they are out. The protocol's state
-  // may be half-updated: send, do not parse. If this throws too, the connection is dropped.
-  virtual void on_out_of_memory(Connection& /*c*/) {}
 
  protected:
   ~ConnectionOwner() = default;
@@ -79,10 +74,9 @@ struct ConnectionContext {
   ConnectionOptions options;
   std::unique_ptr<uint8_t[]> recv;
   size_t recv_size;
-  Buffer cork;                        // sends of the connection inside on_data
-  Buffer tls_join;                    // TLS: an uncorked send's two spans, made one record
-  Connection* corked = nullptr;       // whose sends `cork` is collecting
-  std::unique_ptr<Protocol> retired;  // the pre-hijack protocol, freed after its callback
+  Buffer cork;                   // sends of the connection inside on_data
+  Buffer tls_join;               // TLS: an uncorked send's two spans, made one record
+  Connection* corked = nullptr;  // whose sends `cork` is collecting
   // Told when a connection frees a large buffer or the cork kept a large capacity, so the
   // owner can give the memory back to the system once large messages stop. May be null.
   MemoryReturn* memory_return = nullptr;
@@ -125,7 +119,6 @@ class Connection final : public IoHandler, public Transport {
   void close_peer_finished() override;
   void abort() override;
   bool closing() const override { return state_ != State::kOpen; }
-  void switch_protocol(std::unique_ptr<Protocol> next_protocol) override;
   std::string_view peer_address() const override;
 
  private:

@@ -135,19 +135,10 @@ void Server::on_accept(int fd, bool tls) {
   ++stats_.connections_open;
 }
 
-void Server::on_out_of_memory(net::Connection& c) {
-  if (auto* s = dynamic_cast<Session*>(c.protocol())) {
-    s->close(close_code::kInternalError, "out of memory");  // RFC 6455 §7.4.1: 1011
-  } else {
-    http::HttpSession::refuse_out_of_memory(c);
-  }
-}
-
 void Server::on_connection_closed(net::Connection* c) {
   if (c->prev != nullptr) c->prev->next = c->next;
   if (c->next != nullptr) c->next->prev = c->prev;
   if (connections_ == c) connections_ = c->next;
-  if (dynamic_cast<Session*>(c->protocol()) != nullptr) --stats_.websockets_open;
   --stats_.connections_open;
   delete c;
   maybe_finish_shutdown();
@@ -176,59 +167,46 @@ const Route* Server::find_route(std::string_view path) const {
   return fallback;
 }
 
-void Server::on_upgrade(Transport& t, const http::Request& request) {
+std::unique_ptr<Protocol> Server::on_upgrade(Transport& t, const http::Request& request) {
   thread_local Buffer out;
   out.clear();
-  const Route* route = find_route(request.path);
-  if (route == nullptr) {
+  auto refuse = [&](auto write) -> std::unique_ptr<Protocol> {
     ++stats_.handshakes_refused;
-    http::write_error(out, 404, "no WebSocket route at this path", true);
+    write();
     t.send(out.view());
     t.close();
-    return;
+    return nullptr;
+  };
+  const Route* route = find_route(request.path);
+  if (route == nullptr) {
+    return refuse([&] { http::write_error(out, 404, "no WebSocket route at this path", true); });
   }
   if (route->authorize) {
     if (int status = route->authorize(request); status != 0) {
-      ++stats_.handshakes_refused;
-      http::write_error(out, status, status == 401 ? "authorization required" : "forbidden", true);
-      t.send(out.view());
-      t.close();
-      return;
+      return refuse([&] {
+        http::write_error(out, status, status == 401 ? "authorization required" : "forbidden",
+                          true);
+      });
     }
   }
   HandshakeOptions hs{route->subprotocols, options_.allowed_origins};
   HandshakeResult result = check_handshake(request, hs);
   if (!result.ok) {
-    ++stats_.handshakes_refused;
     WSEDGE_LOG(kInfo, "handshake from %.*s refused: %d %s",
                static_cast<int>(t.peer_address().size()), t.peer_address().data(),
                result.http_status, result.reason);
-    write_handshake_error(out, result);
-    t.send(out.view());
-    t.close();
-    return;
+    return refuse([&] { write_handshake_error(out, result); });
   }
   NegotiationResult deflate;
   if (route->deflate.enabled) deflate = negotiate_extensions(request, route->deflate);
   write_handshake_response(out, result, deflate.header());
-  // The chosen name must outlive the request buffer: point at the route's own copy.
-  const std::string* chosen = nullptr;
-  for (const std::string& p : route->subprotocols) {
-    if (!result.subprotocol.empty() && p == result.subprotocol) chosen = &p;
-  }
-  // Allocated before the 101 goes out: running out of memory after it would leave only a
-  // 503 to answer with, which after a 101 is garbage on the wire.
-  auto session = std::make_unique<Session>(t, *route->handler, route->session, chosen);
-  Session* s = session.get();
-  if (deflate.accepted()) s->enable_deflate(deflate.config, route->deflate);
-  t.send(out.view());
-  t.switch_protocol(std::move(session));
-  ++stats_.websockets_open;
-  if (route->require_subprotocol && chosen == nullptr) {
-    s->close(close_code::kPolicyViolation, "no supported subprotocol offered");
-    return;
-  }
-  s->open(request);
+  // result.subprotocol views the route's own string (HandshakeOptions::subprotocols).
+  Opening opening{.request = request,
+                  .response = out.view(),
+                  .subprotocol = result.subprotocol,
+                  .deflate = deflate.accepted() ? &deflate.config : nullptr,
+                  .deflate_policy = &route->deflate};
+  return std::make_unique<Session>(t, *route->handler, route->session, opening);
 }
 
 void Server::shutdown(std::function<void()> done) {
@@ -237,13 +215,8 @@ void Server::shutdown(std::function<void()> done) {
   tls_listener_.close();
   WSEDGE_LOG(kInfo, "shutting down: closing %llu connections",
              static_cast<unsigned long long>(stats_.connections_open));
-  for (net::Connection* c = connections_; c != nullptr; c = c->next) {
-    if (auto* s = dynamic_cast<Session*>(c->protocol())) {
-      s->close(close_code::kGoingAway, "server shutting down");
-    } else {
-      c->close();
-    }
-  }
+  for (net::Connection* c = connections_; c != nullptr; c = c->next)
+    c->protocol()->on_shutdown(*c);
   loop_.arm_after(shutdown_timer_, options_.shutdown_grace_ms);
   maybe_finish_shutdown();
 }

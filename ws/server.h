@@ -32,8 +32,7 @@ struct Route {
   Handler* handler = nullptr;
   // Subprotocols the route speaks, most preferred first (RFC 6455 §4.2.2 /subprotocol/).
   std::vector<std::string> subprotocols;
-  // Refuse clients that offer none of them (instead of opening without a subprotocol).
-  bool require_subprotocol = false;
+  // (SessionOptions::require_subprotocol refuses clients that offer none of them.)
   // Runs before the handshake: 0 lets it proceed; an HTTP status (401, 403) refuses it
   // with that status. Empty: everyone may connect.
   std::function<int(const http::Request&)> authorize;
@@ -68,7 +67,6 @@ struct ServerOptions {
 struct ServerStats {
   uint64_t connections_accepted = 0;
   uint64_t connections_open = 0;
-  uint64_t websockets_open = 0;
   uint64_t handshakes_refused = 0;
   MessageCounters messages;
 };
@@ -107,8 +105,7 @@ class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
 
   void on_accept(int fd, bool tls);
   void on_connection_closed(net::Connection* c) override;
-  void on_out_of_memory(net::Connection& c) override;  // 1011 to a WebSocket, 503 to HTTP
-  void on_upgrade(Transport& t, const http::Request& request) override;
+  std::unique_ptr<Protocol> on_upgrade(Transport& t, const http::Request& request) override;
   const Route* find_route(std::string_view path) const;
   static NegotiationResult negotiate_extensions(const http::Request& request,
                                                 const DeflateServerPolicy& policy);

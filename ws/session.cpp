@@ -1,6 +1,7 @@
 #include "ws/session.h"
 
 #include <algorithm>
+#include <new>
 
 #include "core/log.h"
 #include "ws/close_code.h"
@@ -18,26 +19,48 @@ std::span<const uint8_t> bytes(std::string_view s) {
 }  // namespace
 
 Session::Session(Transport& transport, Handler& handler, const SessionOptions& options,
-                 const std::string* subprotocol)
-    : transport_(transport), handler_(handler), options_(options), subprotocol_(subprotocol) {}
+                 const Opening& opening)
+    : transport_(transport),
+      handler_(handler),
+      options_(options),
+      subprotocol_(opening.subprotocol.empty() ? "" : opening.subprotocol.data()) {
+  if (opening.deflate != nullptr) {
+    const DeflateConfig& config = *opening.deflate;
+    const DeflateServerPolicy& policy = *opening.deflate_policy;
+    compression_.reset(new Compression{MessageDeflater(deflater_options(config, policy)),
+                                       MessageInflater(inflater_options(config)), Buffer(),
+                                       policy.min_size});
+  }
+  transport_.send(opening.response);
+  if (options_.counters != nullptr) ++options_.counters->websockets_open;
+  last_rx_ms_ = transport_.now_ms();
+  if (options_.require_subprotocol && opening.subprotocol.empty()) {
+    close(close_code::kPolicyViolation, "no supported subprotocol offered");
+    return;
+  }
+  schedule_keepalive();
+  try {
+    handler_.on_open(*this, opening.request);
+  } catch (const std::bad_alloc&) {
+    // After the 101 an HTTP 503 would be garbage on the wire: the WebSocket's last words.
+    close(close_code::kInternalError, "out of memory");
+  }
+}
 
 Session::~Session() {
+  if (options_.counters != nullptr) --options_.counters->websockets_open;
   if (options_.memory_budget != nullptr) options_.memory_budget->release_all(budget_hold_);
 }
 
-void Session::enable_deflate(const DeflateConfig& config, const DeflateServerPolicy& policy) {
-  compression_.reset(new Compression{MessageDeflater(deflater_options(config, policy)),
-                                     MessageInflater(inflater_options(config)), Buffer(),
-                                     policy.min_size});
+void Session::on_out_of_memory(Transport& /*t*/) {
+  close(close_code::kInternalError, "out of memory");
 }
 
-void Session::open(const http::Request& request) {
-  last_rx_ms_ = transport_.now_ms();
-  schedule_keepalive();
-  handler_.on_open(*this, request);
+void Session::on_shutdown(Transport& /*t*/) {
+  close(close_code::kGoingAway, "server shutting down");
 }
 
-size_t Session::on_data(Transport& t, std::span<uint8_t> data) {
+Consumed Session::on_data(Transport& t, std::span<uint8_t> data) {
   last_rx_ms_ = t.now_ms();
   keepalive_ping_sent_ = false;  // the peer spoke: the next silence earns a new ping
   size_t pos = 0;

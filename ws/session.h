@@ -36,6 +36,7 @@ enum class MessageType : uint8_t { kText, kBinary };
 
 // Traffic totals, shared by the sessions of one server (one loop thread: plain counters).
 struct MessageCounters {
+  uint64_t websockets_open = 0;  // sessions alive: their 101 sent, not yet destroyed
   uint64_t messages_in = 0;
   uint64_t messages_out = 0;
   uint64_t bytes_in = 0;            // message payload bytes, not frame overhead
@@ -76,6 +77,24 @@ struct SessionOptions {
   // Told when a session frees a large message buffer or builds a large compressed message,
   // so the server gives the memory back to the system once large messages stop. May be null.
   MemoryReturn* memory_return = nullptr;
+  // A client that offers none of the route's subprotocols gets the 101 and then close 1008
+  // (no on_open), instead of a WebSocket without a subprotocol.
+  bool require_subprotocol = false;
+};
+
+// How one WebSocket opened: what the client asked and what the handshake agreed
+// (RFC 6455 §4.2.2, RFC 7692 §7). Read by the Session's constructor only, except where
+// a field says it must outlive the session.
+struct Opening {
+  const http::Request& request;            // for Handler::on_open
+  std::span<const uint8_t> response = {};  // the 101, sent first (empty: none, as in tests)
+  // One of the route's subprotocols: a view of a NUL-terminated string (the route's
+  // std::string) that outlives the session. Empty: none agreed.
+  std::string_view subprotocol = {};
+  // permessage-deflate, when agreed: its parameters (read by the constructor) and the
+  // route's policy (must outlive the session). Null: not agreed.
+  const DeflateConfig* deflate = nullptr;
+  const DeflateServerPolicy* deflate_policy = nullptr;
 };
 
 class Session;
@@ -98,14 +117,16 @@ class Handler {
 
 class Session final : public Protocol {
  public:
-  // `options` and `subprotocol` (the route's own strings; null: none) must outlive it.
+  // Opens the WebSocket, whole: sends opening.response (the 101), starts the keep-alive
+  // clock and calls handler.on_open — or, when options.require_subprotocol and none was
+  // agreed, closes with 1008 instead. Everything the session needs is allocated before the
+  // 101 goes out (running out of memory then leaves an HTTP 503 to answer with); after it,
+  // an on_open that runs out of memory closes the WebSocket with 1011. `handler`,
+  // `options` and what `opening` says must outlive it do.
   Session(Transport& transport, Handler& handler, const SessionOptions& options,
-          const std::string* subprotocol = nullptr);
+          const Opening& opening);
   ~Session() override;  // gives back what it still has charged to the memory budget
 
-  // permessage-deflate was agreed in the handshake (RFC 7692): called before open().
-  // `policy` (the route's) must outlive the session.
-  void enable_deflate(const DeflateConfig& config, const DeflateServerPolicy& policy);
   bool deflate_enabled() const { return compression_ != nullptr; }
   // Bytes zlib holds for this session right now (0 until the first compressed message).
   size_t compression_memory() const;
@@ -117,8 +138,6 @@ class Session final : public Protocol {
   // output and the inflater's window. 0 between messages (small buffers kept for reuse
   // aside) and from the moment the session fails or closes.
   size_t message_memory() const;
-  // Called once by the server right after the 101 went out.
-  void open(const http::Request& request);
   // The loop thread's buffer that compressed messages are built in, kept between sends:
   // the server watches it (core/memory_return.h) so one large message does not pin it.
   static Buffer& compression_scratch();
@@ -138,18 +157,18 @@ class Session final : public Protocol {
   size_t buffered_amount() const { return transport_.buffered_amount(); }
   size_t high_water_mark() const { return transport_.high_water_mark(); }
   bool is_open() const { return state_ == State::kOpen; }
-  std::string_view subprotocol() const {
-    return subprotocol_ != nullptr ? std::string_view(*subprotocol_) : std::string_view();
-  }
+  std::string_view subprotocol() const { return subprotocol_; }
   std::string_view peer_address() const { return transport_.peer_address(); }
   // For the application's per-connection state; never touched by wsedge.
   void* user_data = nullptr;
 
   // --- Protocol -----------------------------------------------------------------------
-  size_t on_data(Transport& t, std::span<uint8_t> data) override;
+  Consumed on_data(Transport& t, std::span<uint8_t> data) override;
   void on_drain(Transport& t) override;
   void on_timer(Transport& t) override;
   void on_disconnect(Transport& t) override;
+  void on_out_of_memory(Transport& t) override;  // close 1011 (RFC 6455 §7.4.1)
+  void on_shutdown(Transport& t) override;       // close 1001 (RFC 6455 §7.4.1)
 
  private:
   enum class State : uint8_t { kOpen, kClosing, kClosed };
@@ -205,7 +224,9 @@ class Session final : public Protocol {
   Transport& transport_;
   Handler& handler_;
   const SessionOptions& options_;
-  const std::string* subprotocol_;
+  // The agreed subprotocol's bytes, NUL-terminated (Opening::subprotocol): a pointer, not
+  // a string_view, so a session stays 104 bytes; "" when none.
+  const char* subprotocol_;
   std::unique_ptr<Compression> compression_;  // null unless permessage-deflate was agreed
   std::unique_ptr<Buffer> fragments_;         // the fragmented message in progress, if any
   uint64_t message_size_ = 0;                 // payload bytes announced so far for that message

@@ -1,6 +1,6 @@
 // Fuzz target: ws::Session (ws/session.h) fed arbitrary client byte streams over an
-// in-memory transport (tests/fuzz/fuzz_transport.h: the fake transport's behaviour, without
-// its per-read copying), with and without permessage-deflate agreed.
+// in-memory transport (tests/support/fake_transport.h, sized for the whole stream so no read
+// moves the input), with and without permessage-deflate agreed.
 //
 // Input (libFuzzer's FuzzedDataProvider): the last bytes pick the session (deflate and its
 // parameters, the message limit, whether the application closes first) and up to eight chunk
@@ -27,7 +27,7 @@
 #include "core/buffer.h"
 #include "http/parser.h"
 #include "tests/fuzz/fuzz_check.h"
-#include "tests/fuzz/fuzz_transport.h"
+#include "tests/support/fake_transport.h"
 #include "ws/close_code.h"
 #include "ws/frame.h"
 #include "ws/session.h"
@@ -76,18 +76,18 @@ struct Run {
   uint16_t close_code = 0;
 };
 
-// The feeding loop is not instrumented for coverage (see fuzz_transport.h); the Session is.
-FUZZ_NO_COVERAGE Run run(const Setup& setup, std::span<const uint8_t> wire,
-                         std::span<const size_t> chunks) {
+// The feeding loop is not instrumented for coverage (see fake_transport.h); the Session is.
+FAKE_TRANSPORT_NO_COVERAGE Run run(const Setup& setup, std::span<const uint8_t> wire,
+                                   std::span<const size_t> chunks) {
   Echo app;
   app.app_closes = setup.app_closes;
-  fuzz::FuzzTransport t;
+  test::FakeTransport t;
   t.reserve(wire.size());
-  auto owned = std::make_unique<Session>(t, app, setup.options);
-  Session* s = owned.get();
-  t.protocol = std::move(owned);
-  if (setup.deflate) s->enable_deflate(setup.config, setup.policy);
-  s->open(http::Request{});
+  const http::Request request{};
+  t.protocol = std::make_unique<Session>(t, app, setup.options,
+                                         Opening{.request = request,
+                                                 .deflate = setup.deflate ? &setup.config : nullptr,
+                                                 .deflate_policy = &setup.policy});
   size_t pos = 0;
   for (size_t k = 0; pos < wire.size(); ++k) {
     const size_t n =

@@ -27,7 +27,7 @@ struct LineEcho final : Protocol {
   bool peer_finished = false;   // close with close_peer_finished() instead of close()
   size_t blob = 0;              // with close_after_first: this many bytes more before closing
   int drains = 0;
-  size_t on_data(Transport& t, std::span<uint8_t> data) override {
+  Consumed on_data(Transport& t, std::span<uint8_t> data) override {
     offered.push_back(data.size());
     if (close_silently) {
       t.close();

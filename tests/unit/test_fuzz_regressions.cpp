@@ -10,7 +10,7 @@
 
 #include "core/buffer.h"
 #include "http/parser.h"
-#include "tests/unit/fake_transport.h"
+#include "tests/support/fake_transport.h"
 #include "ws/deflate.h"
 #include "ws/frame.h"
 #include "ws/session.h"
@@ -68,14 +68,13 @@ Outcome run_session(const Bytes& wire, size_t chunk, int client_window_bits,
   SessionOptions options;
   options.max_message_size = max_message_size;
   test::FakeTransport t;
-  auto s = std::make_unique<Session>(t, app, options);
   DeflateConfig config;
   config.enabled = true;
   config.client_max_window_bits = client_window_bits;
   DeflateServerPolicy policy;
-  s->enable_deflate(config, policy);
-  s->open(http::Request{});
-  t.protocol = std::move(s);
+  const http::Request request{};
+  t.protocol = std::make_unique<Session>(
+      t, app, options, Opening{.request = request, .deflate = &config, .deflate_policy = &policy});
   t.feed(wire, chunk);
   return {t.sent, app.messages, t.closed};
 }

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "http/http_session.h"
-#include "tests/unit/fake_transport.h"
+#include "tests/support/fake_transport.h"
 
 using namespace wsedge;
 
@@ -18,25 +18,25 @@ struct Recorder final : Protocol {
   int* starts;
   Recorder(std::string* bytes, int* started) : got(bytes), starts(started) {}
   void on_start(Transport&) override { ++*starts; }
-  size_t on_data(Transport&, std::span<uint8_t> data) override {
+  Consumed on_data(Transport&, std::span<uint8_t> data) override {
     got->append(data.begin(), data.end());
     return data.size();
   }
   void on_disconnect(Transport&) override {}
 };
 
-// Switches to a Recorder on every upgrade, as ws::Server switches to a Session.
+// Hands over to a Recorder on every upgrade, as ws::Server hands over to a Session.
 struct Switcher final : http::UpgradeHandler {
   std::string after;  // what the next protocol received
   int starts = 0;
   int upgrades = 0;
   std::string path;
-  void on_upgrade(Transport& t, const http::Request& request) override {
+  std::unique_ptr<Protocol> on_upgrade(Transport& t, const http::Request& request) override {
     ++upgrades;
     path = std::string(request.path);
     const std::string_view k101 = "HTTP/1.1 101 Switching Protocols\r\n\r\n";
     t.send({reinterpret_cast<const uint8_t*>(k101.data()), k101.size()});
-    t.switch_protocol(std::make_unique<Recorder>(&after, &starts));
+    return std::make_unique<Recorder>(&after, &starts);
   }
 };
 

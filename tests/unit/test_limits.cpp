@@ -22,12 +22,12 @@
 
 #include "apps/options.h"
 #include "fail_alloc.h"
-#include "fake_transport.h"
 #include "http/http_session.h"
 #include "http/parser.h"
 #include "net/connection.h"
 #include "net/listener.h"
 #include "net/reactor.h"
+#include "tests/support/fake_transport.h"
 #include "ws/close_code.h"
 #include "ws/frame.h"
 #include "ws/server.h"
@@ -40,9 +40,10 @@ namespace {
 // No files, no upgrades: every complete GET is a 404, which is all these tests need.
 struct NoUpgrades final : http::UpgradeHandler {
   int upgrades = 0;
-  void on_upgrade(Transport& t, const http::Request&) override {
+  std::unique_ptr<Protocol> on_upgrade(Transport& t, const http::Request&) override {
     ++upgrades;
     t.close();
+    return nullptr;
   }
 };
 
@@ -107,7 +108,7 @@ std::unique_ptr<net::Reactor> make_loop() {
 struct Silent final : Protocol {
   bool* disconnected;
   explicit Silent(bool* flag) : disconnected(flag) {}
-  size_t on_data(Transport&, std::span<uint8_t> data) override { return data.size(); }
+  Consumed on_data(Transport&, std::span<uint8_t> data) override { return data.size(); }
   void on_disconnect(Transport&) override { *disconnected = true; }
 };
 
@@ -360,30 +361,23 @@ TEST_CASE("HttpSession: after a response, the keep-alive wait, then a fresh head
 
 namespace {
 
-// Sends "before\n", then throws std::bad_alloc, as a protocol whose allocation failed.
+// Sends "before\n", then throws std::bad_alloc, as a protocol whose allocation failed; its
+// last words are "oom\n".
 struct Throwing final : Protocol {
   bool* disconnected;
+  int out_of_memory = 0;
   explicit Throwing(bool* flag) : disconnected(flag) {}
-  size_t on_data(Transport& t, std::span<uint8_t> data) override {
+  Consumed on_data(Transport& t, std::span<uint8_t> data) override {
     static const uint8_t kBefore[] = {'b', 'e', 'f', 'o', 'r', 'e', '\n'};
     t.send(kBefore);
     if (data.size() > 0) throw std::bad_alloc();
     return data.size();
   }
   void on_disconnect(Transport&) override { *disconnected = true; }
-};
-
-struct LastWords final : net::ConnectionOwner {
-  int closed = 0;
-  int out_of_memory = 0;
-  void on_connection_closed(net::Connection* c) override {
-    ++closed;
-    delete c;
-  }
-  void on_out_of_memory(net::Connection& c) override {
+  void on_out_of_memory(Transport& t) override {
     ++out_of_memory;
     static const uint8_t kWords[] = {'o', 'o', 'm', '\n'};
-    c.send(kWords);
+    t.send(kWords);
   }
 };
 
@@ -402,19 +396,22 @@ std::string read_to_eof(int fd, net::Reactor& loop) {
 }  // namespace
 
 TEST_CASE(
-    "Connection: std::bad_alloc from on_data: earlier output, the owner's last words, close") {
+    "Connection: std::bad_alloc from on_data: earlier output, the protocol's last words, "
+    "close") {
   auto loop = make_loop();
-  LastWords owner;
+  Owner owner;
   net::ConnectionContext context(*loop, owner);
   int sv[2];
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
   auto* conn = new net::Connection(context, sv[0]);
   bool disconnected = false;
-  REQUIRE(conn->start(std::make_unique<Throwing>(&disconnected)).ok());
+  auto throwing = std::make_unique<Throwing>(&disconnected);
+  const Throwing* protocol = throwing.get();
+  REQUIRE(conn->start(std::move(throwing)).ok());
   REQUIRE(::write(sv[1], "x", 1) == 1);
   std::string got = read_to_eof(sv[1], *loop);
   CHECK(got == "before\noom\n");  // in order, then EOF: a clean close, not a reset
-  CHECK(owner.out_of_memory == 1);
+  CHECK(protocol->out_of_memory == 1);
   ::shutdown(sv[1], SHUT_WR);  // our EOF ends the server's linger
   for (int i = 0; i < 50 && owner.closed == 0; ++i)
     loop->run_once(5);
@@ -562,15 +559,18 @@ TEST_CASE("Server: std::bad_alloc during the handshake (before any 101) is answe
   CHECK(srv.drained());
 }
 
-TEST_CASE("HttpSession::refuse_out_of_memory: a complete 503 from a constant, then close") {
+TEST_CASE("HttpSession::on_out_of_memory: a complete 503 from a constant") {
+  http::HttpOptions options;
+  NoUpgrades upgrades;
+  http::HttpSession http(options, nullptr, upgrades);
   FakeTransport t;
-  http::HttpSession::refuse_out_of_memory(t);
+  http.on_out_of_memory(t);
   std::string s = t.sent_text();
   CHECK(s.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
   CHECK(s.find("Retry-After: 1\r\n") != std::string::npos);
   CHECK(s.find("Content-Length: 14\r\n") != std::string::npos);
   CHECK(s.substr(s.size() - 14) == "out of memory\n");
-  CHECK(t.closed);
+  CHECK_FALSE(t.closed);  // the connection closes once the words are out (net/connection.h)
 }
 
 // Fails each operator new of a connection's whole life in turn — accept, HTTP session,
@@ -652,9 +652,8 @@ TEST_CASE("wsedge defaults: every limit and timeout is on, at the value the READ
   struct Quiet final : ws::Handler {
     void on_message(ws::Session&, std::span<const uint8_t>, ws::MessageType) override {}
   } quiet;
-  ws::Session s(t, quiet, session);
-  http::Request request;
-  s.open(request);
+  const http::Request request;
+  ws::Session s(t, quiet, session, ws::Opening{.request = request});
   CHECK(t.timer_ms == 30'000);  // the first ping is due
 }
 

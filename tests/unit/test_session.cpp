@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "http/parser.h"
-#include "tests/unit/fake_transport.h"
+#include "tests/support/fake_transport.h"
 #include "ws/frame.h"
 #include "ws/session.h"
 
@@ -88,18 +88,24 @@ struct Recorder final : Handler {
   }
 };
 
+// A session opened on a fake transport; with `deflate`, permessage-deflate was agreed with
+// the default parameters and a policy that compresses every message (min_size 0).
 struct Fixture {
   Recorder app;
   SessionOptions options;
+  DeflateServerPolicy policy{.min_size = 0};
+  DeflateConfig config{.enabled = true};
   test::FakeTransport t;
   Session* session = nullptr;
 
-  explicit Fixture(SessionOptions o = {}) : options(o) {
-    auto s = std::make_unique<Session>(t, app, options);
+  explicit Fixture(SessionOptions o = {}, bool deflate = false) : options(o) {
+    const http::Request request{};
+    auto s = std::make_unique<Session>(
+        t, app, options,
+        Opening{
+            .request = request, .deflate = deflate ? &config : nullptr, .deflate_policy = &policy});
     session = s.get();
     t.protocol = std::move(s);
-    http::Request request{};
-    session->open(request);
   }
   std::vector<Out> out() const { return server_frames(t.sent); }
 };
@@ -135,7 +141,7 @@ TEST_CASE("a whole frame in the buffer reaches the application without a copy") 
   f.t.feed(wire);
   REQUIRE(f.app.payload_addresses.size() == 1);
   // The payload span points into the transport's input buffer, right after the header.
-  CHECK(f.app.payload_addresses[0] >= f.t.tail.data());
+  CHECK(f.t.in_input(f.app.payload_addresses[0]));
   CHECK(f.app.messages[0] == "zero-copy");
 }
 
@@ -440,10 +446,8 @@ TEST_CASE("message counters add up traffic in both directions") {
   test::FakeTransport t;
   MessageCounters counters;
   options.counters = &counters;
-  auto s = std::make_unique<Session>(t, app, options);
-  Session* session = s.get();
-  t.protocol = std::move(s);
-  session->open(http::Request{});
+  const http::Request request{};
+  t.protocol = std::make_unique<Session>(t, app, options, Opening{.request = request});
   t.feed(frame(Opcode::kText, "abc") + frame(Opcode::kBinary, "de", false) +
          frame(Opcode::kContinuation, "f"));
   CHECK(counters.messages_in == 2);
@@ -466,14 +470,8 @@ TEST_CASE("abort drops the connection without a close frame and reports 1006") {
 namespace {
 
 struct DeflateFixture : Fixture {
-  DeflateServerPolicy policy;
   MessageDeflater client{DeflaterOptions{}};  // the peer's compressor
-  explicit DeflateFixture(SessionOptions o = {}) : Fixture(o) {
-    policy.min_size = 0;
-    DeflateConfig config;
-    config.enabled = true;
-    session->enable_deflate(config, policy);
-  }
+  explicit DeflateFixture(SessionOptions o = {}) : Fixture(o, true) {}
   std::string compress(const std::string& text) {
     Buffer b;
     REQUIRE(client.compress(as_bytes(text), b).ok());
@@ -522,17 +520,18 @@ TEST_CASE(
     Recorder app;
     SessionOptions options;
     test::FakeTransport t;
-    auto s = std::make_unique<Session>(t, app, options);
-    Session* session = s.get();
-    t.protocol = std::move(s);
     DeflateServerPolicy policy;
     policy.min_size = 0;
     DeflateConfig config;
     config.enabled = true;
     config.server_no_context_takeover = !takeover;
     config.client_no_context_takeover = !takeover;
-    session->enable_deflate(config, policy);
-    session->open(http::Request{});
+    const http::Request request{};
+    auto s = std::make_unique<Session>(
+        t, app, options,
+        Opening{.request = request, .deflate = &config, .deflate_policy = &policy});
+    Session* session = s.get();
+    t.protocol = std::move(s);
     CHECK(session->compression_memory() == 0);             // nothing until the first message
     t.feed(frame(Opcode::kText, std::string(2000, 'z')));  // an uncompressed message in
     REQUIRE(app.messages.size() == 1);                     // and a compressed echo out

@@ -30,7 +30,7 @@ struct TlsLines final : Protocol {
   int drains = 0;
   bool disconnected = false;
   void on_start(Transport&) override { ++starts; }
-  size_t on_data(Transport& t, std::span<uint8_t> data) override {
+  Consumed on_data(Transport& t, std::span<uint8_t> data) override {
     size_t pos = 0;
     for (;;) {
       auto* start = data.data() + pos;
