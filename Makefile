@@ -28,7 +28,7 @@ else
 endif
 LDLIBS   := -lssl -lcrypto -lz -pthread
 
-LIB_SRC   := $(wildcard core/*.cpp net/*.cpp http/*.cpp ws/*.cpp)
+LIB_SRC   := $(wildcard core/*.cpp net/*.cpp http/*.cpp ws/*.cpp server/*.cpp)
 APP_SRC   := $(wildcard apps/*.cpp)
 UNIT_SRC  := $(wildcard tests/unit/*.cpp)
 BENCH_SRC := $(wildcard bench/micro_*.cpp)
@@ -127,7 +127,7 @@ format:
 
 lint:
 	cppcheck --quiet --enable=warning,performance,portability --std=c++20 --inline-suppr \
-	  --suppress=missingIncludeSystem -I. core net http ws apps
+	  --suppress=missingIncludeSystem -I. core net http ws server apps
 
 clean:
 	rm -rf build build-asan $(FUZZ_BUILD)

@@ -20,7 +20,7 @@ struct PushHandler::Client {
   Client* next = nullptr;
 };
 
-PushHandler::PushHandler(net::Reactor& loop, const ws::Server& server, int64_t interval_ms)
+PushHandler::PushHandler(net::Reactor& loop, const Server& server, int64_t interval_ms)
     : loop_(loop), server_(server), interval_ms_(interval_ms), started_ms_(mono_ms()) {}
 
 PushHandler::~PushHandler() {
@@ -82,7 +82,7 @@ std::string PushHandler::snapshot(const Client& c) const {
   std::snprintf(iso, sizeof iso, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
                 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
                 static_cast<int>(now % 1000));
-  const ws::ServerStats& st = server_.stats();
+  const ServerStats& st = server_.stats();
   char out[512];
   std::snprintf(out, sizeof out,
                 "{\"seq\":%llu,\"ts\":%lld,\"time\":\"%s\",\"interval_ms\":%lld,\"skipped\":%llu,"

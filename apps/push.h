@@ -12,14 +12,14 @@
 #include <string>
 
 #include "net/reactor.h"
-#include "ws/server.h"
+#include "server/server.h"
 #include "ws/session.h"
 
 namespace wsedge::app {
 
 class PushHandler final : public ws::Handler {
  public:
-  PushHandler(net::Reactor& loop, const ws::Server& server, int64_t interval_ms);
+  PushHandler(net::Reactor& loop, const Server& server, int64_t interval_ms);
   ~PushHandler() override;
   PushHandler(const PushHandler&) = delete;
   PushHandler& operator=(const PushHandler&) = delete;
@@ -35,7 +35,7 @@ class PushHandler final : public ws::Handler {
   std::string snapshot(const Client& c) const;
 
   net::Reactor& loop_;
-  const ws::Server& server_;
+  const Server& server_;
   int64_t interval_ms_;
   int64_t started_ms_;
   Client* clients_ = nullptr;  // intrusive list, so the destructor can free stragglers

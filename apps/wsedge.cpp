@@ -19,7 +19,7 @@
 #include "apps/push.h"
 #include "core/log.h"
 #include "net/reactor.h"
-#include "ws/server.h"
+#include "server/server.h"
 
 #ifndef WSEDGE_VERSION
 #define WSEDGE_VERSION "0.1.0"
@@ -27,8 +27,8 @@
 
 namespace {
 
-wsedge::ws::ServerOptions server_options(const wsedge::app::Options& o) {
-  wsedge::ws::ServerOptions s;
+wsedge::ServerOptions server_options(const wsedge::app::Options& o) {
+  wsedge::ServerOptions s;
   s.listen.host = o.host;
   s.listen.port = o.port;
   s.listen.reuse_port = o.reuse_port;
@@ -82,10 +82,10 @@ struct Routes {
   std::unique_ptr<wsedge::app::ExecHandler> exec;  // only with --exec
 };
 
-void add_routes(wsedge::ws::Server& server, wsedge::net::Reactor& reactor,
+void add_routes(wsedge::Server& server, wsedge::net::Reactor& reactor,
                 const wsedge::app::Options& opts, Routes& routes) {
   using namespace wsedge;
-  ws::Route echo_route;
+  Route echo_route;
   echo_route.handler = &routes.echo;
   echo_route.subprotocols = opts.subprotocols;
   echo_route.session = session_options(opts);
@@ -96,7 +96,7 @@ void add_routes(wsedge::ws::Server& server, wsedge::net::Reactor& reactor,
   echo_route.deflate.mem_level = opts.deflate_mem_level;
   server.add_route(echo_route);  // "" path: every path no other route claims
 
-  ws::Route chat_route;
+  Route chat_route;
   chat_route.path = "/chat";
   chat_route.handler = &routes.chat;
   chat_route.subprotocols = {app::ChatHandler::kLineProtocol, app::ChatHandler::kJsonProtocol};
@@ -107,7 +107,7 @@ void add_routes(wsedge::ws::Server& server, wsedge::net::Reactor& reactor,
   server.add_route(chat_route);
 
   routes.push = std::make_unique<app::PushHandler>(reactor, server, opts.push_interval_ms);
-  ws::Route push_route;
+  Route push_route;
   push_route.path = "/push";
   push_route.handler = routes.push.get();
   push_route.session = session_options(opts);
@@ -120,7 +120,7 @@ void add_routes(wsedge::ws::Server& server, wsedge::net::Reactor& reactor,
   routes.exec = std::make_unique<app::ExecHandler>(
       reactor,
       app::ExecHandler::Options{opts.exec_argv, opts.exec_token, opts.allowed_origins, 1000});
-  ws::Route exec_route;
+  Route exec_route;
   exec_route.path = "/exec";
   exec_route.handler = routes.exec.get();
   exec_route.authorize = [h = routes.exec.get()](const http::Request& r) {
@@ -204,7 +204,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   net::Reactor& reactor = *loop.value();
-  ws::Server server(reactor, server_options(opts));
+  Server server(reactor, server_options(opts));
 
   Routes routes;
   add_routes(server, reactor, opts, routes);
@@ -280,7 +280,7 @@ int main(int argc, char** argv) {
              static_cast<unsigned long long>(fd_limit),
              static_cast<unsigned long long>(opts.max_connections));
   reactor.run();
-  const wsedge::ws::ServerStats& st = server.stats();
+  const wsedge::ServerStats& st = server.stats();
   WSEDGE_LOG(kInfo,
              "stopped: %llu connections, %llu messages in, %llu out; unfinished messages held "
              "at most %zu B, %llu connections closed 1013 over --message-memory-budget",

@@ -51,7 +51,7 @@ struct ConnectionOptions {
   size_t max_send_queue = 64u << 20;
   int64_t linger_ms = 2000;           // closing: longest wait for the queue to drain, then for EOF
   int64_t tls_handshake_ms = 10'000;  // TLS: the handshake must complete within this
-  // The owner's limit on connections open at once (ws::Server's listeners shed past it);
+  // The owner's limit on connections open at once (wsedge::Server's listeners shed past it);
   // Connection itself does not read it.
   size_t max_connections = SIZE_MAX;
 };

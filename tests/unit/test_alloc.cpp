@@ -30,7 +30,7 @@
 #include "apps/echo.h"
 #include "net/reactor.h"
 #include "ws/frame.h"
-#include "ws/server.h"
+#include "server/server.h"
 
 extern "C" {
 void* __libc_malloc(size_t);
@@ -93,11 +93,11 @@ std::string pump_and_read(net::Reactor& loop, int fd, size_t want) {
 TEST_CASE("steady-state echo makes no heap allocation per message") {
   auto loop = net::Reactor::create();
   REQUIRE(loop.ok());
-  ws::ServerOptions options;
+  ServerOptions options;
   options.listen.port = 0;
-  ws::Server server(*loop.value(), options);
+  Server server(*loop.value(), options);
   app::EchoHandler echo;
-  ws::Route route;
+  Route route;
   route.handler = &echo;
   server.add_route(route);
   REQUIRE(server.start().ok());

@@ -25,7 +25,7 @@ struct Recorder final : Protocol {
   void on_disconnect(Transport&) override {}
 };
 
-// Hands over to a Recorder on every upgrade, as ws::Server hands over to a Session.
+// Hands over to a Recorder on every upgrade, as Server hands over to a Session.
 struct Switcher final : http::UpgradeHandler {
   std::string after;  // what the next protocol received
   int starts = 0;

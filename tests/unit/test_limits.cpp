@@ -30,7 +30,7 @@
 #include "tests/support/fake_transport.h"
 #include "ws/close_code.h"
 #include "ws/frame.h"
-#include "ws/server.h"
+#include "server/server.h"
 
 using namespace wsedge;
 using wsedge::test::FakeTransport;
@@ -438,16 +438,16 @@ struct FragileEcho final : ws::Handler {
 struct LiveServer {
   std::unique_ptr<net::Reactor> loop = make_loop();
   FragileEcho echo;
-  std::unique_ptr<ws::Server> server;
+  std::unique_ptr<Server> server;
   explicit LiveServer(bool authorize_throws = false) {
-    ws::ServerOptions options;
-    server = std::make_unique<ws::Server>(*loop, options);
-    ws::Route route;
+    ServerOptions options;
+    server = std::make_unique<Server>(*loop, options);
+    Route route;
     route.handler = &echo;
     if (authorize_throws) {
       route.path = "/auth";
       route.authorize = [](const http::Request&) -> int { throw std::bad_alloc(); };
-      ws::Route plain;
+      Route plain;
       plain.handler = &echo;
       server->add_route(plain);
     }

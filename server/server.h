@@ -1,8 +1,9 @@
-// ws/server.h — a WebSocket server: listener, connections, routes, graceful shutdown.
+// server/server.h — a WebSocket server: listener, connections, routes, graceful shutdown.
 //
-// The composition root of the library: it accepts connections (net/), starts each with
+// The composition root of the library, above the layers it joins (so ws/ and http/ include
+// nothing of net/): it accepts connections (net/), starts each with
 // an HttpSession (http/), answers WebSocket upgrades with the handshake (ws/handshake)
-// and hijacks the connection into a Session for the route's Handler. Every non-upgrade
+// and hijacks the connection into a ws::Session for the route's ws::Handler. Every non-upgrade
 // GET is served from the static root (or 404). One Server runs on one Reactor, on that
 // reactor's thread; routes, options and handlers must outlive it.
 // With a certificate (ServerOptions::tls) the listener speaks TLS — or, with a TLS port, a
@@ -25,20 +26,20 @@
 #include "net/tls.h"
 #include "ws/session.h"
 
-namespace wsedge::ws {
+namespace wsedge {
 
 struct Route {
   std::string path;  // exact path; "" is the default for every path no other route claims
-  Handler* handler = nullptr;
+  ws::Handler* handler = nullptr;
   // Subprotocols the route speaks, most preferred first (RFC 6455 §4.2.2 /subprotocol/).
   std::vector<std::string> subprotocols;
-  // (SessionOptions::require_subprotocol refuses clients that offer none of them.)
+  // (ws::SessionOptions::require_subprotocol refuses clients that offer none of them.)
   // Runs before the handshake: 0 lets it proceed; an HTTP status (401, 403) refuses it
   // with that status. Empty: everyone may connect.
   std::function<int(const http::Request&)> authorize;
-  SessionOptions session;
+  ws::SessionOptions session;
   // permessage-deflate (RFC 7692): off unless the route turns it on.
-  DeflateServerPolicy deflate{.enabled = false};
+  ws::DeflateServerPolicy deflate{.enabled = false};
 };
 
 // TLS (net/tls): both files empty means none. The handshake timeout is
@@ -59,7 +60,7 @@ struct ServerOptions {
   http::HttpOptions http;
   net::ConnectionOptions connection;
   int64_t shutdown_grace_ms = 2000;  // graceful stop: how long close handshakes may take
-  // Bytes all WebSockets together may hold in unfinished messages (SessionOptions::
+  // Bytes all WebSockets together may hold in unfinished messages (ws::SessionOptions::
   // memory_budget); 0: no server-wide bound.
   size_t message_memory_budget = 128ull << 20;
 };
@@ -68,7 +69,7 @@ struct ServerStats {
   uint64_t connections_accepted = 0;
   uint64_t connections_open = 0;
   uint64_t handshakes_refused = 0;
-  MessageCounters messages;
+  ws::MessageCounters messages;
 };
 
 class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
@@ -107,8 +108,8 @@ class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
   void on_connection_closed(net::Connection* c) override;
   std::unique_ptr<Protocol> on_upgrade(Transport& t, const http::Request& request) override;
   const Route* find_route(std::string_view path) const;
-  static NegotiationResult negotiate_extensions(const http::Request& request,
-                                                const DeflateServerPolicy& policy);
+  static ws::NegotiationResult negotiate_extensions(const http::Request& request,
+                                                    const ws::DeflateServerPolicy& policy);
   void maybe_finish_shutdown();
 
   net::Reactor& loop_;
@@ -131,4 +132,4 @@ class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
   net::Timer shutdown_timer_;
 };
 
-}  // namespace wsedge::ws
+}  // namespace wsedge

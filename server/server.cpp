@@ -1,4 +1,4 @@
-#include "ws/server.h"
+#include "server/server.h"
 
 #include <unistd.h>
 
@@ -10,7 +10,20 @@
 #include "ws/close_code.h"
 #include "ws/handshake.h"
 
-namespace wsedge::ws {
+namespace wsedge {
+
+using ws::check_handshake;
+using ws::compute_accept_key;
+using ws::DeflateServerPolicy;
+using ws::HandshakeOptions;
+using ws::HandshakeResult;
+using ws::kAcceptKeyLength;
+using ws::negotiate_deflate;
+using ws::NegotiationResult;
+using ws::Opening;
+using ws::Session;
+using ws::write_handshake_error;
+using ws::write_handshake_response;
 
 Server::Server(net::Reactor& loop, ServerOptions options)
     : loop_(loop),
@@ -229,4 +242,4 @@ void Server::maybe_finish_shutdown() {
   done();
 }
 
-}  // namespace wsedge::ws
+}  // namespace wsedge
