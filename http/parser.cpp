@@ -19,7 +19,7 @@ std::string_view view(const uint8_t* from, const uint8_t* to) {
   return {reinterpret_cast<const char*>(from), static_cast<size_t>(to - from)};
 }
 
-enum class Step { kOk, kMore, kFail };
+enum class Step : uint8_t { kOk, kIncomplete, kError };
 
 // One parse over [begin, in_end). `e` is where the bytes the current element may use end;
 // running into it means "need more" unless it is a limit, which `limit_status_` names.
@@ -41,13 +41,13 @@ class HeadParser {
     result_.http_status = status;
     result_.reason = reason;
     result_.error_offset = static_cast<size_t>(at - begin_);
-    return Step::kFail;
+    return Step::kError;
   }
   // Called when the element being parsed reached e_ unfinished.
   Step out_of_bytes() {
     if (e_is_line_limit_) return fail(e_, 414, "request line longer than limit");
     if (clipped_ && e_ == window_end_) return fail(e_, 431, "request head larger than limit");
-    return Step::kMore;
+    return Step::kIncomplete;
   }
   Step skip_empty_lines();
   Step request_line();

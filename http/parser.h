@@ -26,7 +26,8 @@ struct ParseLimits {
   size_t max_request_line = 4096;  // request line without its CRLF; over: 414
 };
 
-enum class ParseStatus { kIncomplete, kDone, kError };
+// The same three names as ws::DecodeStatus: every pure parser in wsedge answers with them.
+enum class ParseStatus : uint8_t { kIncomplete, kDone, kError };
 
 struct ParseResult {
   ParseStatus status = ParseStatus::kIncomplete;
