@@ -1,7 +1,5 @@
 #include "http/errors.h"
 
-#include <iterator>
-
 #include "http/response.h"
 
 namespace wsedge::http {
@@ -44,11 +42,9 @@ constexpr detail::Refusal<HttpError> kRefusals[] = {
     {E::kBadContentLength, 400, "invalid Content-Length"},
     {E::kConflictingContentLength, 400, "conflicting Content-Length values"},
 };
-static_assert(std::size(kRefusals) == static_cast<size_t>(E::kConflictingContentLength) + 1,
-              "one row per HttpError");
 // write_error would cut a longer text, and a second line would be a broken body.
-static_assert(detail::is_refusal_table(kRefusals, kMaxErrorText),
-              "rows in enum order, texts one line that write_error sends whole");
+static_assert(detail::is_refusal_table(kRefusals, E::kConflictingContentLength, kMaxErrorText),
+              "one row per HttpError in enum order, texts one line that write_error sends whole");
 
 }  // namespace
 

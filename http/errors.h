@@ -74,10 +74,12 @@ struct Refusal {
   const char* text;
 };
 
-// Row i is enum value i (what makes the table indexable), and every text is one line of
-// 1..max_text bytes (what makes it safe to send as a body, whole). For static_assert.
+// One row per value up to `last`, row i for value i (what makes the table indexable), and
+// every text one line of 1..max_text bytes (what makes it safe to send whole as a body).
+// For static_assert.
 template <typename E, size_t N>
-constexpr bool is_refusal_table(const Refusal<E> (&rows)[N], size_t max_text) {
+constexpr bool is_refusal_table(const Refusal<E> (&rows)[N], E last, size_t max_text) {
+  if (N != static_cast<size_t>(last) + 1) return false;
   for (size_t i = 0; i < N; ++i) {
     if (static_cast<size_t>(rows[i].error) != i) return false;
     size_t n = 0;

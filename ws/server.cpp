@@ -202,7 +202,7 @@ void Server::on_upgrade(Transport& t, const http::Request& request) {
     ++stats_.handshakes_refused;
     WSEDGE_LOG(kInfo, "handshake from %.*s refused: %d %s",
                static_cast<int>(t.peer_address().size()), t.peer_address().data(),
-               result.http_status, result.reason);
+               status_for(result.error), describe(result.error));
     write_handshake_error(out, result);
     t.send(out.view());
     t.close();

@@ -11,7 +11,6 @@
 
 #include "http/errors.h"
 #include "http/parser.h"
-#include "http/response.h"
 #include "tests/unit/http_fixtures.h"
 
 using wsedge::http::HttpError;
@@ -484,41 +483,4 @@ TEST_CASE("seeded mutations of valid requests never crash and stay consistent") 
   CHECK(done > 100);
   CHECK(errors > 100);
   CHECK(incomplete > 10);
-}
-
-TEST_CASE("HttpError: the status each rule had before it had a name; one-line texts") {
-  // The statuses on the wire: 414 and 431 for the limits, 505 for HTTP/2+, else 400.
-  auto old_status = [](HttpError e) {
-    switch (e) {
-      case E::kNone:
-        return 0;
-      case E::kRequestLineTooLong:
-        return 414;
-      case E::kHeadTooLarge:
-      case E::kTooManyHeaders:
-        return 431;
-      case E::kUnsupportedVersion:
-        return 505;
-      default:
-        return 400;
-    }
-  };
-  std::vector<std::string> seen;
-  for (int i = 0; i <= static_cast<int>(E::kConflictingContentLength); ++i) {
-    const auto e = static_cast<HttpError>(i);
-    const std::string d = wsedge::http::describe(e);
-    CAPTURE(d);
-    CHECK(wsedge::http::status_for(e) == old_status(e));
-    // One line that write_error sends whole, and no two rules share a text.
-    CHECK(!d.empty());
-    CHECK(d.size() <= wsedge::http::kMaxErrorText);
-    CHECK(d.find_first_of("\r\n") == std::string::npos);
-    for (const std::string& other : seen)
-      CHECK(other != d);
-    seen.push_back(d);
-  }
-  // A value past the enum (only a cast makes one) is a refusal, not kNone.
-  const auto bogus = static_cast<HttpError>(200);
-  CHECK(wsedge::http::status_for(bogus) == 400);
-  CHECK(std::string_view(wsedge::http::describe(bogus)) == "unknown error");
 }
