@@ -19,7 +19,7 @@ void BM_DecodeHeader(benchmark::State& state, uint64_t length) {
   for (auto _ : state) {
     benchmark::DoNotOptimize(in);
     DecodeResult r = decode_header({in, n}, rules);
-    if (r.status != DecodeStatus::kOk || r.header.payload_length != length) {
+    if (r.status != DecodeStatus::kDone || r.header.payload_length != length) {
       state.SkipWithError("decode failed");
       break;
     }

@@ -67,8 +67,8 @@ Consumed HttpSession::on_data(Transport& t, std::span<uint8_t> data) {
     }
     if (r.status == ParseStatus::kError) {
       WSEDGE_LOG(kDebug, "http %.*s: %d %s", static_cast<int>(t.peer_address().size()),
-                 t.peer_address().data(), r.http_status, r.reason);
-      reply_error(t, r.http_status, r.reason);
+                 t.peer_address().data(), status_for(r.error), describe(r.error));
+      reply_error(t, status_for(r.error), describe(r.error));
       return data.size();
     }
     size_t head_end = pos + r.consumed;

@@ -19,7 +19,7 @@ std::string_view view(const uint8_t* from, const uint8_t* to) {
   return {reinterpret_cast<const char*>(from), static_cast<size_t>(to - from)};
 }
 
-enum class Step { kOk, kMore, kFail };
+enum class Step : uint8_t { kOk, kIncomplete, kError };
 
 // One parse over [begin, in_end). `e` is where the bytes the current element may use end;
 // running into it means "need more" unless it is a limit, which `limit_status_` names.
@@ -36,18 +36,17 @@ class HeadParser {
   ParseResult run();
 
  private:
-  Step fail(const uint8_t* at, int status, const char* reason) {
+  Step fail(const uint8_t* at, HttpError error) {
     result_.status = ParseStatus::kError;
-    result_.http_status = status;
-    result_.reason = reason;
+    result_.error = error;
     result_.error_offset = static_cast<size_t>(at - begin_);
-    return Step::kFail;
+    return Step::kError;
   }
   // Called when the element being parsed reached e_ unfinished.
   Step out_of_bytes() {
-    if (e_is_line_limit_) return fail(e_, 414, "request line longer than limit");
-    if (clipped_ && e_ == window_end_) return fail(e_, 431, "request head larger than limit");
-    return Step::kMore;
+    if (e_is_line_limit_) return fail(e_, HttpError::kRequestLineTooLong);
+    if (clipped_ && e_ == window_end_) return fail(e_, HttpError::kHeadTooLarge);
+    return Step::kIncomplete;
   }
   Step skip_empty_lines();
   Step request_line();
@@ -88,11 +87,11 @@ Step HeadParser::skip_empty_lines() {
 // from a proxy in front of it is how request smuggling starts. Every real client sends CRLF.
 Step HeadParser::crlf() {
   if (p_ == e_) return out_of_bytes();
-  if (*p_ == '\n') return fail(p_, 400, "bare LF line terminator");
-  if (*p_ != '\r') return fail(p_, 400, "expected CRLF");
+  if (*p_ == '\n') return fail(p_, HttpError::kBareLf);
+  if (*p_ != '\r') return fail(p_, HttpError::kExpectedCrlf);
   if (++p_ == e_) return out_of_bytes();
   // RFC 9112 §2.2: a bare CR MUST be considered invalid (or replaced; we reject).
-  if (*p_ != '\n') return fail(p_, 400, "bare CR not followed by LF");
+  if (*p_ != '\n') return fail(p_, HttpError::kBareCr);
   ++p_;
   return Step::kOk;
 }
@@ -113,19 +112,19 @@ Step HeadParser::split_target(const uint8_t* t) {
       scheme_ok = is_alpha(c) || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
     }
     if (!scheme_ok || target.substr(colon + 1, 2) != "//")
-      return fail(t, 400, "request target is neither origin-form nor absolute-form");
+      return fail(t, HttpError::kBadTargetForm);
     size_t begin = colon + 3;
     // The authority ends at the path or the query. A '#' is no part of a request target
     // (RFC 9112 §3.2: absolute-URI has no fragment) and fails the authority check below.
     size_t end = target.find_first_of("/?", begin);
     if (end == std::string_view::npos) end = target.size();
     std::string_view authority = target.substr(begin, end - begin);
-    if (authority.empty()) return fail(t + begin, 400, "absolute-form target without a host");
+    if (authority.empty()) return fail(t + begin, HttpError::kAbsoluteFormNoHost);
     for (size_t i = 0; i < authority.size(); ++i) {
       // kHostChar has no '@': userinfo is refused (RFC 9110 §4.2.4 deprecates it, and
       // "user@host" is the classic way to make a URL read as another host).
       if (!kHostChar[static_cast<uint8_t>(authority[i])])
-        return fail(t + begin + i, 400, "invalid authority in an absolute-form target");
+        return fail(t + begin + i, HttpError::kBadAuthority);
     }
     out_->authority = authority;
     rest = target.substr(end);
@@ -148,16 +147,16 @@ Step HeadParser::request_line() {
   while (p_ < e_ && kTchar[*p_])
     ++p_;
   if (p_ == e_) return out_of_bytes();
-  if (p_ == m) return fail(p_, 400, "request line does not start with a method token");
-  if (*p_ != ' ') return fail(p_, 400, "method contains a non-token character");
+  if (p_ == m) return fail(p_, HttpError::kNoMethod);
+  if (*p_ != ' ') return fail(p_, HttpError::kBadMethod);
   out_->method = view(m, p_++);
 
   const uint8_t* t = p_;
   p_ += detail::find_non_vchar(p_, e_);
   if (p_ == e_) return out_of_bytes();
-  if (p_ == t) return fail(p_, 400, "empty request target");
-  if (*p_ == '\r' || *p_ == '\n') return fail(p_, 400, "request line has no HTTP version");
-  if (*p_ != ' ') return fail(p_, 400, "request target contains a byte outside VCHAR");
+  if (p_ == t) return fail(p_, HttpError::kEmptyTarget);
+  if (*p_ == '\r' || *p_ == '\n') return fail(p_, HttpError::kNoVersion);
+  if (*p_ != ' ') return fail(p_, HttpError::kBadTargetByte);
   out_->target = view(t, p_++);
   if (Step s = split_target(t); s != Step::kOk) return s;
 
@@ -165,7 +164,7 @@ Step HeadParser::request_line() {
   const uint8_t* cr = p_;
   if (Step s = crlf(); s != Step::kOk) return s;
   if (static_cast<size_t>(cr - line) > limits_.max_request_line)
-    return fail(line + limits_.max_request_line, 414, "request line longer than limit");
+    return fail(line + limits_.max_request_line, HttpError::kRequestLineTooLong);
   e_is_line_limit_ = false;
   e_ = window_end_;
   return Step::kOk;
@@ -177,20 +176,20 @@ Step HeadParser::version() {
   constexpr std::string_view kName = "HTTP/";
   for (char c : kName) {
     if (p_ == e_) return out_of_bytes();
-    if (*p_++ != static_cast<uint8_t>(c)) return fail(p_ - 1, 400, "malformed HTTP version");
+    if (*p_++ != static_cast<uint8_t>(c)) return fail(p_ - 1, HttpError::kBadVersion);
   }
   int digits[2] = {0, 0};
   for (int i = 0; i < 2; ++i) {
     if (p_ == e_) return out_of_bytes();
-    if (*p_ < '0' || *p_ > '9') return fail(p_, 400, "malformed HTTP version");
+    if (*p_ < '0' || *p_ > '9') return fail(p_, HttpError::kBadVersion);
     digits[i] = *p_++ - '0';
     if (i == 0) {
       if (p_ == e_) return out_of_bytes();
-      if (*p_++ != '.') return fail(p_ - 1, 400, "malformed HTTP version");
+      if (*p_++ != '.') return fail(p_ - 1, HttpError::kBadVersion);
     }
   }
   // RFC 9110 §6.2: a server MAY answer 505 to a major version it does not implement.
-  if (digits[0] != 1) return fail(start + 5, 505, "HTTP major version is not 1");
+  if (digits[0] != 1) return fail(start + 5, HttpError::kUnsupportedVersion);
   // RFC 9110 §2.5: a higher minor version is processed as the highest one implemented.
   out_->version_minor = digits[1] == 0 ? 0 : 1;
   return Step::kOk;
@@ -205,18 +204,18 @@ Step HeadParser::header_line(bool* end_of_head) {
   }
   // RFC 9112 §5.2: obs-fold MAY be rejected with 400; §2.2: whitespace before the first
   // field line MUST be rejected or consumed. Both look like a line starting with SP/HTAB.
-  if (*p_ == ' ' || *p_ == '\t') return fail(p_, 400, "obsolete line folding (obs-fold)");
-  if (out_->num_headers == max_headers_) return fail(p_, 431, "too many header fields");
+  if (*p_ == ' ' || *p_ == '\t') return fail(p_, HttpError::kObsFold);
+  if (out_->num_headers == max_headers_) return fail(p_, HttpError::kTooManyHeaders);
   const uint8_t* name = p_;
   while (p_ < e_ && kTchar[*p_])
     ++p_;
   if (p_ == e_) return out_of_bytes();
   if (*p_ != ':') {
     // RFC 9112 §5.1: whitespace between field name and colon MUST be rejected with 400.
-    if (*p_ == ' ' || *p_ == '\t') return fail(p_, 400, "whitespace between header name and colon");
-    return fail(p_, 400, "header name contains a non-token character");
+    if (*p_ == ' ' || *p_ == '\t') return fail(p_, HttpError::kSpaceBeforeColon);
+    return fail(p_, HttpError::kBadHeaderName);
   }
-  if (p_ == name) return fail(p_, 400, "empty header name");
+  if (p_ == name) return fail(p_, HttpError::kEmptyHeaderName);
   Header& h = out_->headers[out_->num_headers];
   h.name = view(name, p_++);
   while (p_ < e_ && (*p_ == ' ' || *p_ == '\t'))
@@ -242,7 +241,7 @@ Step HeadParser::header_value(const uint8_t** value_end) {
       continue;
     }
     if (*p_ == '\r' || *p_ == '\n') break;
-    return fail(p_, 400, "header value contains a control character");
+    return fail(p_, HttpError::kControlInValue);
   }
   *value_end = p_;
   return crlf();
@@ -276,14 +275,13 @@ Step HeadParser::check_semantics() {
   for (const Header& h : out_->header_list()) {
     if (!iequals(h.name, "host")) continue;
     if (++hosts > 1)
-      return fail(reinterpret_cast<const uint8_t*>(h.name.data()), 400,
-                  "more than one Host header");
+      return fail(reinterpret_cast<const uint8_t*>(h.name.data()), HttpError::kDuplicateHost);
     const auto* v = reinterpret_cast<const uint8_t*>(h.value.data());
     for (size_t i = 0; i < h.value.size(); ++i) {
-      if (!kHostChar[v[i]]) return fail(v + i, 400, "invalid Host header value");
+      if (!kHostChar[v[i]]) return fail(v + i, HttpError::kBadHost);
     }
   }
-  if (hosts == 0 && out_->version_minor == 1) return fail(p_, 400, "HTTP/1.1 request without Host");
+  if (hosts == 0 && out_->version_minor == 1) return fail(p_, HttpError::kMissingHost);
   if (Step s = check_transfer_encoding(); s != Step::kOk) return s;
   return check_content_length();
 }
@@ -304,15 +302,13 @@ Step HeadParser::check_transfer_encoding() {
   if (last == nullptr) return Step::kOk;
   const auto* at = reinterpret_cast<const uint8_t*>(last->value.data());
   // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message MUST be treated as faulty framing.
-  if (out_->version_minor == 0) return fail(at, 400, "Transfer-Encoding in an HTTP/1.0 request");
+  if (out_->version_minor == 0) return fail(at, HttpError::kTransferEncodingInHttp10);
   // RFC 9112 §6.3 (4): chunked not final in a request: the server MUST answer 400.
-  if (!iequals(final_coding, "chunked"))
-    return fail(at, 400, "Transfer-Encoding does not end in chunked");
+  if (!iequals(final_coding, "chunked")) return fail(at, HttpError::kChunkedNotFinal);
   // RFC 9112 §7: chunked MUST NOT be applied more than once.
-  if (chunked > 1) return fail(at, 400, "chunked applied more than once");
+  if (chunked > 1) return fail(at, HttpError::kChunkedTwice);
   // RFC 9112 §6.3 (3): both Transfer-Encoding and Content-Length ought to be an error.
-  if (out_->has_header("content-length"))
-    return fail(at, 400, "both Transfer-Encoding and Content-Length");
+  if (out_->has_header("content-length")) return fail(at, HttpError::kTransferEncodingAndLength);
   out_->chunked = true;
   return Step::kOk;
 }
@@ -327,18 +323,18 @@ Step HeadParser::check_content_length() {
     size_t elements = 0;
     while (next_list_element(&list, &element)) {
       ++elements;
-      if (element.size() > 18) return fail(at, 400, "Content-Length too large");
+      if (element.size() > 18) return fail(at, HttpError::kContentLengthTooLarge);
       uint64_t v = 0;
       for (char c : element) {
-        if (c < '0' || c > '9') return fail(at, 400, "invalid Content-Length");
+        if (c < '0' || c > '9') return fail(at, HttpError::kBadContentLength);
         v = v * 10 + static_cast<uint64_t>(c - '0');
       }
       if (out_->has_content_length && v != out_->content_length)
-        return fail(at, 400, "conflicting Content-Length values");
+        return fail(at, HttpError::kConflictingContentLength);
       out_->has_content_length = true;
       out_->content_length = v;
     }
-    if (elements == 0) return fail(at, 400, "invalid Content-Length");
+    if (elements == 0) return fail(at, HttpError::kBadContentLength);
   }
   return Step::kOk;
 }

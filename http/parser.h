@@ -13,6 +13,7 @@
 #include <span>
 #include <string_view>
 
+#include "http/errors.h"
 #include "http/grammar.h"
 
 namespace wsedge::http {
@@ -26,13 +27,15 @@ struct ParseLimits {
   size_t max_request_line = 4096;  // request line without its CRLF; over: 414
 };
 
-enum class ParseStatus { kIncomplete, kDone, kError };
+// The same three names as ws::DecodeStatus: every pure parser in wsedge answers with them.
+enum class ParseStatus : uint8_t { kIncomplete, kDone, kError };
 
 struct ParseResult {
   ParseStatus status = ParseStatus::kIncomplete;
-  size_t consumed = 0;      // kDone: bytes of the head, incl. leading empty lines and CRLF CRLF
-  int http_status = 0;      // kError: 400, 414, 431, 501 or 505
-  const char* reason = "";  // kError: one-line string literal naming the violated rule
+  size_t consumed = 0;  // kDone: bytes of the head, incl. leading empty lines and CRLF CRLF
+  // kError: the rule broken; status_for() is the answer's status (400, 414, 431 or 505),
+  // describe() its text. kNone otherwise.
+  HttpError error = HttpError::kNone;
   size_t error_offset = 0;  // kError: offset in the input of the offending byte
 };
 
@@ -78,7 +81,7 @@ struct Request {
 
 // Parses one request head from the start of `in`. kIncomplete: feed more bytes and call
 // again with the whole head so far. kDone: `out` is filled and in[consumed..] is the body
-// or the next pipelined request. kError: answer http_status and close the connection.
+// or the next pipelined request. kError: answer status_for(error) and close the connection.
 ParseResult parse_request(std::span<const uint8_t> in, Request* out,
                           const ParseLimits& limits = {});
 

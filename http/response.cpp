@@ -145,8 +145,8 @@ void write_response(Buffer& out, const ResponseHead& head, std::span<const uint8
 
 void write_error(Buffer& out, int status, std::string_view reason, bool close, bool head_only) {
   // One line of text: control bytes would let a reason inject header lines or more.
-  char body[256];
-  size_t n = std::min(reason.size(), sizeof body - 1);
+  char body[kMaxErrorText + 1];
+  size_t n = std::min(reason.size(), kMaxErrorText);
   for (size_t i = 0; i < n; ++i) {
     auto c = static_cast<uint8_t>(reason[i]);
     body[i] = (c < 0x20 || c == 0x7F) ? ' ' : static_cast<char>(c);

@@ -6,6 +6,7 @@
 // so it cannot split the response. Any thread; one Buffer per caller.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <ctime>
 #include <span>
@@ -49,8 +50,11 @@ void end_head(Buffer& out);
 void write_head(Buffer& out, const ResponseHead& head, uint64_t content_length);
 // write_head plus the body, unless head.head_only.
 void write_response(Buffer& out, const ResponseHead& head, std::span<const uint8_t> body);
-// A complete error: text/plain body of `reason` and a newline; 405 carries
-// "Allow: GET, HEAD" (RFC 9110 §15.5.6 MUST); `close` adds "Connection: close".
+// The longest reason write_error sends: one line in a small stack buffer, cut past this.
+inline constexpr size_t kMaxErrorText = 255;
+
+// A complete error: text/plain body of `reason` (at most kMaxErrorText bytes) and a newline;
+// 405 carries "Allow: GET, HEAD" (RFC 9110 §15.5.6 MUST); `close` adds "Connection: close".
 void write_error(Buffer& out, int status, std::string_view reason, bool close,
                  bool head_only = false);
 

@@ -207,7 +207,7 @@ std::unique_ptr<Protocol> Server::on_upgrade(Transport& t, const http::Request& 
   if (!result.ok) {
     WSEDGE_LOG(kInfo, "handshake from %.*s refused: %d %s",
                static_cast<int>(t.peer_address().size()), t.peer_address().data(),
-               result.http_status, result.reason);
+               status_for(result.error), describe(result.error));
     return refuse([&] { write_handshake_error(out, result); });
   }
   NegotiationResult deflate;

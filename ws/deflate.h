@@ -63,6 +63,8 @@ class MessageDeflater {
 
 // What MessageInflater reports. kCorrupt: the session fails the connection with 1007 (see .cpp);
 // kTooBig: the inflated message would exceed the caller's limit -> 1009 (RFC 6455 §7.4.1).
+// Not the parsers' kIncomplete/kDone/kError: feed() answers kOk mid-message, where kDone
+// would be false, and the two failures lead to different close codes, so each has a name.
 enum class InflateStatus { kOk, kTooBig, kCorrupt };
 
 struct InflateProgress {

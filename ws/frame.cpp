@@ -139,7 +139,7 @@ DecodeResult decode_header(std::span<const uint8_t> in, const DecodeRules& rules
     pos += 4;
   }
   h.header_length = static_cast<uint8_t>(pos);
-  r.status = DecodeStatus::kOk;
+  r.status = DecodeStatus::kDone;
   return r;
 }
 

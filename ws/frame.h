@@ -63,11 +63,12 @@ struct DecodeRules {
   uint64_t max_payload_length = UINT64_MAX;
 };
 
-enum class DecodeStatus : uint8_t { kIncomplete, kOk, kError };
+// The same three names as http::ParseStatus: every pure parser in wsedge answers with them.
+enum class DecodeStatus : uint8_t { kIncomplete, kDone, kError };
 
 struct DecodeResult {
   DecodeStatus status = DecodeStatus::kIncomplete;
-  FrameHeader header;  // complete when kOk; the fields read so far otherwise
+  FrameHeader header;  // complete when kDone; the fields read so far otherwise
   WsError error = WsError::kNone;
   uint8_t error_offset = 0;  // kError: index of the header byte that broke the rule
 };

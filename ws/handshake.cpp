@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "http/errors.h"
 #include "http/response.h"
 
 namespace wsedge::ws {
@@ -90,14 +91,41 @@ bool origin_allowed(const Fields& f, const HandshakeOptions& options) {
   return false;
 }
 
-HandshakeResult refuse(int status, const char* reason) {
+HandshakeResult refuse(HandshakeError e) {
   HandshakeResult r;
-  r.http_status = status;
-  r.reason = reason;
+  r.error = e;
   return r;
 }
 
+using E = HandshakeError;
+
+// The texts are the refusals' bodies on the wire: change one and a client sees it.
+constexpr http::detail::Refusal<HandshakeError> kRefusals[] = {
+    {E::kNone, 101, "no error"},
+    {E::kNotGet, 405, "WebSocket handshake must use GET"},
+    {E::kNotHttp11, 400, "WebSocket handshake requires HTTP/1.1"},
+    {E::kHasBody, 400, "a WebSocket upgrade request must not carry a body"},
+    {E::kNoHost, 400, "missing Host header"},
+    {E::kNoUpgradeWebsocket, 400, "Upgrade header lacks websocket"},
+    {E::kNoConnectionUpgrade, 400, "Connection header lacks upgrade"},
+    {E::kKeyCount, 400, "need exactly one Sec-WebSocket-Key"},
+    {E::kBadKey, 400, "Sec-WebSocket-Key is not 16 bytes in base64"},
+    {E::kBadVersion, 426, "unsupported Sec-WebSocket-Version; this server speaks 13"},
+    {E::kOriginNotAllowed, 403, "origin not allowed"},
+};
+// write_handshake_error copies the text into a body of kMaxErrorText bytes and a newline.
+static_assert(http::detail::is_refusal_table(kRefusals, E::kOriginNotAllowed, http::kMaxErrorText),
+              "one row per HandshakeError in enum order, texts one line that fit the body");
+
 }  // namespace
+
+int status_for(HandshakeError e) {
+  return http::detail::refusal_in(kRefusals, e).status;
+}
+
+const char* describe(HandshakeError e) {
+  return http::detail::refusal_in(kRefusals, e).text;
+}
 
 bool is_websocket_upgrade(const http::Request& req) {
   return req.header_has_token("upgrade", "websocket");
@@ -105,34 +133,32 @@ bool is_websocket_upgrade(const http::Request& req) {
 
 HandshakeResult check_handshake(const http::Request& req, const HandshakeOptions& options) {
   // RFC 6455 §4.2.1 (1): the method MUST be GET; RFC 9110 §15.5.6: 405 names what is allowed.
-  if (req.method != "GET") return refuse(405, "WebSocket handshake must use GET");
+  if (req.method != "GET") return refuse(HandshakeError::kNotGet);
   // RFC 6455 §4.2.1 (1): HTTP/1.1 or higher. 1.0 is a version we speak, so not 505.
-  if (req.version_minor < 1) return refuse(400, "WebSocket handshake requires HTTP/1.1");
+  if (req.version_minor < 1) return refuse(HandshakeError::kNotHttp11);
   // RFC 6455 §4.1 (client, item 2) and §4.2.1: the opening handshake is a GET request
   // head, and the WebSocket stream begins right after it. A body (Content-Length > 0, or
   // any Transfer-Encoding, which the parser reports as chunked) would leave the server and
   // any proxy in front disagreeing on where frames begin (RFC 9112 §6.3): bytes a proxy
   // took for the body would run here as uninspected frames. Content-Length: 0 is no body.
-  if (req.has_body()) return refuse(400, "a WebSocket upgrade request must not carry a body");
+  if (req.has_body()) return refuse(HandshakeError::kHasBody);
   const Fields f = scan_fields(req);
   // RFC 6455 §4.2.1 (2): a Host header field.
-  if (f.hosts != 1) return refuse(400, "missing Host header");
+  if (f.hosts != 1) return refuse(HandshakeError::kNoHost);
   // RFC 6455 §4.2.1 (3): Upgrade containing "websocket", case-insensitively.
-  if (!f.upgrade_websocket) return refuse(400, "Upgrade header lacks websocket");
+  if (!f.upgrade_websocket) return refuse(HandshakeError::kNoUpgradeWebsocket);
   // RFC 6455 §4.2.1 (4): Connection containing the token "Upgrade", case-insensitively.
-  if (!f.connection_upgrade) return refuse(400, "Connection header lacks upgrade");
+  if (!f.connection_upgrade) return refuse(HandshakeError::kNoConnectionUpgrade);
   // RFC 6455 §4.2.1 (5): one Sec-WebSocket-Key that decodes to 16 bytes.
-  if (f.keys != 1) return refuse(400, "need exactly one Sec-WebSocket-Key");
-  if (!is_valid_key(f.key)) return refuse(400, "Sec-WebSocket-Key is not 16 bytes in base64");
+  if (f.keys != 1) return refuse(HandshakeError::kKeyCount);
+  if (!is_valid_key(f.key)) return refuse(HandshakeError::kBadKey);
   // RFC 6455 §4.2.1 (6) and §4.4: version 13, else 426 naming the versions we speak.
-  if (f.versions != 1 || f.version != "13")
-    return refuse(426, "unsupported Sec-WebSocket-Version; this server speaks 13");
+  if (f.versions != 1 || f.version != "13") return refuse(HandshakeError::kBadVersion);
   // RFC 6455 §4.2.2 (4) and §10.2: an origin the server does not accept gets 403.
-  if (!origin_allowed(f, options)) return refuse(403, "origin not allowed");
+  if (!origin_allowed(f, options)) return refuse(HandshakeError::kOriginNotAllowed);
 
   HandshakeResult r;
   r.ok = true;
-  r.http_status = 101;
   // RFC 6455 §4.2.2 (5): the route's first preference that the client also offered; no
   // match means no Sec-WebSocket-Protocol header at all in the 101 (§4.2.2 /subprotocol/).
   for (const std::string& p : options.subprotocols) {
@@ -198,13 +224,14 @@ void write_handshake_response(Buffer& out, const HandshakeResult& result,
 }
 
 void write_handshake_error(Buffer& out, const HandshakeResult& result) {
-  std::string_view reason = result.reason;
-  char body[160];
-  size_t n = std::min(reason.size(), sizeof body - 1);
+  const std::string_view reason = describe(result.error);
+  const int status = status_for(result.error);
+  char body[http::kMaxErrorText + 1];
+  size_t n = std::min(reason.size(), http::kMaxErrorText);
   std::memcpy(body, reason.data(), n);
   body[n++] = '\n';
   http::ResponseHead head;
-  head.status = result.http_status;
+  head.status = status;
   head.content_type = "text/plain; charset=utf-8";
   head.connection = http::ConnectionHeader::kClose;
   // RFC 6455 §4.4: a version refusal MUST name the versions supported; RFC 9110 §15.5.22:
@@ -212,10 +239,10 @@ void write_handshake_error(Buffer& out, const HandshakeResult& result) {
   static constexpr std::string_view k426[] = {"Upgrade: websocket", "Connection: Upgrade, close",
                                               "Sec-WebSocket-Version: 13"};
   static constexpr std::string_view k405[] = {"Allow: GET"};
-  if (result.http_status == 426) {
+  if (status == 426) {
     head.connection = http::ConnectionHeader::kNone;  // k426 carries "Upgrade, close"
     head.extra = k426;
-  } else if (result.http_status == 405) {
+  } else if (status == 405) {
     head.extra = k405;
   }
   http::write_response(out, head, {reinterpret_cast<const uint8_t*>(body), n});

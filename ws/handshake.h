@@ -6,6 +6,7 @@
 // the response is written. Any thread.
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,10 +28,37 @@ struct HandshakeOptions {
   bool require_origin = false;
 };
 
+// Every reason check_handshake refuses an upgrade for: one per rule of RFC 6455 §4.2.1,
+// plus the no-body rule (§4.1 item 2, against request smuggling) and the origin check
+// (§4.2.2 item 4), so a refusal names the rule and a test compares values. Refusals that
+// are not the handshake's (404 for no route, a route's own 401/403) are ws::Server's and
+// stay plain statuses.
+enum class HandshakeError : uint8_t {
+  kNone = 0,
+  kNotGet,               // 405: the method MUST be GET (§4.2.1 item 1)
+  kNotHttp11,            // 400: HTTP/1.1 or higher (§4.2.1 item 1)
+  kHasBody,              // 400: frames start right after the head (§4.1 item 2; RFC 9112 §6.3)
+  kNoHost,               // 400: exactly one Host (§4.2.1 item 2)
+  kNoUpgradeWebsocket,   // 400: Upgrade holding "websocket" (§4.2.1 item 3)
+  kNoConnectionUpgrade,  // 400: Connection holding "Upgrade" (§4.2.1 item 4)
+  kKeyCount,             // 400: exactly one Sec-WebSocket-Key (§4.2.1 item 5)
+  kBadKey,               // 400: the key is 16 bytes in base64 (§4.2.1 item 5)
+  kBadVersion,           // 426: Sec-WebSocket-Version 13, once (§4.2.1 item 6, §4.4)
+  kOriginNotAllowed      // 403: an origin the route does not accept (§4.2.2 item 4, §10.2)
+};
+
+// The status of the answer: 101 for kNone, else the refusal's (400, 403, 405 or 426).
+int status_for(HandshakeError e);
+
+// One line naming the broken rule: a string literal, the refusal's body (its length is
+// static_assert'ed against http::kMaxErrorText).
+const char* describe(HandshakeError e);
+
 struct HandshakeResult {
+  // check_handshake sets one of the two: ok (answer 101; error stays kNone), or the rule
+  // the request broke in `error` (answer status_for(error)).
   bool ok = false;
-  int http_status = 0;                 // 101 when ok, else the refusal's status
-  const char* reason = "";             // one line, when !ok
+  HandshakeError error = HandshakeError::kNone;
   std::string_view subprotocol;        // chosen, one of HandshakeOptions::subprotocols; empty: none
   char accept[kAcceptKeyLength] = {};  // Sec-WebSocket-Accept, when ok
   // The first Sec-WebSocket-Extensions value as offered (empty: none), for a negotiator.
@@ -55,8 +83,8 @@ void compute_accept_key(std::string_view key, char out[kAcceptKeyLength]);
 // empty, becomes the Sec-WebSocket-Extensions header the negotiator agreed to.
 void write_handshake_response(Buffer& out, const HandshakeResult& result,
                               std::string_view extensions_header_value = {});
-// The refusal for a !ok result: status, one-line text body, Connection: close, and for
-// 426 the Sec-WebSocket-Version: 13 the client needs (RFC 6455 §4.4).
+// The refusal for a !ok result: status_for(error), describe(error) as a one-line body,
+// Connection: close, and for 426 the Sec-WebSocket-Version: 13 the client needs (§4.4).
 void write_handshake_error(Buffer& out, const HandshakeResult& result);
 
 }  // namespace wsedge::ws

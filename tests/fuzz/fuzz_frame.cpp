@@ -61,7 +61,7 @@ DecodeResult decode_checked(std::span<const uint8_t> in, const DecodeRules& rule
     if (!decided && r.status != DecodeStatus::kIncomplete) {
       decided = true;
       if (r.status == DecodeStatus::kError) FUZZ_CHECK(r.error_offset < k);
-      if (r.status == DecodeStatus::kOk) FUZZ_CHECK(r.header.header_length == k);
+      if (r.status == DecodeStatus::kDone) FUZZ_CHECK(r.header.header_length == k);
     }
     FUZZ_CHECK(decided ? same(r, whole) : r.status == DecodeStatus::kIncomplete);
   }
@@ -150,7 +150,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // rest (the sequence rules' business) only the header checks.
     const bool deep = frames < 4;
     const DecodeResult r = deep ? decode_checked(in, rules) : decode_header(in, rules);
-    if (r.status != DecodeStatus::kOk) break;  // the connection fails, or waits for bytes
+    if (r.status != DecodeStatus::kDone) break;  // the connection fails, or waits for bytes
     const FrameHeader& h = r.header;
     check_header(in, h, rules);
     const FrameSequence before = seq;

@@ -5,8 +5,8 @@
 // Invariants: check_handshake agrees with a reference written straight from the list in
 // RFC 6455 §4.2.1, plus the no-body rule against request smuggling; an accepted handshake's
 // accept key is base64(SHA-1(key + GUID)) computed here independently, its subprotocol is the
-// route's first the client offered, and the 101 it writes is well formed; a refusal has a
-// status of the contract and a well-formed reply.
+// route's first the client offered, and the 101 it writes is well formed; a refusal names a
+// rule, has a status of the contract and a well-formed reply.
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
@@ -92,7 +92,7 @@ bool offered(const http::Request& req, std::string_view protocol) {
 
 void check_accepted(const http::Request& req, const ws::HandshakeOptions& o,
                     const ws::HandshakeResult& r, std::span<const uint8_t> in) {
-  FUZZ_CHECK(r.http_status == 101);
+  FUZZ_CHECK(r.error == ws::HandshakeError::kNone && ws::status_for(r.error) == 101);
   FUZZ_CHECK(r.accept_key() == expected_accept(req.header("sec-websocket-key")));
   std::string_view want;
   for (const std::string& p : o.subprotocols) {
@@ -116,9 +116,11 @@ void check_accepted(const http::Request& req, const ws::HandshakeOptions& o,
 }
 
 void check_refused(const ws::HandshakeResult& r) {
-  const int s = r.http_status;
+  FUZZ_CHECK(r.error != ws::HandshakeError::kNone);
+  const int s = ws::status_for(r.error);
   FUZZ_CHECK(s == 400 || s == 403 || s == 405 || s == 426);
-  FUZZ_CHECK(r.reason[0] != '\0' && std::strchr(r.reason, '\n') == nullptr);
+  const char* reason = ws::describe(r.error);
+  FUZZ_CHECK(reason[0] != '\0' && std::strchr(reason, '\n') == nullptr);
   Buffer out;
   ws::write_handshake_error(out, r);
   const std::string_view text = as_text(out.view());
@@ -126,7 +128,7 @@ void check_refused(const ws::HandshakeResult& r) {
   const size_t end = text.find("\r\n\r\n");
   FUZZ_CHECK(end != std::string_view::npos);
   const std::string_view body = text.substr(end + 4);
-  FUZZ_CHECK(body == std::string(r.reason) + "\n");
+  FUZZ_CHECK(body == std::string(reason) + "\n");
   FUZZ_CHECK(text.find("\r\nContent-Length: " + std::to_string(body.size()) + "\r\n") < end);
   // RFC 6455 §4.4: a version refusal names the version the server speaks.
   if (s == 426) FUZZ_CHECK(text.find("\r\nSec-WebSocket-Version: 13\r\n") < end);
@@ -150,7 +152,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // Pure: the same request gives the same verdict.
   const ws::HandshakeResult again = ws::check_handshake(req, options);
-  FUZZ_CHECK(again.ok == r.ok && again.http_status == r.http_status);
+  FUZZ_CHECK(again.ok == r.ok && again.error == r.error);
   FUZZ_CHECK(std::memcmp(again.accept, r.accept, ws::kAcceptKeyLength) == 0);
   return 0;
 }

@@ -4,7 +4,7 @@
 // rest is the bytes a client sent. Invariants, beyond "no crash, no over-read":
 // - kDone: consumed <= size, the head ends in CRLF CRLF, every view points into the head,
 //   names are tokens, values have no OWS at either end; the head alone parses the same.
-// - kError: an HTTP status the contract names, a one-line reason, offset <= size.
+// - kError: a named rule, an HTTP status the contract names, a one-line text, offset <= size.
 // - every prefix is kIncomplete or the same verdict (re-parsing as bytes arrive is safe);
 //   prefixes shorter than a done head are kIncomplete.
 // - the SIMD scanners agree with their scalar references.
@@ -32,8 +32,8 @@ http::ParseLimits pick_limits(uint8_t b) {
 }
 
 bool same(const http::ParseResult& a, const http::ParseResult& b) {
-  return a.status == b.status && a.consumed == b.consumed && a.http_status == b.http_status &&
-         std::strcmp(a.reason, b.reason) == 0 && a.error_offset == b.error_offset;
+  return a.status == b.status && a.consumed == b.consumed && a.error == b.error &&
+         a.error_offset == b.error_offset;
 }
 
 bool is_tchar(char c) {
@@ -66,7 +66,8 @@ void check_done(std::span<const uint8_t> in, const http::Request& req, const htt
     FUZZ_CHECK(req.target == "*" || req.target.front() == '/');
     FUZZ_CHECK(req.target.starts_with(req.path));
   } else {
-    FUZZ_CHECK(points_into(req.authority, head) && req.target.find("://") != std::string_view::npos);
+    FUZZ_CHECK(points_into(req.authority, head) &&
+               req.target.find("://") != std::string_view::npos);
     FUZZ_CHECK(req.authority.find_first_of("@/?# ") == std::string_view::npos);
     FUZZ_CHECK(req.host() == req.authority);
     FUZZ_CHECK(req.path == "/" || (req.path.front() == '/' && points_into(req.path, head)));
@@ -149,15 +150,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::span<const uint8_t> in(data + 1, size - 1);
   http::Request req;
   const http::ParseResult r = http::parse_request(in, &req, limits);
+  FUZZ_CHECK((r.status == http::ParseStatus::kError) == (r.error != http::HttpError::kNone));
   switch (r.status) {
     case http::ParseStatus::kDone:
       check_done(in, req, r, limits);
       check_reparse(in, req, r, limits);
       break;
     case http::ParseStatus::kError: {
-      const int s = r.http_status;
-      FUZZ_CHECK(s == 400 || s == 414 || s == 431 || s == 501 || s == 505);
-      FUZZ_CHECK(r.reason[0] != '\0' && std::strchr(r.reason, '\n') == nullptr);
+      FUZZ_CHECK(r.error != http::HttpError::kNone);
+      const int s = http::status_for(r.error);
+      FUZZ_CHECK(s == 400 || s == 414 || s == 431 || s == 505);
+      const char* text = http::describe(r.error);
+      FUZZ_CHECK(text[0] != '\0' && std::strchr(text, '\n') == nullptr);
       FUZZ_CHECK(r.error_offset <= in.size());
       break;
     }

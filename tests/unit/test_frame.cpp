@@ -131,7 +131,7 @@ TEST_CASE("decode_header: every header form, whole, with payload after it, at a 
       Bytes in = row.bytes;
       if (with_payload) in.insert(in.end(), {0xEE, 0xEE, 0xEE});
       DecodeResult r = decode_header(guard.place(in.data(), in.size()), row.rules);
-      REQUIRE(r.status == DecodeStatus::kOk);
+      REQUIRE(r.status == DecodeStatus::kDone);
       CHECK(r.error == WsError::kNone);
       CHECK(r.header.fin == row.fin);
       CHECK(r.header.rsv1 == row.rsv1);
@@ -253,7 +253,7 @@ TEST_CASE("decode_header: every rejection, as early as possible, with its close 
 
 TEST_CASE("decode_header: the configured limit admits a payload exactly at it") {
   const Bytes at_limit = {0x82, 0xFE, 0x03, 0xE8, KEY};  // 1000
-  CHECK(decode(at_limit, kServerLimit1000, at_limit.size()).status == DecodeStatus::kOk);
+  CHECK(decode(at_limit, kServerLimit1000, at_limit.size()).status == DecodeStatus::kDone);
 }
 
 TEST_CASE("encode_header/decode_header round trip: lengths x opcodes x masking x bits") {
@@ -272,7 +272,7 @@ TEST_CASE("encode_header/decode_header round trip: lengths x opcodes x masking x
         CHECK(n == want_n);
         DecodeRules rules{.expect_masked = masked, .allow_rsv1 = true};
         DecodeResult r = decode_header({out, n}, rules);
-        REQUIRE(r.status == DecodeStatus::kOk);
+        REQUIRE(r.status == DecodeStatus::kDone);
         CHECK(r.header.header_length == n);
         CHECK(r.header.payload_length == len);
         CHECK(r.header.opcode == op);
@@ -300,14 +300,14 @@ TEST_CASE("encode_frame: masked frames decode and unmask back; frames pipeline")
     REQUIRE(out.readable() == a + b);
     auto bytes = out.mutable_view();
     DecodeResult first = decode_header(bytes, kServer);
-    REQUIRE(first.status == DecodeStatus::kOk);
+    REQUIRE(first.status == DecodeStatus::kDone);
     REQUIRE(first.header.payload_length == len);
     uint8_t* body = bytes.data() + first.header.header_length;
     if (len >= 4) CHECK(std::memcmp(body, payload.data(), len) != 0);  // really masked
     unmask(body, len, first.header.mask_key, 0);
     CHECK(Bytes(body, body + len) == payload);
     DecodeResult second = decode_header(bytes.subspan(a), kServer);
-    REQUIRE(second.status == DecodeStatus::kOk);
+    REQUIRE(second.status == DecodeStatus::kDone);
     CHECK(second.header.opcode == Opcode::kPing);
     CHECK(second.header.header_length == b);
   }
@@ -423,7 +423,7 @@ TEST_CASE("errors: every WsError has a distinct one-line description that fits a
   CHECK(close_code_for(WsError::kReservedOpcode) == 1002);
 }
 
-TEST_CASE("decode_header fuzz: no over-read at a PROT_NONE page, and kOk re-encodes exactly") {
+TEST_CASE("decode_header fuzz: no over-read at a PROT_NONE page, and kDone re-encodes exactly") {
   GuardPage guard;
   std::mt19937 rng(20111211);  // RFC 6455's publication date
   const DecodeRules rule_set[] = {kServer, kClient, kServerDeflate, kServerLimit1000};
@@ -439,7 +439,7 @@ TEST_CASE("decode_header fuzz: no over-read at a PROT_NONE page, and kOk re-enco
     const DecodeRules& rules = rule_set[rng() % 4];
     DecodeResult r = decode_header(guard.place(in, n), rules);
     if (r.status == DecodeStatus::kIncomplete && n >= kMaxHeaderSize) ++oversize_incomplete;
-    if (r.status != DecodeStatus::kOk) continue;
+    if (r.status != DecodeStatus::kDone) continue;
     ++ok;
     uint8_t again[kMaxHeaderSize];
     const FrameHeader& h = r.header;
