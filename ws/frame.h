@@ -2,8 +2,10 @@
 //
 // decode_header() reads one frame header from the front of a byte span, never more than
 // kMaxHeaderSize bytes and never past the span; FrameSequence checks the order of frames
-// (§5.4). Encoders write into caller memory. No I/O, no heap (except encode_frame, which
-// appends to a Buffer), no state beyond a FrameSequence the caller owns; one thread per object.
+// (§5.4). Both are the receive side's and are defined in ws/reader.cpp, beside the Reader
+// (ws/reader.h) that runs them for a connection. Encoders write into caller memory. No I/O, no heap
+// (except encode_frame, which appends to a Buffer), no state beyond a FrameSequence the caller
+// owns; one thread per object.
 #pragma once
 
 #include <cstddef>
@@ -58,9 +60,7 @@ struct DecodeRules {
   // RFC 7692 §6: RSV1 marks a compressed message, legal only once permessage-deflate
   // has been negotiated.
   bool allow_rsv1 = false;
-  // Frames announcing a longer payload fail with kMessageTooBig as soon as the length
-  // is read, before any payload arrives.
-  uint64_t max_payload_length = UINT64_MAX;
+  // (Size limits are the Reader's, ws/reader.h: they depend on the message so far.)
 };
 
 // The same three names as http::ParseStatus: every pure parser in wsedge answers with them.

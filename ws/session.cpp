@@ -60,18 +60,66 @@ void Session::on_shutdown(Transport& /*t*/) {
   close(close_code::kGoingAway, "server shutting down");
 }
 
+bool Session::on_event(const ReadEvent& e) {
+  switch (e.status) {
+    case ReadStatus::kIncomplete:
+      // Compressed payload is inflated as it arrives, so a bomb is stopped at the limit.
+      if (e.compressed && !e.fresh.empty() && !inflate(e.fresh, false)) return false;
+      if (e.need != 0) transport_.expect(e.need);
+      return false;
+    case ReadStatus::kFragment:
+      if (e.compressed) return e.fresh.empty() || inflate(e.fresh, false);
+      fragments().append(e.payload);
+      return true;
+    case ReadStatus::kMessage:
+      return e.compressed ? end_compressed_message(e.fresh) : end_message(e.payload);
+    case ReadStatus::kPing:
+      // RFC 6455 §5.5.2: answer with a pong carrying the same application data, before any
+      // later data (sends are corked in order, so it precedes the echoes that follow).
+      if (state_ == State::kOpen) send_frame(Opcode::kPong, e.payload);
+      return true;
+    case ReadStatus::kPong:
+      return true;  // RFC 6455 §5.5.3: an unsolicited pong needs no answer; last_rx_ms_ moved
+    case ReadStatus::kClose:
+      handle_close(e.close_code, e.payload);
+      return true;
+    case ReadStatus::kError:
+      fail(e.error);
+      return false;
+  }
+  return false;
+}
+
+// The last frame of an uncompressed message (the reader checked its text, RFC 6455 §8.1).
+bool Session::end_message(std::span<const uint8_t> last_frame) {
+  if (!fragments_ || fragments_->empty()) {
+    deliver_message(last_frame);  // one frame, in the receive buffer: no copy
+    return true;
+  }
+  fragments_->append(last_frame);
+  deliver_message(fragments_->view());
+  fragments_->clear();
+  shrink(*fragments_);
+  return true;
+}
+
 Consumed Session::on_data(Transport& t, std::span<uint8_t> data) {
   last_rx_ms_ = t.now_ms();
   keepalive_ping_sent_ = false;  // the peer spoke: the next silence earns a new ping
+  const ReadRules rules{
+      .expect_masked = true,  // RFC 6455 §5.1: a server fails on an unmasked client frame
+      .allow_rsv1 = compression_ != nullptr,  // RFC 7692 §6: only once deflate is agreed
+      .max_frame_size = options_.max_frame_size != 0 ? options_.max_frame_size : UINT64_MAX,
+      .max_message_size = options_.max_message_size};
   size_t pos = 0;
   while (pos < data.size() && state_ != State::kClosed) {
-    size_t used = process_frame(data.subspan(pos));
-    if (used == 0) break;  // the rest of this frame has not arrived yet
-    pos += used;
+    const ReadEvent e = reader_.next(data.subspan(pos), rules);
+    if (!on_event(e)) break;
+    pos += e.consumed;
   }
   if (state_ == State::kOpen) [[likely]] {
     // One test in the common case: every frame whole, no message open now nor before.
-    bool unfinished = pos != data.size() || sequence_.in_message();
+    bool unfinished = pos != data.size() || reader_.in_message();
     bool was_unfinished = message_started_ms_ != kNoMessage;
     if (unfinished || was_unfinished) [[unlikely]] {
       if (unfinished != was_unfinished) track_unfinished(unfinished);
@@ -94,73 +142,18 @@ Consumed Session::on_data(Transport& t, std::span<uint8_t> data) {
   return data.size();
 }
 
-// Handles one frame at the front of `in`: returns its total size once it is complete,
-// or 0 when more bytes are needed (having already unmasked and validated what arrived,
-// so invalid text fails fast) or the connection was failed.
-size_t Session::process_frame(std::span<uint8_t> in) {
-  DecodeRules rules;
-  // RFC 6455 §5.1: a server MUST fail the connection on an unmasked client frame.
-  rules.expect_masked = true;
-  // RFC 6455 §5.2 / RFC 7692 §6: RSV1 only means something once permessage-deflate is agreed.
-  rules.allow_rsv1 = compression_ != nullptr;
-  DecodeResult r = decode_header(in, rules);
-  if (r.status == DecodeStatus::kIncomplete) return 0;
-  if (r.status == DecodeStatus::kError) {
-    fail(r.error);
-    return 0;
-  }
-  const FrameHeader& h = r.header;
-  if (frame_done_ == kNoFrame && !begin_frame(h)) return 0;
-
-  size_t available = std::min<uint64_t>(in.size() - h.header_length, h.payload_length);
-  std::span<uint8_t> payload = in.subspan(h.header_length, available);
-  if (available > frame_done_) {
-    std::span<uint8_t> fresh = payload.subspan(frame_done_);
-    unmask(fresh.data(), fresh.size(), h.mask_key, frame_done_);
-    if (is_data(h.opcode) && !accept_payload(fresh)) return 0;
-    frame_done_ = static_cast<uint32_t>(available);  // <= payload_length <= kMaxFrameSize
-  }
-  if (available < h.payload_length) {
-    transport_.expect(h.payload_length - available);
-    return 0;
-  }
-  frame_done_ = kNoFrame;
-  deliver(h, payload);
-  return h.header_length + h.payload_length;
-}
-
-// The checks that run once per frame, when its header is first complete.
-bool Session::begin_frame(const FrameHeader& h) {
-  if (WsError e = sequence_.on_frame(h); e != WsError::kNone) {
-    fail(e);
-    return false;
-  }
-  if (is_data(h.opcode)) {
-    // Refuse an oversized frame or message from its header alone, before buffering any of it
-    // (RFC 6455 §7.4.1: 1009, a message too big to process).
-    if (h.payload_length > kMaxFrameSize ||
-        (options_.max_frame_size != 0 && h.payload_length > options_.max_frame_size) ||
-        h.payload_length > options_.max_message_size - message_size_) {
-      fail(WsError::kMessageTooBig);
-      return false;
-    }
-    message_size_ += h.payload_length;
-    // The message's type and RSV1 are sequence_'s (message_text(), message_compressed()).
-    if (h.opcode != Opcode::kContinuation) utf8_.reset();
-  }
-  frame_done_ = 0;
-  return true;
-}
-
-// Payload bytes of a data frame, as they arrive (unmasked). Returns false after failing.
-bool Session::accept_payload(std::span<const uint8_t> fresh) {
-  if (message_compressed()) return inflate(fresh, false);
-  // RFC 6455 §8.1: invalid UTF-8 in a text message fails the connection — checked as the
-  // bytes arrive, so the close goes out before the rest of the message does.
-  if (message_text() && !utf8_.feed(fresh)) {
+bool Session::end_compressed_message(std::span<const uint8_t> fresh) {
+  if (!fresh.empty() && !inflate(fresh, false)) return false;
+  if (!inflate({}, true)) return false;
+  // RFC 6455 §8.1: the whole text message must be valid UTF-8.
+  if (reader_.message_text() && !reader_.finish_text()) {
     fail(WsError::kInvalidUtf8);
     return false;
   }
+  Buffer& out = compression_->message;
+  deliver_message(out.view());
+  out.clear();
+  shrink(out);
   return true;
 }
 
@@ -176,7 +169,7 @@ bool Session::inflate(std::span<const uint8_t> compressed, bool fin) {
   // What inflated before a failure is validated first: an invalid byte there comes earlier in
   // the message than the corrupt data or the limit, and checking it whatever the status keeps
   // the verdict (1007 or 1009) independent of how the payload was cut into reads.
-  if (message_text() && !utf8_.feed(out.view().subspan(before))) {
+  if (reader_.message_text() && !reader_.feed_text(out.view().subspan(before))) {
     fail(WsError::kInvalidUtf8);
     return false;
   }
@@ -185,59 +178,6 @@ bool Session::inflate(std::span<const uint8_t> compressed, bool fin) {
     return false;
   }
   return true;
-}
-
-void Session::deliver(const FrameHeader& h, std::span<uint8_t> payload) {
-  switch (h.opcode) {
-    case Opcode::kPing:
-      // RFC 6455 §5.5.2: answer with a pong carrying the same application data, before any
-      // later data (sends are corked in order, so it precedes the echoes that follow).
-      if (state_ == State::kOpen) send_frame(Opcode::kPong, payload);
-      return;
-    case Opcode::kPong:
-      return;  // RFC 6455 §5.5.3: an unsolicited pong needs no answer; last_rx_ms_ is updated
-    case Opcode::kClose:
-      handle_close(payload);
-      return;
-    default:
-      break;
-  }
-  deliver_data(h, payload);
-}
-
-void Session::deliver_data(const FrameHeader& h, std::span<uint8_t> payload) {
-  if (message_compressed()) {
-    if (!h.fin || !inflate({}, true)) return;
-    // RFC 6455 §8.1: the whole text message must be valid UTF-8.
-    if (message_text() && !utf8_.finish()) {
-      fail(WsError::kInvalidUtf8);
-      return;
-    }
-    message_size_ = 0;
-    Buffer& out = compression_->message;
-    deliver_message(out.view());
-    out.clear();
-    shrink(out);
-    return;
-  }
-  if (!h.fin) {
-    fragments().append(payload);
-    return;
-  }
-  // RFC 6455 §8.1: the whole text message must be valid UTF-8 (no sequence cut at the end).
-  if (message_text() && !utf8_.finish()) {
-    fail(WsError::kInvalidUtf8);
-    return;
-  }
-  message_size_ = 0;
-  if (!fragments_ || fragments_->empty()) {
-    deliver_message(payload);  // one frame, in the receive buffer: no copy
-    return;
-  }
-  fragments_->append(payload);
-  deliver_message(fragments_->view());
-  fragments_->clear();
-  shrink(*fragments_);
 }
 
 void Session::shrink(Buffer& b) {
@@ -266,29 +206,21 @@ void Session::deliver_message(std::span<const uint8_t> payload) {
     ++c->messages_in;
     c->bytes_in += payload.size();
   }
-  handler_.on_message(*this, payload, message_text() ? MessageType::kText : MessageType::kBinary);
+  handler_.on_message(*this, payload,
+                      reader_.message_text() ? MessageType::kText : MessageType::kBinary);
 }
 
-void Session::handle_close(std::span<const uint8_t> payload) {
-  ClosePayloadResult c = parse_close_payload(payload);
-  if (c.error != WsError::kNone) {
-    fail(c.error);  // RFC 6455 §5.5.1: a 1-byte body or a code not allowed on the wire
-    return;
-  }
-  // RFC 6455 §5.5.1: the reason is UTF-8; invalid data is a 1007 failure (§8.1).
-  if (!is_valid_utf8(c.reason)) {
-    fail(WsError::kInvalidUtf8);
-    return;
-  }
+// The peer's close frame, its code and UTF-8 reason checked by the reader (RFC 6455 §5.5.1).
+void Session::handle_close(uint16_t code, std::span<const uint8_t> reason) {
   if (state_ == State::kOpen) {
     // RFC 6455 §5.5.1: answer a close with a close, echoing the status code it carried.
     // A close without a code is answered without one (1005 is never sent, §7.4.1).
-    send_close(c.code, {});
+    send_close(code, {});
   }
   state_ = State::kClosed;
   peer_closed_ = true;  // on_data closes TCP once it knows whether anything followed
   release_message();
-  notify_close(c.code, {reinterpret_cast<const char*>(c.reason.data()), c.reason.size()});
+  notify_close(code, {reinterpret_cast<const char*>(reason.data()), reason.size()});
 }
 
 // RFC 6455 §7.1.7: _Fail the WebSocket Connection_ — send a close frame with the code
@@ -312,7 +244,6 @@ void Session::release_message() {
   note_memory((fragments_ ? fragments_->capacity() : 0) +
               (compression_ ? compression_->message.capacity() : 0));
   fragments_.reset();
-  message_size_ = 0;
   if (compression_) {
     compression_->message.release();
     compression_->inflater.discard();
@@ -326,7 +257,7 @@ void Session::charge_budget(size_t unread) {
   // Between messages a session keeps small buffers for reuse (and, with context takeover,
   // the inflater's window): per-connection memory, bounded per connection, not the
   // attacker-sized kind this budget is for.
-  bool unfinished = unread != 0 || sequence_.in_message();
+  bool unfinished = unread != 0 || reader_.in_message();
   budget.set(budget_hold_, this, unfinished ? message_memory() + unread : 0);
   while (budget.over()) {
     MemoryBudget::Holding largest = budget.largest();

@@ -1,12 +1,12 @@
 // Fuzz target: the frame codec (ws/frame.h): decode_header, FrameSequence, close payloads.
 //
-// Input: byte 0 picks the DecodeRules (server or client side, RSV1 allowed, a payload
-// limit), the rest is a byte stream read as frames, one after another. Invariants per frame:
+// Input: byte 0 picks the DecodeRules (server or client side, RSV1 allowed), the rest is a byte
+// stream read as frames, one after another. Invariants per frame:
 // - decode_header reads only the first 14 bytes: decoding a copy of just those agrees.
 // - its verdict is decided by one prefix length d: every shorter prefix is kIncomplete and
 //   every longer one gives the same result; error_offset < d; 14 bytes always decide.
 // - an accepted header obeys §5.2 (a defined opcode, RSV bits, masking side, minimal length
-//   form, top bit clear, the limit, control frames short and final) and encode_header
+//   form, top bit clear, control frames short and final) and encode_header
 //   writes back exactly its bytes.
 // - FrameSequence agrees with a reference of the §5.4 / RFC 7692 §6.1 rules, and a refused
 //   frame leaves its state unchanged.
@@ -28,12 +28,9 @@ using wsedge::fuzz::Window;
 namespace {
 
 DecodeRules pick_rules(uint8_t b) {
-  static constexpr uint64_t kLimits[] = {UINT64_MAX, 0,     125,     126,
-                                         65535,      65536, 1 << 20, (1ull << 63) - 1};
   DecodeRules r;
   r.expect_masked = (b & 1) == 0;
   r.allow_rsv1 = (b & 2) != 0;
-  r.max_payload_length = kLimits[(b >> 2) & 7];
   return r;
 }
 
@@ -73,7 +70,7 @@ void check_header(std::span<const uint8_t> in, const FrameHeader& h, const Decod
   FUZZ_CHECK(op <= 2 || (op >= 8 && op <= 10));
   FUZZ_CHECK((in[0] & 0x30) == 0 && (!h.rsv1 || rules.allow_rsv1));
   FUZZ_CHECK(h.masked == rules.expect_masked);  // §5.1
-  FUZZ_CHECK(h.payload_length < (1ull << 63) && h.payload_length <= rules.max_payload_length);
+  FUZZ_CHECK(h.payload_length < (1ull << 63));
   if (is_control(h.opcode)) FUZZ_CHECK(h.fin && h.payload_length <= kMaxControlPayload);
   const size_t length_bytes = h.payload_length < 126 ? 0 : h.payload_length <= 0xFFFF ? 2 : 8;
   FUZZ_CHECK(h.header_length == 2 + length_bytes + (h.masked ? 4 : 0));  // minimal form
