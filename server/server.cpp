@@ -157,20 +157,6 @@ void Server::on_connection_closed(net::Connection* c) {
   maybe_finish_shutdown();
 }
 
-// RFC 6455 §9.1: several Sec-WebSocket-Extensions headers form one list, in order.
-NegotiationResult Server::negotiate_extensions(const http::Request& request,
-                                               const DeflateServerPolicy& policy) {
-  // As many as the request has: the parser keeps at most kMaxHeaders fields, so every
-  // Sec-WebSocket-Extensions line of an accepted head fits.
-  std::array<std::string_view, http::kMaxHeaders> values;
-  size_t n = 0;
-  for (const http::Header& h : request.header_list()) {
-    if (http::iequals(h.name, "sec-websocket-extensions")) values[n++] = h.value;
-  }
-  if (n == 0) return {};
-  return negotiate_deflate({values.data(), n}, policy);
-}
-
 const Route* Server::find_route(std::string_view path) const {
   const Route* fallback = nullptr;
   for (const Route& r : routes_) {
@@ -203,7 +189,9 @@ std::unique_ptr<Protocol> Server::on_upgrade(Transport& t, const http::Request& 
     }
   }
   HandshakeOptions hs{route->subprotocols, options_.allowed_origins};
-  HandshakeResult result = check_handshake(request, hs);
+  // One pass over the headers for everything below (the checks and the negotiation).
+  const ws::UpgradeFields fields = ws::gather_upgrade_fields(request);
+  HandshakeResult result = check_handshake(request, fields, hs);
   if (!result.ok) {
     WSEDGE_LOG(kInfo, "handshake from %.*s refused: %d %s",
                static_cast<int>(t.peer_address().size()), t.peer_address().data(),
@@ -211,7 +199,9 @@ std::unique_ptr<Protocol> Server::on_upgrade(Transport& t, const http::Request& 
     return refuse([&] { write_handshake_error(out, result); });
   }
   NegotiationResult deflate;
-  if (route->deflate.enabled) deflate = negotiate_extensions(request, route->deflate);
+  // RFC 6455 §9.1: several Sec-WebSocket-Extensions lines form one list, in order.
+  if (route->deflate.enabled && fields.extension_count > 0)
+    deflate = negotiate_deflate(fields.extensions(), route->deflate);
   write_handshake_response(out, result, deflate.header());
   // result.subprotocol views the route's own string (HandshakeOptions::subprotocols).
   Opening opening{.request = request,

@@ -108,8 +108,6 @@ class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
   void on_connection_closed(net::Connection* c) override;
   std::unique_ptr<Protocol> on_upgrade(Transport& t, const http::Request& request) override;
   const Route* find_route(std::string_view path) const;
-  static ws::NegotiationResult negotiate_extensions(const http::Request& request,
-                                                    const ws::DeflateServerPolicy& policy);
   void maybe_finish_shutdown();
 
   net::Reactor& loop_;

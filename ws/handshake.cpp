@@ -30,24 +30,15 @@ bool is_valid_key(std::string_view key) {
 
 // Subprotocol names are compared exactly: RFC 6455 §4.2.2 says the server selects one of
 // the values the client sent, and browsers check the echo byte for byte.
-bool client_offers(const http::Request& req, std::string_view protocol) {
-  for (const http::Header& h : req.header_list()) {
-    if (!http::iequals(h.name, "sec-websocket-protocol")) continue;
-    std::string_view list = h.value, element;
-    while (http::next_list_element(&list, &element)) {
+bool client_offers(const UpgradeFields& f, std::string_view protocol) {
+  for (std::string_view line : f.protocols()) {
+    std::string_view element;
+    while (http::next_list_element(&line, &element)) {
       if (element == protocol) return true;
     }
   }
   return false;
 }
-
-// The handshake's header fields, gathered in one pass over the request's headers.
-struct Fields {
-  size_t hosts = 0, keys = 0, versions = 0, origins = 0, extension_headers = 0;
-  std::string_view key, version, origin, extensions;
-  bool upgrade_websocket = false;   // some Upgrade line holds "websocket"
-  bool connection_upgrade = false;  // some Connection line holds "upgrade"
-};
 
 bool list_has(std::string_view list, std::string_view token) {
   std::string_view element;
@@ -57,30 +48,7 @@ bool list_has(std::string_view list, std::string_view token) {
   return false;
 }
 
-Fields scan_fields(const http::Request& req) {
-  Fields f;
-  for (const http::Header& h : req.header_list()) {
-    auto is = [&h](std::string_view name) { return http::iequals(h.name, name); };
-    if (is("host")) {
-      ++f.hosts;
-    } else if (is("upgrade")) {
-      f.upgrade_websocket = f.upgrade_websocket || list_has(h.value, "websocket");
-    } else if (is("connection")) {
-      f.connection_upgrade = f.connection_upgrade || list_has(h.value, "upgrade");
-    } else if (is("sec-websocket-key")) {
-      if (f.keys++ == 0) f.key = h.value;
-    } else if (is("sec-websocket-version")) {
-      if (f.versions++ == 0) f.version = h.value;
-    } else if (is("origin")) {
-      if (f.origins++ == 0) f.origin = h.value;
-    } else if (is("sec-websocket-extensions")) {
-      if (f.extension_headers++ == 0) f.extensions = h.value;
-    }
-  }
-  return f;
-}
-
-bool origin_allowed(const Fields& f, const HandshakeOptions& options) {
+bool origin_allowed(const UpgradeFields& f, const HandshakeOptions& options) {
   if (options.allowed_origins.empty()) return true;
   if (f.origins == 0) return !options.require_origin;
   // RFC 6454 §6.2: the serialized origin is ASCII with a lowercase scheme and host, but
@@ -127,11 +95,37 @@ const char* describe(HandshakeError e) {
   return http::detail::refusal_in(kRefusals, e).text;
 }
 
+UpgradeFields gather_upgrade_fields(const http::Request& req) {
+  UpgradeFields f;
+  for (const http::Header& h : req.header_list()) {
+    auto is = [&h](std::string_view name) { return http::iequals(h.name, name); };
+    if (is("host")) {
+      ++f.hosts;
+    } else if (is("upgrade")) {
+      f.upgrade_websocket = f.upgrade_websocket || list_has(h.value, "websocket");
+    } else if (is("connection")) {
+      f.connection_upgrade = f.connection_upgrade || list_has(h.value, "upgrade");
+    } else if (is("sec-websocket-key")) {
+      if (f.keys++ == 0) f.key = h.value;
+    } else if (is("sec-websocket-version")) {
+      if (f.versions++ == 0) f.version = h.value;
+    } else if (is("origin")) {
+      if (f.origins++ == 0) f.origin = h.value;
+    } else if (is("sec-websocket-protocol")) {
+      f.protocol_lines[f.protocol_count++] = h.value;  // <= kMaxHeaders lines in all
+    } else if (is("sec-websocket-extensions")) {
+      f.extension_lines[f.extension_count++] = h.value;
+    }
+  }
+  return f;
+}
+
 bool is_websocket_upgrade(const http::Request& req) {
   return req.header_has_token("upgrade", "websocket");
 }
 
-HandshakeResult check_handshake(const http::Request& req, const HandshakeOptions& options) {
+HandshakeResult check_handshake(const http::Request& req, const UpgradeFields& f,
+                                const HandshakeOptions& options) {
   // RFC 6455 §4.2.1 (1): the method MUST be GET; RFC 9110 §15.5.6: 405 names what is allowed.
   if (req.method != "GET") return refuse(HandshakeError::kNotGet);
   // RFC 6455 §4.2.1 (1): HTTP/1.1 or higher. 1.0 is a version we speak, so not 505.
@@ -142,7 +136,6 @@ HandshakeResult check_handshake(const http::Request& req, const HandshakeOptions
   // any proxy in front disagreeing on where frames begin (RFC 9112 §6.3): bytes a proxy
   // took for the body would run here as uninspected frames. Content-Length: 0 is no body.
   if (req.has_body()) return refuse(HandshakeError::kHasBody);
-  const Fields f = scan_fields(req);
   // RFC 6455 §4.2.1 (2): a Host header field.
   if (f.hosts != 1) return refuse(HandshakeError::kNoHost);
   // RFC 6455 §4.2.1 (3): Upgrade containing "websocket", case-insensitively.
@@ -162,13 +155,11 @@ HandshakeResult check_handshake(const http::Request& req, const HandshakeOptions
   // RFC 6455 §4.2.2 (5): the route's first preference that the client also offered; no
   // match means no Sec-WebSocket-Protocol header at all in the 101 (§4.2.2 /subprotocol/).
   for (const std::string& p : options.subprotocols) {
-    if (client_offers(req, p)) {
+    if (client_offers(f, p)) {
       r.subprotocol = p;
       break;
     }
   }
-  r.extensions = f.extensions;
-  r.extension_headers = f.extension_headers;
   compute_accept_key(f.key, r.accept);
   return r;
 }

@@ -1,11 +1,13 @@
 // ws/handshake.h — the server side of the WebSocket opening handshake (RFC 6455 §4.2).
 //
 // Pure: reads a parsed http::Request, returns a verdict, writes the 101 or the refusal
-// into a Buffer; no I/O, no heap. HandshakeResult's views point into the Request's input
-// (extensions) and into HandshakeOptions' strings (subprotocol): keep both alive until
-// the response is written. Any thread.
+// into a Buffer; no I/O, no heap. The header fields an upgrade needs are gathered once
+// (UpgradeFields) and read by both the checks and the extension negotiation. Views point
+// into the Request's input (UpgradeFields) and into HandshakeOptions' strings
+// (HandshakeResult::subprotocol): keep both alive until the response is written. Any thread.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -54,6 +56,28 @@ int status_for(HandshakeError e);
 // static_assert'ed against http::kMaxErrorText).
 const char* describe(HandshakeError e);
 
+// The header fields of an upgrade request that the handshake reads, gathered in one pass
+// over the request's headers. Several Sec-WebSocket-Protocol or Sec-WebSocket-Extensions
+// lines are one list, in order (RFC 6455 §9.1, §11.3.4): every value is kept (a head the
+// parser accepted has at most http::kMaxHeaders lines).
+struct UpgradeFields {
+  size_t hosts = 0, keys = 0, versions = 0, origins = 0;
+  std::string_view key, version, origin;  // the first of each
+  bool upgrade_websocket = false;         // some Upgrade line holds "websocket"
+  bool connection_upgrade = false;        // some Connection line holds "upgrade"
+  std::array<std::string_view, http::kMaxHeaders> protocol_lines, extension_lines;
+  size_t protocol_count = 0, extension_count = 0;
+
+  std::span<const std::string_view> protocols() const {
+    return {protocol_lines.data(), protocol_count};
+  }
+  std::span<const std::string_view> extensions() const {
+    return {extension_lines.data(), extension_count};
+  }
+};
+
+UpgradeFields gather_upgrade_fields(const http::Request& req);
+
 struct HandshakeResult {
   // check_handshake sets one of the two: ok (answer 101; error stays kNone), or the rule
   // the request broke in `error` (answer status_for(error)).
@@ -61,11 +85,6 @@ struct HandshakeResult {
   HandshakeError error = HandshakeError::kNone;
   std::string_view subprotocol;        // chosen, one of HandshakeOptions::subprotocols; empty: none
   char accept[kAcceptKeyLength] = {};  // Sec-WebSocket-Accept, when ok
-  // The first Sec-WebSocket-Extensions value as offered (empty: none), for a negotiator.
-  // More than one such header (extension_headers > 1) are one list (RFC 6455 §9.1): then
-  // walk request.header_list() for all of them.
-  std::string_view extensions;
-  size_t extension_headers = 0;
 
   std::string_view accept_key() const { return {accept, kAcceptKeyLength}; }
 };
@@ -74,7 +93,13 @@ struct HandshakeResult {
 // asks for the WebSocket path, even when it fails check_handshake later.
 bool is_websocket_upgrade(const http::Request& req);
 
-HandshakeResult check_handshake(const http::Request& req, const HandshakeOptions& options);
+// RFC 6455 §4.2.1 and §4.2.2 on `req`, whose fields `fields` gathered.
+HandshakeResult check_handshake(const http::Request& req, const UpgradeFields& fields,
+                                const HandshakeOptions& options);
+// The same, gathering the fields itself (for callers that need nothing else of them).
+inline HandshakeResult check_handshake(const http::Request& req, const HandshakeOptions& options) {
+  return check_handshake(req, gather_upgrade_fields(req), options);
+}
 
 // base64(SHA-1(key + kHandshakeGuid)) into out, not NUL-terminated (RFC 6455 §4.2.2).
 void compute_accept_key(std::string_view key, char out[kAcceptKeyLength]);

@@ -91,7 +91,8 @@ bool offered(const http::Request& req, std::string_view protocol) {
 }
 
 void check_accepted(const http::Request& req, const ws::HandshakeOptions& o,
-                    const ws::HandshakeResult& r, std::span<const uint8_t> in) {
+                    const ws::UpgradeFields& f, const ws::HandshakeResult& r,
+                    std::span<const uint8_t> in) {
   FUZZ_CHECK(r.error == ws::HandshakeError::kNone && ws::status_for(r.error) == 101);
   FUZZ_CHECK(r.accept_key() == expected_accept(req.header("sec-websocket-key")));
   std::string_view want;
@@ -102,9 +103,11 @@ void check_accepted(const http::Request& req, const ws::HandshakeOptions& o,
     }
   }
   FUZZ_CHECK(r.subprotocol == want);
-  FUZZ_CHECK(r.extension_headers == count(req, "sec-websocket-extensions"));
-  FUZZ_CHECK(r.extensions == req.header("sec-websocket-extensions"));
-  FUZZ_CHECK(points_into(r.extensions, in));
+  // Every extension line, in order (RFC 6455 §9.1), each a view of the input.
+  FUZZ_CHECK(f.extensions().size() == count(req, "sec-websocket-extensions"));
+  FUZZ_CHECK(f.extensions().empty() || f.extensions()[0] == req.header("sec-websocket-extensions"));
+  for (std::string_view line : f.extensions())
+    FUZZ_CHECK(points_into(line, in));
   Buffer out;
   ws::write_handshake_response(out, r, "permessage-deflate");
   const std::string_view text = as_text(out.view());
@@ -142,11 +145,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::span<const uint8_t> in(data + 1, size - 1);
   http::Request req;
   if (http::parse_request(in, &req).status != http::ParseStatus::kDone) return 0;
-  const ws::HandshakeResult r = ws::check_handshake(req, options);
+  const ws::UpgradeFields fields = ws::gather_upgrade_fields(req);
+  const ws::HandshakeResult r = ws::check_handshake(req, fields, options);
   FUZZ_CHECK(r.ok == reference_accepts(req, options));
   FUZZ_CHECK(!r.ok || ws::is_websocket_upgrade(req));
   if (r.ok) {
-    check_accepted(req, options, r, in);
+    check_accepted(req, options, fields, r, in);
   } else {
     check_refused(r);
   }

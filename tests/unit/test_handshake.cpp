@@ -166,11 +166,12 @@ TEST_CASE("check_handshake: browsers' real requests are accepted") {
       "Pragma: no-cache\r\nUpgrade: websocket\r\nOrigin: http://localhost:9001\r\n"
       "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
       "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n");
-  HandshakeResult r = check_handshake(chrome.req, {});
+  const UpgradeFields fields = gather_upgrade_fields(chrome.req);
+  HandshakeResult r = check_handshake(chrome.req, fields, {});
   REQUIRE(r.ok);
   CHECK(r.accept_key() == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
-  CHECK(r.extensions == "permessage-deflate; client_max_window_bits");
-  CHECK(r.extension_headers == 1);
+  REQUIRE(fields.extensions().size() == 1);
+  CHECK(fields.extensions()[0] == "permessage-deflate; client_max_window_bits");
   CHECK(r.subprotocol.empty());
 
   Parsed firefox(
@@ -274,4 +275,32 @@ TEST_CASE("write_handshake_error: §4.4 426 names version 13; others close") {
   out.clear();
   write_handshake_error(out, check_handshake(Parsed(request("", {}, "PUT / HTTP/1.1")).req, {}));
   CHECK(str(out).find("\r\nAllow: GET\r\n") != std::string::npos);
+}
+
+TEST_CASE("gather_upgrade_fields: one pass keeps every protocol and extension line, in order") {
+  // RFC 6455 §9.1 / §11.3.4: several lines are one comma-separated list, in order.
+  std::string head =
+      "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+  for (int i = 0; i < 40; ++i)
+    head += "Sec-WebSocket-Extensions: x-" + std::to_string(i) + "\r\n";
+  head += "Sec-WebSocket-Protocol: a, b\r\nSec-WebSocket-Protocol: chat\r\n\r\n";
+  Parsed p(head);  // its constructor REQUIREs a complete head
+  const UpgradeFields f = gather_upgrade_fields(p.req);
+  CHECK(f.hosts == 1);
+  CHECK(f.keys == 1);
+  CHECK(f.upgrade_websocket);
+  CHECK(f.connection_upgrade);
+  REQUIRE(f.extensions().size() == 40);
+  CHECK(f.extensions()[0] == "x-0");
+  CHECK(f.extensions()[39] == "x-39");
+  REQUIRE(f.protocols().size() == 2);
+  CHECK(f.protocols()[1] == "chat");
+  // The subprotocol on the second line is found: the lines are one list.
+  const std::string route[] = {"chat"};
+  HandshakeOptions options;
+  options.subprotocols = route;
+  HandshakeResult r = check_handshake(p.req, f, options);
+  REQUIRE(r.ok);
+  CHECK(r.subprotocol == "chat");
 }
