@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -419,7 +420,7 @@ TEST_CASE("decode_header fuzz: no over-read at a PROT_NONE page, and kDone re-en
     // Bias towards plausible headers so deep paths are reached, not just byte 0 errors.
     if (n > 0 && rng() % 2) in[0] = static_cast<uint8_t>((in[0] & 0x8F) | 0x80);
     if (n > 2 && rng() % 2) in[2] &= 0x7F;
-    const DecodeRules& rules = rule_set[rng() % 4];
+    const DecodeRules& rules = rule_set[rng() % std::size(rule_set)];
     DecodeResult r = decode_header(guard.place(in, n), rules);
     if (r.status == DecodeStatus::kIncomplete && n >= kMaxHeaderSize) ++oversize_incomplete;
     if (r.status != DecodeStatus::kDone) continue;
