@@ -12,6 +12,9 @@
 namespace wsedge::ws {
 namespace {
 
+using mask_detail::advance;
+using mask_detail::key_word;
+
 // Hides `v` from the optimizer so a loop stays the loop we wrote: without it gcc and
 // clang turn the byte reference into SIMD code and its benchmark would measure that.
 inline void opaque(size_t& v) {
@@ -20,26 +23,6 @@ inline void opaque(size_t& v) {
 #else
   (void)v;
 #endif
-}
-
-// The key word after `n` more payload bytes: rotating carries the phase, so no kernel
-// ever needs a byte loop to re-synchronise (the trick Beast calls rol()).
-uint32_t advance(uint32_t w, size_t n) {
-  const int bits = static_cast<int>(8 * (n & 3));
-  if constexpr (std::endian::native == std::endian::little) {
-    return std::rotr(w, bits);
-  } else {
-    return std::rotl(w, bits);
-  }
-}
-
-// The key as a 32-bit word whose bytes, in memory order, are the key rotated so that the
-// first one applies to the next payload byte. Broadcast into a vector, every 4-byte lane
-// then lines up with the payload, because a 16/32/64-byte step is a multiple of 4.
-uint32_t key_word(MaskKey key, size_t phase) {
-  uint32_t w;
-  std::memcpy(&w, key.data(), 4);
-  return advance(w, phase);
 }
 
 // XOR with a phase-0 key word, 8 bytes at a time, then bytes: the word kernel, and what
@@ -220,7 +203,7 @@ const char* unmask_variant() {
   return mask_kernel_name(unmask_kernel());
 }
 
-void unmask(uint8_t* data, size_t len, MaskKey key, size_t phase) {
+void unmask_dispatched(uint8_t* data, size_t len, MaskKey key, size_t phase) {
   // Chosen once (thread-safe static); after that a call is one load and an indirect call.
   static const UnmaskFn fn = mask_kernel(unmask_kernel());
   fn(data, len, key, phase);

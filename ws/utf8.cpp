@@ -362,19 +362,6 @@ WSEDGE_AVX512 size_t lookup_avx512(const uint8_t* p, size_t n) {
 
 #endif  // __x86_64__
 
-// n <= 16 bytes, all below 0x80? Two overlapping 8-byte loads cover 8..16 bytes.
-bool short_ascii(const uint8_t* p, size_t n) {
-  if (n == 0) return true;  // and p may be null: no memcpy from it
-  uint64_t lo = 0, hi = 0;
-  if (n >= 8) {
-    std::memcpy(&lo, p, 8);
-    std::memcpy(&hi, p + n - 8, 8);
-  } else {
-    std::memcpy(&lo, p, n);
-  }
-  return ((lo | hi) & 0x8080808080808080ull) == 0;
-}
-
 struct KernelChoice {
   Kernel kernel;  // nullptr: scalar only
   size_t chunk;   // bytes the scalar DFA takes when the kernel stops before the end
@@ -409,14 +396,11 @@ Utf8Validator::Utf8Validator() : level_(static_cast<uint8_t>(simd_level())) {}
 Utf8Validator::Utf8Validator(SimdLevel level)
     : level_(static_cast<uint8_t>(std::min(level, cpu_simd_support()))) {}
 
-size_t Utf8Validator::feed_prefix(std::span<const uint8_t> bytes) {
+size_t Utf8Validator::feed_prefix_general(std::span<const uint8_t> bytes) {
   if (failed()) return 0;
   const uint8_t* p = bytes.data();
   const size_t n = bytes.size();
   uint8_t s = state_;
-  // Short ASCII between code points (most chat and benchmark messages): two word tests
-  // cost less than setting up a vector kernel for one partial block.
-  if (s == A && n <= 16 && short_ascii(p, n)) return n;
   // First finish the code point the previous piece cut, if any: kernels start on a boundary.
   size_t pos = scalar_run(&s, p, 0, 0, n);
   const KernelChoice k = kernel_for(level_);
