@@ -79,8 +79,8 @@ class Reactor {
     assert(in_loop_thread());
     timers_.disarm(t);
   }
-  // mono_ms() cached at the start of the iteration and refreshed when epoll_wait returns:
-  // one clock read per wait, and every timer armed in one batch shares the same "now".
+  // mono_ms() read when epoll_wait returns: one clock read per iteration, and every timer
+  // armed in one batch shares the same "now".
   int64_t now_ms() const { return now_ms_; }
 
   // Thread-safe: queue fn for the loop thread and wake it (eventfd). Tasks run in FIFO
