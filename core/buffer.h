@@ -50,6 +50,15 @@ class Buffer {
     commit(n);
   }
   void append(std::span<const uint8_t> s) { append(s.data(), s.size()); }
+  // Both, behind one capacity check: a frame's header and its payload.
+  void append(std::span<const uint8_t> a, std::span<const uint8_t> b) {
+    const size_t n = a.size() + b.size();
+    if (n == 0) return;
+    uint8_t* dst = prepare(n);
+    copy(dst, a.data(), a.size());
+    copy(dst + a.size(), b.data(), b.size());
+    commit(n);
+  }
 
   // Drops n readable bytes from the front (n <= readable()).
   void consume(size_t n);
@@ -59,6 +68,33 @@ class Buffer {
 
  private:
   uint8_t* make_room(size_t n);  // prepare()'s slow path: compact or grow
+  // memcpy for non-overlapping ranges, with up to 16 bytes (a frame header, a short
+  // message) copied in line by two overlapping loads instead of a call into libc.
+  static void copy(uint8_t* dst, const uint8_t* src, size_t n) {
+    if (n > 16) {
+      std::memcpy(dst, src, n);
+    } else if (n >= 8) {
+      uint64_t head, tail;
+      std::memcpy(&head, src, 8);
+      std::memcpy(&tail, src + n - 8, 8);
+      std::memcpy(dst, &head, 8);
+      std::memcpy(dst + n - 8, &tail, 8);
+    } else if (n >= 4) {
+      uint32_t head, tail;
+      std::memcpy(&head, src, 4);
+      std::memcpy(&tail, src + n - 4, 4);
+      std::memcpy(dst, &head, 4);
+      std::memcpy(dst + n - 4, &tail, 4);
+    } else if (n >= 2) {
+      uint16_t head, tail;
+      std::memcpy(&head, src, 2);
+      std::memcpy(&tail, src + n - 2, 2);
+      std::memcpy(dst, &head, 2);
+      std::memcpy(dst + n - 2, &tail, 2);
+    } else if (n == 1) {
+      dst[0] = src[0];
+    }
+  }
 
   uint8_t* mem_ = nullptr;
   size_t cap_ = 0;

@@ -220,8 +220,7 @@ void Connection::send(std::span<const uint8_t> a, std::span<const uint8_t> b) {
   if (state_ != State::kOpen) return;  // after close(), nothing new goes out
   if (ctx_.corked == this && queued() == 0) {
     try {
-      ctx_.cork.append(a);
-      ctx_.cork.append(b);
+      ctx_.cork.append(a, b);
     } catch (const std::bad_alloc&) {
       // Never thrown at the caller, who may be another connection's callback (a
       // broadcast): this connection fails alone. What the cork holds of it goes nowhere.

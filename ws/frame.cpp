@@ -3,33 +3,6 @@
 #include <cstring>
 
 namespace wsedge::ws {
-size_t encode_header(uint8_t* out, Opcode op, uint64_t payload_length, bool fin, bool rsv1,
-                     const MaskKey* mask_key) {
-  out[0] = static_cast<uint8_t>((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | static_cast<uint8_t>(op));
-  const uint8_t mask_bit = mask_key != nullptr ? 0x80 : 0;
-  size_t pos;
-  // RFC 6455 §5.2: the minimal number of bytes MUST be used to encode the length.
-  if (payload_length < 126) {
-    out[1] = static_cast<uint8_t>(mask_bit | payload_length);
-    pos = 2;
-  } else if (payload_length <= 0xFFFF) {
-    out[1] = mask_bit | 126;
-    out[2] = static_cast<uint8_t>(payload_length >> 8);
-    out[3] = static_cast<uint8_t>(payload_length);
-    pos = 4;
-  } else {
-    out[1] = mask_bit | 127;
-    for (int i = 0; i < 8; ++i)
-      out[2 + i] = static_cast<uint8_t>(payload_length >> (56 - 8 * i));
-    pos = 10;
-  }
-  if (mask_key != nullptr) {
-    std::memcpy(out + pos, mask_key->data(), 4);
-    pos += 4;
-  }
-  return pos;
-}
-
 size_t encode_frame(Buffer& out, Opcode op, std::span<const uint8_t> payload, bool fin, bool rsv1,
                     const MaskKey* mask_key) {
   uint8_t* w = out.prepare(kMaxHeaderSize + payload.size());

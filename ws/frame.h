@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string_view>
 
@@ -101,8 +102,34 @@ class FrameSequence {
 // REQUIRES: out has kMaxHeaderSize bytes; payload_length < 2^63; a control opcode only
 // with fin and payload_length <= 125 (the encoder writes what it is told).
 // mask_key == nullptr: unmasked (server frames); otherwise the key follows the length.
-size_t encode_header(uint8_t* out, Opcode op, uint64_t payload_length, bool fin = true,
-                     bool rsv1 = false, const MaskKey* mask_key = nullptr);
+// Inline: every frame sent goes through it, and with the defaults (a server's unfragmented,
+// uncompressed data frame) most of it folds away at the call.
+inline size_t encode_header(uint8_t* out, Opcode op, uint64_t payload_length, bool fin = true,
+                            bool rsv1 = false, const MaskKey* mask_key = nullptr) {
+  out[0] = static_cast<uint8_t>((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | static_cast<uint8_t>(op));
+  const uint8_t mask_bit = mask_key != nullptr ? 0x80 : 0;
+  size_t pos;
+  // RFC 6455 §5.2: the minimal number of bytes MUST be used to encode the length.
+  if (payload_length < 126) {
+    out[1] = static_cast<uint8_t>(mask_bit | payload_length);
+    pos = 2;
+  } else if (payload_length <= 0xFFFF) {
+    out[1] = mask_bit | 126;
+    out[2] = static_cast<uint8_t>(payload_length >> 8);
+    out[3] = static_cast<uint8_t>(payload_length);
+    pos = 4;
+  } else {
+    out[1] = mask_bit | 127;
+    for (int i = 0; i < 8; ++i)
+      out[2 + i] = static_cast<uint8_t>(payload_length >> (56 - 8 * i));
+    pos = 10;
+  }
+  if (mask_key != nullptr) {
+    std::memcpy(out + pos, mask_key->data(), 4);
+    pos += 4;
+  }
+  return pos;
+}
 
 // Appends header + payload (masked with *mask_key when given) to `out`; returns the bytes
 // appended. Allocates through Buffer: for clients, tests and the load generator.

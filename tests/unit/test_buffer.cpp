@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "core/buffer.h"
 
@@ -77,4 +78,28 @@ TEST_CASE("Buffer move transfers ownership and release frees") {
   c.release();
   CHECK(c.capacity() == 0);
   CHECK(c.empty());
+}
+
+TEST_CASE("Buffer append(a, b): every pair of lengths 0-40 lands intact behind what was there") {
+  // Up to 16 bytes are copied in line by overlapping loads: each size class (0, 1, 2-3,
+  // 4-7, 8-16, > 16) on both sides, after a prefix that leaves the write cursor unaligned.
+  std::vector<uint8_t> a(40), b(40);
+  for (size_t i = 0; i < 40; ++i) {
+    a[i] = static_cast<uint8_t>(i + 1);
+    b[i] = static_cast<uint8_t>(0x80 + i);
+  }
+  size_t failures = 0;
+  for (size_t na = 0; na <= 40; ++na) {
+    for (size_t nb = 0; nb <= 40; ++nb) {
+      Buffer buf;
+      buf.append("xyz", 3);
+      buf.append(std::span<const uint8_t>(a.data(), na), std::span<const uint8_t>(b.data(), nb));
+      std::vector<uint8_t> want = {'x', 'y', 'z'};
+      want.insert(want.end(), a.begin(), a.begin() + static_cast<std::ptrdiff_t>(na));
+      want.insert(want.end(), b.begin(), b.begin() + static_cast<std::ptrdiff_t>(nb));
+      auto got = buf.view();
+      if (std::vector<uint8_t>(got.begin(), got.end()) != want) ++failures;
+    }
+  }
+  CHECK(failures == 0);
 }
