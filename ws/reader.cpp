@@ -15,42 +15,51 @@ namespace {
 
 // RFC 6455 §5.2: 0x3-0x7 are reserved for further non-control frames, 0xB-0xF for
 // further control frames; only the six below are defined.
-bool is_defined_opcode(uint8_t op) {
+constexpr bool is_defined_opcode(uint8_t op) {
   return op <= 0x2 || (op >= 0x8 && op <= 0xA);
 }
 
-// Marks r failed. decode_header returns its one local `r` on every path, so the result is
-// built in the caller's memory (NRVO): copying it piecewise costs store-forwarding stalls.
-void fail(DecodeResult& r, WsError e, size_t at) {
-  r.status = DecodeStatus::kError;
-  r.error = e;
-  r.error_offset = static_cast<uint8_t>(at);
-}
-
 // Byte 0: FIN, RSV1-3, opcode. Everything here is decidable from this byte alone.
-WsError check_first_byte(const FrameHeader& h, const DecodeRules& rules) {
+constexpr WsError check_first_byte(uint8_t b0, bool allow_rsv1) {
+  const bool fin = (b0 & 0x80) != 0, rsv1 = (b0 & 0x40) != 0;
+  const uint8_t op = b0 & 0x0F;
   // RFC 6455 §5.2: RSV1-3 MUST be 0 unless an extension defining them was negotiated;
   // RFC 7692 §6 defines RSV1 only, and only once permessage-deflate is agreed.
-  if (h.rsv2 || h.rsv3 || (h.rsv1 && !rules.allow_rsv1)) return WsError::kReservedBits;
+  if ((b0 & 0x30) != 0 || (rsv1 && !allow_rsv1)) return WsError::kReservedBits;
   // RFC 6455 §5.2: on a reserved opcode the recipient MUST fail the connection.
-  if (!is_defined_opcode(static_cast<uint8_t>(h.opcode))) return WsError::kReservedOpcode;
+  if (!is_defined_opcode(op)) return WsError::kReservedOpcode;
   // RFC 6455 §5.5: control frames MUST NOT be fragmented.
-  if (is_control(h.opcode) && !h.fin) return WsError::kControlFragmented;
+  if (is_control(static_cast<Opcode>(op)) && !fin) return WsError::kControlFragmented;
   return WsError::kNone;
 }
+
+// check_first_byte's verdict on every byte, with and without RSV1, computed at compile
+// time: per frame the first byte's rules are one load.
+struct FirstByteRules {
+  WsError verdict[2][256];
+};
+constexpr FirstByteRules make_first_byte_rules() {
+  FirstByteRules t{};
+  for (int allow = 0; allow < 2; ++allow) {
+    for (int b = 0; b < 256; ++b)
+      t.verdict[allow][b] = check_first_byte(static_cast<uint8_t>(b), allow != 0);
+  }
+  return t;
+}
+constexpr FirstByteRules kFirstByteRules = make_first_byte_rules();
 
 // Byte 1: MASK and the 7-bit length.
 WsError check_second_byte(const FrameHeader& h, uint8_t len7, const DecodeRules& rules) {
   // RFC 6455 §5.1: a server MUST close on an unmasked frame, a client on a masked one.
-  if (rules.expect_masked && !h.masked) return WsError::kUnmaskedFrame;
-  if (!rules.expect_masked && h.masked) return WsError::kMaskedFrame;
+  if (h.masked != rules.expect_masked) [[unlikely]]
+    return rules.expect_masked ? WsError::kUnmaskedFrame : WsError::kMaskedFrame;
   // RFC 6455 §5.5: control payloads MUST be <= 125 bytes, so they only ever use the
   // 7-bit form; 126/127 here is an over-long (or non-minimal) control frame.
   if (is_control(h.opcode) && len7 > kMaxControlPayload) return WsError::kControlTooLong;
   return WsError::kNone;
 }
 
-enum class Step : uint8_t { kOk, kIncomplete, kError };
+enum class Step : uint8_t { kDone, kIncomplete, kError };
 
 // The 64-bit extended length at in[2..10). Each rule fails on the first byte that
 // decides it: the top bit on in[2], minimality once in[2..8) are known.
@@ -73,16 +82,16 @@ Step read_length64(std::span<const uint8_t> in, uint64_t* out, WsError* err) {
   }
   if (in.size() < 10) return Step::kIncomplete;
   *out = (high << 16) | (static_cast<uint64_t>(in[8]) << 8) | in[9];
-  return Step::kOk;
+  return Step::kDone;
 }
 
 // Reads the payload length (7, 16 or 64 bits) into h; *pos becomes the offset after it.
 Step read_length(std::span<const uint8_t> in, uint8_t len7, FrameHeader& h, size_t* pos,
                  WsError* err) {
-  if (len7 < 126) {
+  if (len7 < 126) [[likely]] {
     h.payload_length = len7;
     *pos = 2;
-    return Step::kOk;
+    return Step::kDone;
   }
   if (len7 == 126) {
     if (in.size() < 4) return Step::kIncomplete;
@@ -93,55 +102,68 @@ Step read_length(std::span<const uint8_t> in, uint8_t len7, FrameHeader& h, size
       return Step::kError;
     }
     *pos = 4;
-    return Step::kOk;
+    return Step::kDone;
   }
   *pos = 10;
   return read_length64(in, &h.payload_length, err);
 }
 
-}  // namespace
-
-DecodeResult decode_header(std::span<const uint8_t> in, const DecodeRules& rules) {
-  DecodeResult r;
-  FrameHeader& h = r.header;
-  if (in.empty()) return r;
+// The header at the front of `in`, into h; on kError, *err and *at say which rule broke
+// on which byte. The one header decoder: decode_header() wraps it, Reader::next() has it
+// in line (a whole frame then decodes in one straight pass).
+[[gnu::always_inline]] inline Step scan_header(std::span<const uint8_t> in,
+                                               const DecodeRules& rules, FrameHeader& h,
+                                               WsError* err, size_t* at) {
+  if (in.empty()) return Step::kIncomplete;
   const uint8_t b0 = in[0];
   h.fin = (b0 & 0x80) != 0;
   h.rsv1 = (b0 & 0x40) != 0;
   h.rsv2 = (b0 & 0x20) != 0;
   h.rsv3 = (b0 & 0x10) != 0;
   h.opcode = static_cast<Opcode>(b0 & 0x0F);
-  if (WsError e = check_first_byte(h, rules); e != WsError::kNone) {
-    fail(r, e, 0);
-    return r;
+  if (WsError e = kFirstByteRules.verdict[rules.allow_rsv1][b0]; e != WsError::kNone) {
+    *err = e;
+    *at = 0;
+    return Step::kError;
   }
-
-  if (in.size() < 2) return r;
+  if (in.size() < 2) return Step::kIncomplete;
   const uint8_t len7 = in[1] & 0x7F;
   h.masked = (in[1] & 0x80) != 0;
   if (WsError e = check_second_byte(h, len7, rules); e != WsError::kNone) {
-    fail(r, e, 1);
-    return r;
+    *err = e;
+    *at = 1;
+    return Step::kError;
   }
-
   size_t pos = 0;
-  WsError err = WsError::kNone;
-  switch (read_length(in, len7, h, &pos, &err)) {
-    case Step::kIncomplete:
-      return r;
-    case Step::kError:
-      fail(r, err, 2);
-      return r;
-    case Step::kOk:
-      break;
+  if (Step s = read_length(in, len7, h, &pos, err); s != Step::kDone) [[unlikely]] {
+    *at = 2;
+    return s;
   }
   if (h.masked) {
-    if (in.size() < pos + 4) return r;
+    if (in.size() < pos + 4) return Step::kIncomplete;
     std::memcpy(h.mask_key.data(), in.data() + pos, 4);
     pos += 4;
   }
   h.header_length = static_cast<uint8_t>(pos);
-  r.status = DecodeStatus::kDone;
+  return Step::kDone;
+}
+
+}  // namespace
+
+DecodeResult decode_header(std::span<const uint8_t> in, const DecodeRules& rules) {
+  DecodeResult r;
+  size_t at = 0;
+  switch (scan_header(in, rules, r.header, &r.error, &at)) {
+    case Step::kDone:
+      r.status = DecodeStatus::kDone;
+      break;
+    case Step::kError:
+      r.status = DecodeStatus::kError;
+      r.error_offset = static_cast<uint8_t>(at);
+      break;
+    case Step::kIncomplete:
+      break;
+  }
   return r;
 }
 
@@ -174,19 +196,21 @@ WsError FrameSequence::on_frame(const FrameHeader& h) {
 
 namespace {
 
-// Every error leaves through here, so the event is built in the caller's memory (NRVO).
+// Every error is made here, and next() then returns its one event `e`, so the event is
+// built in the caller's memory (NRVO; returning a reference to it would copy 64 bytes).
 // Nothing of the frame is handed out with an error: only which rule broke, and where.
-ReadEvent& failed(ReadEvent& e, WsError error, size_t offset) {
+void fail(ReadEvent& e, WsError error, size_t offset) {
   e = ReadEvent{};
   e.status = ReadStatus::kError;
   e.error = error;
   e.error_offset = offset;
-  return e;
 }
 
 }  // namespace
 
-WsError Reader::begin_frame(const FrameHeader& h, const ReadRules& rules) {
+// In line in next(), its one caller: once per frame, on the path every frame takes.
+[[gnu::always_inline]] inline WsError Reader::begin_frame(const FrameHeader& h,
+                                                          const ReadRules& rules) {
   if (WsError e = sequence_.on_frame(h); e != WsError::kNone) return e;
   if (is_data(h.opcode)) {
     // RFC 6455 §10.4 / §7.4.1: an oversized frame or message is refused from its header
@@ -204,14 +228,23 @@ WsError Reader::begin_frame(const FrameHeader& h, const ReadRules& rules) {
 
 ReadEvent Reader::next(std::span<uint8_t> in, const ReadRules& rules) {
   ReadEvent e;
-  const DecodeResult d = decode_header(
-      in, DecodeRules{.expect_masked = rules.expect_masked, .allow_rsv1 = rules.allow_rsv1});
-  if (d.status == DecodeStatus::kIncomplete) return e;
-  if (d.status == DecodeStatus::kError) return failed(e, d.error, d.error_offset);
-  const FrameHeader& h = d.header;
+  FrameHeader h;
+  {
+    WsError error = WsError::kNone;
+    size_t at = 0;
+    const Step step = scan_header(
+        in, DecodeRules{.expect_masked = rules.expect_masked, .allow_rsv1 = rules.allow_rsv1}, h,
+        &error, &at);
+    if (step != Step::kDone) [[unlikely]] {
+      if (step == Step::kError) fail(e, error, at);
+      return e;
+    }
+  }
   if (frame_done_ == kNoFrame) {
-    if (WsError err = begin_frame(h, rules); err != WsError::kNone)
-      return failed(e, err, h.header_length - 1);
+    if (WsError err = begin_frame(h, rules); err != WsError::kNone) [[unlikely]] {
+      fail(e, err, h.header_length - 1);
+      return e;
+    }
   }
 
   const bool data = is_data(h.opcode);
@@ -230,8 +263,10 @@ ReadEvent Reader::next(std::span<uint8_t> in, const ReadRules& rules) {
     // bytes arrive, so the close goes out before the rest of the message does. Compressed
     // text is checked once inflated (feed_text()).
     if (e.text && !e.compressed) {
-      if (size_t ok = utf8_.feed_prefix(e.fresh); ok != e.fresh.size())
-        return failed(e, WsError::kInvalidUtf8, header + frame_done_ + ok);
+      if (size_t ok = utf8_.feed_prefix(e.fresh); ok != e.fresh.size()) [[unlikely]] {
+        fail(e, WsError::kInvalidUtf8, header + frame_done_ + ok);
+        return e;
+      }
     }
     frame_done_ = static_cast<uint32_t>(available);  // <= payload_length <= kMaxFrameSize
   }
@@ -253,9 +288,15 @@ ReadEvent Reader::next(std::span<uint8_t> in, const ReadRules& rules) {
     case Opcode::kClose: {
       // RFC 6455 §5.5.1: a 1-byte body, or a code that must not be on the wire, is an error.
       const ClosePayloadResult c = parse_close_payload(payload);
-      if (c.error != WsError::kNone) return failed(e, c.error, header);
+      if (c.error != WsError::kNone) {
+        fail(e, c.error, header);
+        return e;
+      }
       // RFC 6455 §5.5.1: the reason is UTF-8; invalid data is a 1007 failure (§8.1).
-      if (!is_valid_utf8(c.reason)) return failed(e, WsError::kInvalidUtf8, header + 2);
+      if (!is_valid_utf8(c.reason)) {
+        fail(e, WsError::kInvalidUtf8, header + 2);
+        return e;
+      }
       e.status = ReadStatus::kClose;
       e.close_code = c.code;
       e.payload = payload.subspan(payload.size() - c.reason.size());
@@ -269,8 +310,10 @@ ReadEvent Reader::next(std::span<uint8_t> in, const ReadRules& rules) {
     return e;
   }
   // RFC 6455 §8.1: the whole text message must be valid UTF-8, no code point cut at the end.
-  if (e.text && !e.compressed && !utf8_.finish())
-    return failed(e, WsError::kInvalidUtf8, e.consumed);
+  if (e.text && !e.compressed && !utf8_.finish()) [[unlikely]] {
+    fail(e, WsError::kInvalidUtf8, e.consumed);
+    return e;
+  }
   message_size_ = 0;
   e.status = ReadStatus::kMessage;
   return e;

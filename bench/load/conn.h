@@ -457,6 +457,8 @@ inline void Conn::begin_close() {
 }
 
 inline bool Conn::write_control(ws::Opcode op, const uint8_t* payload, size_t n) {
+  // RFC 6455 §5.5: a control frame carries at most 125 bytes (the callers' are shorter).
+  if (n > ws::kMaxControlPayload) return false;
   uint8_t frame[ws::kMaxHeaderSize + ws::kMaxControlPayload];
   uint64_t r = ctx_->rng.next();
   ws::MaskKey key{};

@@ -436,6 +436,42 @@ TEST_CASE("decode_header fuzz: no over-read at a PROT_NONE page, and kDone re-en
   CHECK(oversize_incomplete == 0);  // 14 bytes always decide
 }
 
+TEST_CASE("decode_header: every first byte, with and without RSV1 allowed, gets its verdict") {
+  // The first byte's rules are a table computed at compile time; this reads them again,
+  // independently, for all 256 values (RFC 6455 §5.2, §5.5; RFC 7692 §6).
+  for (const DecodeRules& rules : {kServer, kServerDeflate}) {
+    for (int b0 = 0; b0 < 256; ++b0) {
+      CAPTURE(b0);
+      CAPTURE(rules.allow_rsv1);
+      const bool fin = b0 & 0x80, rsv1 = b0 & 0x40, rsv23 = b0 & 0x30;
+      const int op = b0 & 0x0F;
+      WsError want = WsError::kNone;
+      if (rsv23 || (rsv1 && !rules.allow_rsv1)) {
+        want = WsError::kReservedBits;
+      } else if (!(op == 0 || op == 1 || op == 2 || op == 8 || op == 9 || op == 10)) {
+        want = WsError::kReservedOpcode;
+      } else if (op >= 8 && !fin) {
+        want = WsError::kControlFragmented;
+      }
+      const uint8_t in[6] = {static_cast<uint8_t>(b0), 0x80, 1, 2, 3, 4};  // masked, empty
+      DecodeResult alone = decode_header({in, 1}, rules);
+      DecodeResult whole = decode_header({in, sizeof in}, rules);
+      if (want == WsError::kNone) {
+        CHECK(alone.status == DecodeStatus::kIncomplete);
+        CHECK(whole.status == DecodeStatus::kDone);
+        CHECK(whole.header.fin == fin);
+        CHECK(whole.header.rsv1 == rsv1);
+        CHECK(static_cast<int>(whole.header.opcode) == op);
+      } else {
+        CHECK(alone.status == DecodeStatus::kError);
+        CHECK(alone.error == want);
+        CHECK(alone.error_offset == 0);
+        CHECK(whole.error == want);
+      }
+    }
+  }
+}
+
 #undef KEY
 
 }  // namespace
