@@ -130,8 +130,9 @@ class Reactor {
 
   EpollBackend backend_;
   ReadyEvent ready_[kMaxBatch] = {};
-  int ready_n_ = 0;    // size of the batch being dispatched (0 outside dispatch)
-  int ready_pos_ = 0;  // index of the event being dispatched
+  int ready_n_ = 0;     // size of the batch being dispatched (0 outside dispatch)
+  int ready_pos_ = 0;   // index of the event being dispatched
+  int own_events_ = 0;  // events of this batch for the waker and the signal reader
   int64_t now_ms_;
   TimerHeap timers_;
   std::vector<std::function<void()>> deferred_;
