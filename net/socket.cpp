@@ -37,22 +37,26 @@ Result<void> set_int_option(int fd, int level, int name, const char* what) {
 
 }  // namespace
 
-IoResult read_some(int fd, void* buf, size_t len) {
+IoResult read_some_after(int fd, void* buf, size_t len, ssize_t n) {
   assert(len > 0);
   for (;;) {
-    ssize_t n = ::read(fd, buf, len);
     if (n > 0) return IoResult::ok(static_cast<size_t>(n));
     if (n == 0) return IoResult::closed();
     if (errno != EINTR) return from_errno(errno);
+    n = ::read(fd, buf, len);
   }
 }
 
-IoResult write_some(int fd, const void* buf, size_t len) {
+// send() failed once: errno says why.
+IoResult write_some_after(int fd, const void* buf, size_t len) {
+  const bool socket = errno != ENOTSOCK;  // not a socket (a pipe, in tests): write(2)
+  int e = errno;
   for (;;) {
-    ssize_t n = ::send(fd, buf, len, MSG_NOSIGNAL);
-    if (n < 0 && errno == ENOTSOCK) n = ::write(fd, buf, len);
+    if (socket && e != EINTR) return from_errno(e);
+    ssize_t n = socket ? ::send(fd, buf, len, MSG_NOSIGNAL) : ::write(fd, buf, len);
     if (n >= 0) return IoResult::ok(static_cast<size_t>(n));
-    if (errno != EINTR) return from_errno(errno);
+    e = errno;
+    if (!socket && e != EINTR) return from_errno(e);
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -17,13 +18,28 @@
 
 namespace wsedge::net {
 
+// The paths of read_some/write_some past their first syscall (EOF, EINTR, errno, a
+// non-socket): out of line, so what every message pays is the syscall and one test.
+IoResult read_some_after(int fd, void* buf, size_t len, ssize_t first);
+IoResult write_some_after(int fd, const void* buf, size_t len);
+
 // read(2). Ok(n>0) | Again (EAGAIN) | Closed (EOF: err 0; ECONNRESET: err set) | Error.
 // REQUIRES: len > 0 (a zero-length read could not be told from EOF).
-IoResult read_some(int fd, void* buf, size_t len);
+inline IoResult read_some(int fd, void* buf, size_t len) {
+  const ssize_t n = ::read(fd, buf, len);
+  if (n > 0) [[likely]]
+    return IoResult::ok(static_cast<size_t>(n));
+  return read_some_after(fd, buf, len, n);
+}
 
 // send(2) with MSG_NOSIGNAL, so a vanished peer yields EPIPE (-> Closed), not SIGPIPE.
 // Non-sockets (pipes, in tests) fall back to write(2). Ok(n) may be short.
-IoResult write_some(int fd, const void* buf, size_t len);
+inline IoResult write_some(int fd, const void* buf, size_t len) {
+  const ssize_t n = ::send(fd, buf, len, MSG_NOSIGNAL);
+  if (n >= 0) [[likely]]
+    return IoResult::ok(static_cast<size_t>(n));
+  return write_some_after(fd, buf, len);
+}
 
 // sendmsg(2) with MSG_NOSIGNAL over iov[0..iovcnt); same mapping and fallback (writev).
 // REQUIRES: 0 <= iovcnt <= IOV_MAX.

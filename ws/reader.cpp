@@ -226,7 +226,9 @@ void fail(ReadEvent& e, WsError error, size_t offset) {
   return WsError::kNone;
 }
 
-ReadEvent Reader::next(std::span<uint8_t> in, const ReadRules& rules) {
+// Flattened: the header scan, the sequence rules and the length forms are all in line, so
+// a whole frame is one straight pass with no call but the payload kernels.
+[[gnu::flatten]] ReadEvent Reader::next(std::span<uint8_t> in, const ReadRules& rules) {
   ReadEvent e;
   FrameHeader h;
   {

@@ -199,7 +199,7 @@ Buffer& Session::compression_scratch() {
   return compressed;
 }
 
-void Session::deliver_message(std::span<const uint8_t> payload) {
+inline void Session::deliver_message(std::span<const uint8_t> payload) {
   // RFC 6455 §5.5.1: after sending a close frame, data from the peer is discarded.
   if (state_ != State::kOpen) return;
   if (MessageCounters* c = options_.counters) {
@@ -290,7 +290,7 @@ void Session::send_close(uint16_t code, std::string_view reason) {
   send_frame(Opcode::kClose, {body, n});
 }
 
-bool Session::send_frame(Opcode op, std::span<const uint8_t> payload) {
+inline bool Session::send_frame(Opcode op, std::span<const uint8_t> payload) {
   uint8_t header[kMaxHeaderSize];
   size_t n = encode_header(header, op, payload.size());
   transport_.send({header, n}, payload);
@@ -305,7 +305,7 @@ bool Session::send(std::span<const uint8_t> payload, MessageType type) {
   return true;
 }
 
-void Session::send_data(Opcode op, std::span<const uint8_t> payload) {
+inline void Session::send_data(Opcode op, std::span<const uint8_t> payload) {
   if (compression_ && payload.size() >= compression_->min_size && send_compressed(op, payload))
     return;
   send_frame(op, payload);

@@ -184,7 +184,8 @@ class Session final : public Protocol {
   [[gnu::always_inline]] inline bool end_message(std::span<const uint8_t> last_frame);
   bool end_compressed_message(std::span<const uint8_t> fresh);
   bool inflate(std::span<const uint8_t> compressed, bool fin);
-  void deliver_message(std::span<const uint8_t> payload);
+  // In line: every message goes through it, and every frame sent through the two below.
+  [[gnu::always_inline]] inline void deliver_message(std::span<const uint8_t> payload);
   void handle_close(uint16_t code, std::span<const uint8_t> reason);
   void fail(WsError error);
   void fail_with(uint16_t code, const char* reason);
@@ -192,8 +193,8 @@ class Session final : public Protocol {
   // the message clock.
   void track_unfinished(bool unfinished);
   void send_close(uint16_t code, std::string_view reason);
-  bool send_frame(Opcode op, std::span<const uint8_t> payload);
-  void send_data(Opcode op, std::span<const uint8_t> payload);
+  [[gnu::always_inline]] inline bool send_frame(Opcode op, std::span<const uint8_t> payload);
+  [[gnu::always_inline]] inline void send_data(Opcode op, std::span<const uint8_t> payload);
   [[gnu::noinline]] bool send_compressed(Opcode op, std::span<const uint8_t> payload);
   void notify_close(uint16_t code, std::string_view reason);
   // The connection will read no more messages: frees the fragments, the inflated message
