@@ -25,6 +25,16 @@ ifeq ($(MODE),asan)
   LDFLAGS  += -fsanitize=address,undefined
 else
   CXXFLAGS += -O2
+  # g++: link-time optimisation for the server and the load generator, so the calls each
+  # message makes between ws/, net/ and server/ are inlined across files
+  # (bench/instructions.sh: 748 -> 676 Ir per 16 B echo). The objects stay fat: the unit
+  # tests and micro benchmarks link their machine code as before, with no LTO link each.
+  # clang++ (CXX=clang++-14) builds without it, as does MODE=asan.
+  ifeq ($(findstring clang,$(CXX)),)
+    CXXFLAGS += -flto=auto -ffat-lto-objects
+    LTO_LINK := -flto=auto -O2 -g
+    AR := gcc-ar  # indexes the archive's LTO symbols, so the LTO link takes its members
+  endif
 endif
 LDLIBS   := -lssl -lcrypto -lz -pthread
 
@@ -81,10 +91,10 @@ $(BUILD)/obj/%.o: %.cpp
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
 $(SERVER): $(APP_OBJ) $(LIB)
-	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(CXX) $(LDFLAGS) $(LTO_LINK) $^ -o $@ $(LDLIBS)
 
 $(UNIT): $(UNIT_OBJ) $(APP_PARTS) $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
@@ -94,7 +104,7 @@ $(BUILD)/wsload%: $(BUILD)/obj/bench/wsload%.o $(LIB)
 
 # A pattern's % never matches the empty string, so build/wsload needs its own rule.
 $(BUILD)/wsload: $(BUILD)/obj/bench/wsload.o $(LIB)
-	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(CXX) $(LDFLAGS) $(LTO_LINK) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/micro_%: $(BUILD)/obj/bench/micro_%.o $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lbenchmark -lbenchmark_main
