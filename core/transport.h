@@ -11,9 +11,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <span>
 #include <string_view>
 #include <utility>
+
+#include "core/buffer.h"
 
 namespace wsedge {
 
@@ -71,8 +74,22 @@ class Transport {
   // Queues a then b for sending. Two spans so a frame header and its payload leave in one
   // writev without being joined first. Inside on_data, sends are corked and flushed with
   // one syscall when the callback returns. The bytes are copied only if the kernel refuses
-  // them (or while corked), so the caller's memory is free again when send returns.
-  virtual void send(std::span<const uint8_t> a, std::span<const uint8_t> b = {}) = 0;
+  // them (or while corked), so the caller's memory is free again when send returns. Never
+  // throws: a send that cannot be kept fails the connection alone.
+  // In line and without a virtual call while the transport is corked (every answer given
+  // inside on_data: an echo, a pong): appended to its cork.
+  [[gnu::always_inline]] void send(std::span<const uint8_t> a, std::span<const uint8_t> b = {}) {
+    if (cork_ != nullptr) {
+      try {
+        cork_->append(a, b);
+      } catch (const std::bad_alloc&) {
+        cork_ = nullptr;
+        cork_failed();
+      }
+      return;
+    }
+    send_now(a, b);
+  }
   // Bytes the kernel refused, queued until the socket drains: the measure of a peer that
   // does not keep up. Sends corked inside the current on_data are not counted — they
   // leave together when it returns and say nothing about the peer yet.
@@ -106,6 +123,15 @@ class Transport {
 
  protected:
   ~Transport() = default;
+  // send() when not corked.
+  virtual void send_now(std::span<const uint8_t> a, std::span<const uint8_t> b) = 0;
+  // The cork could not grow (std::bad_alloc; cork_ is null again): what it holds of this
+  // connection's answers can no longer all go out, so the connection fails.
+  virtual void cork_failed() {}
+  // Set by the transport while sends may simply be appended here: inside on_data, while it
+  // is open and nothing is queued ahead (order is kept). Null otherwise; cleared the moment
+  // the transport starts closing.
+  Buffer* cork_ = nullptr;
 };
 
 inline void Protocol::on_shutdown(Transport& t) {

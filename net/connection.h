@@ -106,7 +106,6 @@ class Connection final : public IoHandler, public Transport {
   Connection* next = nullptr;
 
   // Transport
-  void send(std::span<const uint8_t> a, std::span<const uint8_t> b = {}) override;
   size_t buffered_amount() const override;
   size_t high_water_mark() const override { return ctx_.options.high_water; }
   // The hint lives with the tail it is about (a protocol that expects more leaves bytes
@@ -122,6 +121,8 @@ class Connection final : public IoHandler, public Transport {
   std::string_view peer_address() const override;
 
  private:
+  void send_now(std::span<const uint8_t> a, std::span<const uint8_t> b) override;
+  void cork_failed() override;
   // kFlushing: close() waits for the queue to empty, then half-closes and lingers.
   // kFlushingFinal: close_peer_finished() waits for the queue to empty, then closes.
   enum class State : uint8_t { kOpen, kFlushing, kFlushingFinal, kLingering, kDone };

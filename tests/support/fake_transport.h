@@ -72,8 +72,8 @@ class FakeTransport final : public Transport {
     return input_ != nullptr && p >= input_.get() && p < input_.get() + end_;
   }
 
-  FAKE_TRANSPORT_NO_COVERAGE void send(std::span<const uint8_t> a,
-                                       std::span<const uint8_t> b = {}) override {
+  FAKE_TRANSPORT_NO_COVERAGE void send_now(std::span<const uint8_t> a,
+                                           std::span<const uint8_t> b) override {
     if (closed || aborted) return;
     const size_t at = sent.size();
     sent.resize(at + a.size() + b.size());
