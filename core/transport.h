@@ -79,11 +79,12 @@ class Transport {
   // In line and without a virtual call while the transport is corked (every answer given
   // inside on_data: an echo, a pong): appended to its cork.
   [[gnu::always_inline]] void send(std::span<const uint8_t> a, std::span<const uint8_t> b = {}) {
-    if (cork_ != nullptr) {
+    Cork& cork = thread_cork;
+    if (cork.owner == this) {
       try {
-        cork_->append(a, b);
+        cork.buffer->append(a, b);
       } catch (const std::bad_alloc&) {
-        cork_ = nullptr;
+        cork.owner = nullptr;
         cork_failed();
       }
       return;
@@ -125,13 +126,20 @@ class Transport {
   ~Transport() = default;
   // send() when not corked.
   virtual void send_now(std::span<const uint8_t> a, std::span<const uint8_t> b) = 0;
-  // The cork could not grow (std::bad_alloc; cork_ is null again): what it holds of this
-  // connection's answers can no longer all go out, so the connection fails.
+  // The cork could not grow (std::bad_alloc; the transport is uncorked again): what it
+  // holds of this connection's answers can no longer all go out, so the connection fails.
   virtual void cork_failed() {}
-  // Set by the transport while sends may simply be appended here: inside on_data, while it
-  // is open and nothing is queued ahead (order is kept). Null otherwise; cleared the moment
-  // the transport starts closing.
-  Buffer* cork_ = nullptr;
+
+  // The transport whose sends are appended in line to `buffer`: set by a transport while
+  // sends may simply be appended (inside its on_data, while it is open and nothing is
+  // queued ahead, so order is kept), cleared the moment it starts closing. One per thread
+  // (a loop runs one connection's callback at a time), not one per connection, which
+  // keeps every idle connection a pointer smaller.
+  struct Cork {
+    const Transport* owner;
+    Buffer* buffer;
+  };
+  static inline thread_local Cork thread_cork{nullptr, nullptr};
 };
 
 inline void Protocol::on_shutdown(Transport& t) {

@@ -94,7 +94,7 @@ void Connection::on_io(uint32_t events) {
     // TLS handshake's protocol start. dispatch() handles on_data itself; whatever is left
     // of a cork here was never flushed and belongs to this connection alone.
     if (ctx_.corked == this) ctx_.corked = nullptr;
-    cork_ = nullptr;
+    uncork();
     ctx_.cork.clear();
     out_of_memory();
   }
@@ -133,7 +133,7 @@ void Connection::continue_handshake(uint32_t events) {
   ctx_.corked = this;
   // Sends append to the cork in line (Transport::send) unless output is queued already:
   // then they queue behind it, in order.
-  if (queued() == 0) cork_ = &ctx_.cork;
+  if (queued() == 0) thread_cork = {this, &ctx_.cork};
   size_t consumed = 0;
   try {
     Consumed r = protocol_->on_data(*this, data);
@@ -154,7 +154,7 @@ void Connection::continue_handshake(uint32_t events) {
     out_of_memory();
   }
   ctx_.corked = nullptr;
-  cork_ = nullptr;
+  uncork();
   flush_cork();
   if (state_ != State::kOpen) {
     // Closing: no more input is parsed, so a partial frame or head kept for later (up to
@@ -435,7 +435,7 @@ void Connection::close_peer_finished() {
 void Connection::begin_close(State flushing) {
   if (state_ != State::kOpen) return;
   state_ = flushing;
-  cork_ = nullptr;  // sends after close() are dropped (send_now)
+  uncork();  // sends after close() are dropped (send_now)
   // Inside this connection's callback, flush_cork() goes on once the sends are out (and
   // dispatch() frees the input the callback may still be reading).
   if (ctx_.corked != this) {
@@ -475,7 +475,7 @@ void Connection::shut_write() {
   // RST, which can destroy our last bytes (a WebSocket close frame) before the peer reads
   // them (RFC 6455 §7.1.1 asks the server to close TCP first, and to do it cleanly).
   state_ = State::kLingering;
-  cork_ = nullptr;
+  uncork();
   ctx_.loop.arm_after(timer_, ctx_.options.linger_ms);  // a peer that never sends its EOF
   if (tls_) tls_->send_close_notify();  // TLS's own end of stream goes before the FIN
   if (::shutdown(fd_, SHUT_WR) != 0) {
@@ -504,7 +504,7 @@ void Connection::abort() {
 void Connection::finish() {
   if (state_ == State::kDone) return;
   state_ = State::kDone;
-  cork_ = nullptr;
+  uncork();
   ctx_.loop.disarm(timer_);
   // RFC 8446 §6.1 / RFC 5246 §7.2.1: close_notify before the TCP close (sent once; not
   // after a failure, nor before the handshake finished).

@@ -123,6 +123,9 @@ class Connection final : public IoHandler, public Transport {
  private:
   void send_now(std::span<const uint8_t> a, std::span<const uint8_t> b) override;
   void cork_failed() override;
+  void uncork() {
+    if (thread_cork.owner == this) thread_cork.owner = nullptr;
+  }
   // kFlushing: close() waits for the queue to empty, then half-closes and lingers.
   // kFlushingFinal: close_peer_finished() waits for the queue to empty, then closes.
   enum class State : uint8_t { kOpen, kFlushing, kFlushingFinal, kLingering, kDone };
