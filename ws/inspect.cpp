@@ -58,6 +58,7 @@ void append_length_form(std::string& out, const WireHeader& h) {
 // A data frame's payload reads as text when its message is text; a control payload (ping
 // data, which RFC 6455 §5.5.2 leaves to the application) reads as text when it is UTF-8.
 bool shows_as_text(const WireHeader& h, const FrameNotes& notes, std::span<const uint8_t> pl) {
+  if (notes.compressed && h.opcode <= 0x2) return false;  // DEFLATE bytes, not the text
   if (h.opcode == 0x1) return true;
   if (h.opcode == 0x0) return notes.text;
   if (h.opcode == 0x9 || h.opcode == 0xA) return is_valid_utf8(pl);
@@ -122,6 +123,9 @@ void format_position(std::string& out, const Prefix& p, const FrameNotes& n) {
       out.append(" fragment");
       break;
     }
+    case Position::kUntracked:
+      out.append("  position in its message not tracked");
+      break;
     case Position::kControl:
       out.append("  control frame");
       if (n.message != 0) {
@@ -277,7 +281,7 @@ void format_frame(std::string& out, const Prefix& p, std::span<const uint8_t> fr
     format_payload(out, p, h, payload, notes);
   }
   format_position(out, p, notes);
-  if (notes.compressed) format_compression(out, p, notes);
+  if (notes.compressed && notes.inflated_size != 0) format_compression(out, p, notes);
   if (detail == Detail::kHex) format_dump(out, p, frame);
 }
 
@@ -358,6 +362,10 @@ void format_protocol_error(std::string& out, const Prefix& p, WsError error, uin
   out.append(describe(error));
   out.append(", at byte ");
   append_uint(out, offset);
+  if (close_code_sent == 0) {
+    out.append("; no close sent (one was already)\n");
+    return;
+  }
   out.append("; close ");
   append_uint(out, close_code_sent);
   out.append(" (");

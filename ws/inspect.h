@@ -49,7 +49,8 @@ struct WireHeader {
 bool read_wire_header(std::span<const uint8_t> frame, WireHeader* out);
 
 // Where a frame stands in its message (RFC 6455 §5.4). The caller tracks the messages.
-enum class Position : uint8_t { kWhole, kFirst, kMiddle, kLast, kControl };
+// kUntracked: the caller does not know (a frame sent as raw bytes, outside any bookkeeping).
+enum class Position : uint8_t { kWhole, kFirst, kMiddle, kLast, kControl, kUntracked };
 
 // What the caller knows about a frame that its bytes alone do not say.
 struct FrameNotes {
@@ -57,8 +58,9 @@ struct FrameNotes {
   uint64_t message = 0;  // message number N (1-based); with kControl: the message it sits
                          // inside (0: between messages)
   bool text = false;     // the message is text (continuations do not say so themselves)
-  // RFC 7692: the message was compressed; its sizes on the wire and inflated.
+  // RFC 7692: the message is compressed, so its payload is DEFLATE data (shown as hex).
   bool compressed = false;
+  // Its sizes compressed and inflated, shown when inflated_size != 0 (on its last frame).
   uint64_t compressed_size = 0, inflated_size = 0;
 };
 
@@ -84,7 +86,7 @@ struct Negotiation {
 void format_negotiation(std::string& out, const Prefix& p, const Negotiation& n);
 
 // A broken rule: the WsError, its RFC section and describe() text, the byte offset in the
-// stream it was found at, and the close code sent for it.
+// stream it was found at, and the close code sent for it (0: none, a Close was already sent).
 void format_protocol_error(std::string& out, const Prefix& p, WsError error, uint64_t offset,
                            uint16_t close_code_sent);
 

@@ -226,9 +226,19 @@ std::vector<FrameRow> frame_rows() {
                   deflated,
                   "c1 < frame FIN=1 RSV1=1 RSV2=0 RSV3=0 opcode=0x1 (text) MASK=0 length=7 "
                   "(7-bit field)\n"
-                  "c1 <   payload: \"\\xf2H\\xcd\\xc9\\xc9\\x07\\x00\"\n"
+                  "c1 <   payload: f2 48 cd c9 c9 07 00\n"
                   "c1 <   message 8: whole (one frame)\n"
                   "c1 <   permessage-deflate: 7 bytes compressed, 5 inflated\n"});
+  FrameNotes deflated_first = at(Position::kFirst, 9, true);
+  deflated_first.compressed = true;
+  rows.push_back({"first fragment of a compressed message: hex, sizes not known yet",
+                  kOut,
+                  {0x41, 0x03, 0xf2, 0x48, 0xcd},
+                  deflated_first,
+                  "c1 < frame FIN=0 RSV1=1 RSV2=0 RSV3=0 opcode=0x1 (text) MASK=0 length=3 "
+                  "(7-bit field)\n"
+                  "c1 <   payload: f2 48 cd\n"
+                  "c1 <   message 9: first fragment\n"});
   rows.push_back({"reserved opcode and RSV bits, as /raw sends them",
                   kIn,
                   {0x73, 0x81, 0, 0, 0, 0, 0x41},
@@ -239,6 +249,16 @@ std::vector<FrameRow> frame_rows() {
                   "c1 >   payload masked:   41\n"
                   "c1 >   payload unmasked: 41\n"
                   "c1 >   message 2: whole (one frame)\n"});
+  FrameNotes untracked;
+  untracked.position = Position::kUntracked;
+  rows.push_back({"a frame whose place is not tracked",
+                  kIn,
+                  {0x82, 0x80, 1, 2, 3, 4},
+                  untracked,
+                  "c1 > frame FIN=1 RSV1=0 RSV2=0 RSV3=0 opcode=0x2 (binary) MASK=1 length=0 "
+                  "(7-bit field)\n"
+                  "c1 >   masking key: 01 02 03 04\n"
+                  "c1 >   position in its message not tracked\n"});
   rows.push_back({"a header cut short",
                   kOut,
                   {0x81, 0x7E, 0x01},
@@ -343,13 +363,16 @@ TEST_CASE("inspect: protocol error lines") {
   format_protocol_error(out, kOut, WsError::kMaskedFrame, 1, 1002);
   format_protocol_error(out, kIn, WsError::kInvalidUtf8, 70, 1007);
   format_protocol_error(out, kIn, WsError::kCompressedControl, 0, 1002);
+  format_protocol_error(out, kOut, WsError::kReservedOpcode, 12, 0);
   CHECK(out ==
         "c1 < protocol error: kMaskedFrame (RFC 6455 §5.1): server frame masked, at byte 1; "
         "close 1002 (protocol error) sent\n"
         "c1 > protocol error: kInvalidUtf8 (RFC 6455 §8.1): invalid UTF-8, at byte 70; close "
         "1007 (invalid payload data) sent\n"
         "c1 > protocol error: kCompressedControl (RFC 7692 §6.1): RSV1 set on a control frame, "
-        "at byte 0; close 1002 (protocol error) sent\n");
+        "at byte 0; close 1002 (protocol error) sent\n"
+        "c1 < protocol error: kReservedOpcode (RFC 6455 §5.2): reserved opcode, at byte 12; no "
+        "close sent (one was already)\n");
 }
 
 TEST_CASE("inspect: every WsError has a distinct name and a section") {
