@@ -119,8 +119,10 @@ int64_t Loop::deadline() const {
 
 bool Loop::on_deadline() {
   if (expected_ < o_.expect.size() && !session_.close_sent()) {
-    failure_ = "--expect: no message \"" + escaped(o_.expect[expected_]) + "\" within " +
-               std::to_string(o_.timeout_s) + " s";
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%g", o_.timeout_s);
+    failure_ =
+        "--expect: no message \"" + escaped(o_.expect[expected_]) + "\" within " + secs + " s";
     session_.send_close(ws::close_code::kNormal, {});
     return false;
   }
