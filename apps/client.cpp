@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -154,6 +155,9 @@ std::string handshake(Stream& s, const ClientOptions& o, Handshake* h) {
 
 int main(int argc, char** argv) {
   using namespace wsedge::client;  // NOLINT(google-build-using-namespace): main only
+  // A server that closes while we write must give us EPIPE (and a message), not kill the
+  // tool: plain sends use MSG_NOSIGNAL, but OpenSSL writes with write().
+  std::signal(SIGPIPE, SIG_IGN);
   ClientOptions o;
   if (std::string why = parse_client_options(argc, argv, &o); !why.empty()) {
     say(why);

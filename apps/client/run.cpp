@@ -55,6 +55,7 @@ class Loop {
   void receive(std::span<const uint8_t> bytes);
   void print(const Event& e);
   void flush();
+  void print_trace();
   void note(std::string_view text, ws::inspect::Flow flow);
   int verdict();
 
@@ -160,6 +161,7 @@ void Loop::receive(std::span<const uint8_t> bytes) {
   const bool sent_before = session_.close_sent();
   std::vector<Event> events;
   session_.receive(bytes, &events);
+  print_trace();  // the frames first, then what they meant
   for (const Event& e : events) {
     if (e.kind == EventKind::kClose) {
       we_started_close_ = sent_before;
@@ -255,12 +257,15 @@ void Loop::execute(const Command& c) {
   if (!sent) say("not sent: the close handshake has started");
 }
 
-void Loop::flush() {
+void Loop::print_trace() {
   std::string& t = session_.trace();
-  if (!t.empty()) {
-    std::fputs(t.c_str(), stderr);
-    t.clear();
-  }
+  if (t.empty()) return;
+  std::fputs(t.c_str(), stderr);
+  t.clear();
+}
+
+void Loop::flush() {
+  print_trace();
   Buffer& out = session_.output();
   if (out.empty() || tcp_closed_) return out.clear();
   std::string error;

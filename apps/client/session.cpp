@@ -146,7 +146,10 @@ void ClientSession::receive(std::span<const uint8_t> bytes, std::vector<Event>* 
     const ws::DecodeResult r = ws::decode_header(view, rules);
     if (r.status == ws::DecodeStatus::kIncomplete) break;
     if (r.status == ws::DecodeStatus::kError) {
-      trace_frame(false, view.first(std::min<size_t>(view.size(), ws::kMaxHeaderSize)), {});
+      // Refused at its header: shown as far as it arrived, outside the message count.
+      FrameNotes n;
+      n.position = Position::kUntracked;
+      trace_frame(false, view, n);
       fail(r.error, offset_ + r.error_offset, events);
       break;
     }
