@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "ws/close_code.h"
 #include "ws/handshake.h"
 #include "ws/utf8.h"
 
@@ -377,104 +376,6 @@ void format_note(std::string& out, const Prefix& p, std::string_view text) {
   start_line(out, p);
   out.append(text);
   out.push_back('\n');
-}
-
-std::string_view opcode_name(uint8_t opcode) {
-  // RFC 6455 §5.2 and §11.8: six opcodes defined; 0x3-0x7 are reserved for further
-  // non-control frames, 0xB-0xF for further control frames.
-  switch (opcode) {
-    case 0x0:
-      return "continuation";
-    case 0x1:
-      return "text";
-    case 0x2:
-      return "binary";
-    case 0x8:
-      return "close";
-    case 0x9:
-      return "ping";
-    case 0xA:
-      return "pong";
-    default:
-      return opcode < 0x8 ? "reserved non-control" : "reserved control";
-  }
-}
-
-std::string_view close_code_name(uint16_t code) {
-  // RFC 6455 §7.4.1 and the IANA registry (1012-1014); §7.4.2 for the ranges.
-  static constexpr std::string_view kNames[] = {
-      "normal closure",   "going away",         "protocol error",      "unsupported data",
-      "reserved",         "no status received", "abnormal closure",    "invalid payload data",
-      "policy violation", "message too big",    "mandatory extension", "internal error",
-      "service restart",  "try again later",    "bad gateway",         "TLS handshake failure"};
-  if (code >= close_code::kNormal && code <= close_code::kTlsHandshake)
-    return kNames[code - close_code::kNormal];
-  if (code >= 3000 && code <= 3999) return "registered (libraries, frameworks)";
-  if (code >= 4000 && code <= 4999) return "private use";
-  if (code >= 1016 && code <= 2999) return "reserved for the RFCs";
-  return "not valid on the wire";
-}
-
-std::string_view error_name(WsError e) {
-  static constexpr std::string_view kNames[] = {
-      "kNone",
-      "kReservedBits",
-      "kReservedOpcode",
-      "kUnmaskedFrame",
-      "kMaskedFrame",
-      "kControlTooLong",
-      "kControlFragmented",
-      "kNonMinimalLength",
-      "kLengthTopBit",
-      "kUnexpectedContinuation",
-      "kExpectedContinuation",
-      "kCompressedContinuation",
-      "kCompressedControl",
-      "kMessageTooBig",
-      "kInvalidUtf8",
-      "kBadClosePayload",
-      "kBadCloseCode",
-      "kBadCompressedData",
-  };
-  static_assert(std::size(kNames) == static_cast<size_t>(WsError::kBadCompressedData) + 1,
-                "one name per WsError, in enum order");
-  const auto i = static_cast<size_t>(e);
-  return i < std::size(kNames) ? kNames[i] : "unknown";
-}
-
-std::string_view error_section(WsError e) {
-  switch (e) {
-    case WsError::kNone:
-      return "no rule";
-    case WsError::kReservedBits:
-    case WsError::kReservedOpcode:
-    case WsError::kNonMinimalLength:
-    case WsError::kLengthTopBit:
-      return "RFC 6455 §5.2";
-    case WsError::kUnmaskedFrame:
-    case WsError::kMaskedFrame:
-      return "RFC 6455 §5.1";
-    case WsError::kControlTooLong:
-    case WsError::kControlFragmented:
-      return "RFC 6455 §5.5";
-    case WsError::kUnexpectedContinuation:
-    case WsError::kExpectedContinuation:
-      return "RFC 6455 §5.4";
-    case WsError::kCompressedContinuation:
-    case WsError::kCompressedControl:
-      return "RFC 7692 §6.1";
-    case WsError::kMessageTooBig:
-      return "RFC 6455 §10.4";
-    case WsError::kInvalidUtf8:
-      return "RFC 6455 §8.1";
-    case WsError::kBadClosePayload:
-      return "RFC 6455 §5.5.1";
-    case WsError::kBadCloseCode:
-      return "RFC 6455 §7.4.1";
-    case WsError::kBadCompressedData:
-      return "RFC 7692 §7.2.2";
-  }
-  return "unknown";
 }
 
 void append_escaped(std::string& out, std::span<const uint8_t> bytes) {

@@ -17,6 +17,7 @@
 
 #include "ws/errors.h"
 #include "ws/mask.h"
+#include "ws/protocol_names.h"
 
 namespace wsedge::ws::inspect {
 
@@ -92,14 +93,6 @@ void format_protocol_error(std::string& out, const Prefix& p, WsError error, uin
 
 // One free line of commentary ("close handshake complete", "TCP closed by the server").
 void format_note(std::string& out, const Prefix& p, std::string_view text);
-
-// Names, for these lines and for callers: "text", "ping", "reserved (non-control)", ...
-std::string_view opcode_name(uint8_t opcode);
-// "normal closure", "protocol error", ..., "private use", "not valid on the wire".
-std::string_view close_code_name(uint16_t code);
-// "kMaskedFrame" and "RFC 6455 §5.1": the enumerator and the section of the rule it names.
-std::string_view error_name(WsError e);
-std::string_view error_section(WsError e);
 
 // `bytes` as a learner should read them: printable ASCII and valid UTF-8 characters as they
 // are; quote, backslash and control bytes as \" \\ \n \r \t \xHH; invalid UTF-8 as \xHH.

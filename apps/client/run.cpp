@@ -193,12 +193,12 @@ void Loop::print(const Event& e) {
       break;
     case EventKind::kClose:
       std::fprintf(stdout, "[close %u %s]%s%s\n", e.code,
-                   std::string(ws::inspect::close_code_name(e.code)).c_str(),
+                   std::string(ws::close_code_name(e.code)).c_str(),
                    e.data.empty() ? "" : " ", escaped(e.data).c_str());
       break;
     case EventKind::kFailed:
-      say("the server broke " + std::string(ws::inspect::error_section(e.error)) + ": " +
-          ws::describe(e.error) + " (" + std::string(ws::inspect::error_name(e.error)) +
+      say("the server broke " + std::string(ws::error_section(e.error)) + ": " +
+          ws::describe(e.error) + " (" + std::string(ws::error_name(e.error)) +
           ", at byte " + std::to_string(e.offset) + "); closing with " + std::to_string(e.code));
       break;
   }
@@ -295,7 +295,7 @@ int Loop::verdict() {
       c == ws::close_code::kNoStatus || (we_started_close_ && c == session_.sent_close_code()))
     return 0;
   say("the server closed with " + std::to_string(c) + " (" +
-      std::string(ws::inspect::close_code_name(c)) + ")");
+      std::string(ws::close_code_name(c)) + ")");
   return 1;
 }
 
