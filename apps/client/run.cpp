@@ -193,13 +193,13 @@ void Loop::print(const Event& e) {
       break;
     case EventKind::kClose:
       std::fprintf(stdout, "[close %u %s]%s%s\n", e.code,
-                   std::string(ws::close_code_name(e.code)).c_str(),
-                   e.data.empty() ? "" : " ", escaped(e.data).c_str());
+                   std::string(ws::close_code_name(e.code)).c_str(), e.data.empty() ? "" : " ",
+                   escaped(e.data).c_str());
       break;
     case EventKind::kFailed:
       say("the server broke " + std::string(ws::error_section(e.error)) + ": " +
-          ws::describe(e.error) + " (" + std::string(ws::error_name(e.error)) +
-          ", at byte " + std::to_string(e.offset) + "); closing with " + std::to_string(e.code));
+          ws::describe(e.error) + " (" + std::string(ws::error_name(e.error)) + ", at byte " +
+          std::to_string(e.offset) + "); closing with " + std::to_string(e.code));
       break;
   }
   std::fflush(stdout);
@@ -290,12 +290,16 @@ int Loop::verdict() {
     say("the connection closed without a Close frame (1006, abnormal closure)");
     return 1;
   }
+  if (expected_ < o_.expect.size()) {
+    say("--expect: the connection closed before \"" + escaped(o_.expect[expected_]) + "\"");
+    return 1;
+  }
   const uint16_t c = peer_code_;
   if (c == ws::close_code::kNormal || c == ws::close_code::kGoingAway ||
       c == ws::close_code::kNoStatus || (we_started_close_ && c == session_.sent_close_code()))
     return 0;
-  say("the server closed with " + std::to_string(c) + " (" +
-      std::string(ws::close_code_name(c)) + ")");
+  say("the server closed with " + std::to_string(c) + " (" + std::string(ws::close_code_name(c)) +
+      ")");
   return 1;
 }
 

@@ -149,7 +149,11 @@ void ClientSession::receive(std::span<const uint8_t> bytes, std::vector<Event>* 
       // Refused at its header: shown as far as it arrived, outside the message count.
       FrameNotes n;
       n.position = Position::kUntracked;
-      trace_frame(false, view, n);
+      ws::inspect::WireHeader w;
+      size_t shown = view.size();
+      if (ws::inspect::read_wire_header(view, &w) && w.length < shown - w.header_size)
+        shown = w.header_size + static_cast<size_t>(w.length);
+      trace_frame(false, view.first(shown), n);
       fail(r.error, offset_ + r.error_offset, events);
       break;
     }

@@ -510,6 +510,17 @@ def _(v):
     check(rc == 1 and "without a Close frame (1006" in err, f"exit {rc}: {err}")
 
 
+@test("stub: a clean close before an --expect arrived is still a failure, exit 1")
+def _(v):
+    def close_at_once(conn):
+        conn.sendall(b"\x88\x02\x03\xe8")
+        time.sleep(0.2)
+        conn.shutdown(socket.SHUT_WR)
+    rc, out, err, stub = stub_case(ok_response(), close_at_once, ["--expect", "x", "--timeout", "3"])
+    check(rc == 1 and 'the connection closed before "x"' in err, f"exit {rc}: {err}")
+    check(out.splitlines() == ["[close 1000 normal closure]"], repr(out))
+
+
 @test("stub: a server ping gets a pong with the same data; the request is RFC 6455 §4.1's")
 def _(v):
     def ping_then_close(conn):
