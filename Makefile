@@ -1,6 +1,6 @@
 # wsedge — build, run, test, benchmark.
 #
-#   make            release build of every binary into build/
+#   make            release build of every binary into build/ (wsedge, wsedge-client, wsload, ...)
 #   make run        build and start wsedge on 127.0.0.1:9001 (PORT=..., HOST=... to change)
 #   make test       every suite in tests/; ends with one line "N passed, N failed"
 #   make asan       the same suites against an AddressSanitizer + UBSan build (build-asan/)
@@ -39,7 +39,9 @@ endif
 LDLIBS   := -lssl -lcrypto -lz -pthread
 
 LIB_SRC   := $(wildcard core/*.cpp net/*.cpp http/*.cpp ws/*.cpp server/*.cpp)
-APP_SRC   := $(wildcard apps/*.cpp)
+# apps/client.cpp is wsedge-client's main; its parts live in apps/client/.
+APP_SRC   := $(filter-out apps/client.cpp,$(wildcard apps/*.cpp))
+CLIENT_SRC := apps/client.cpp $(wildcard apps/client/*.cpp)
 UNIT_SRC  := $(wildcard tests/unit/*.cpp)
 BENCH_SRC := $(wildcard bench/micro_*.cpp)
 TOOL_SRC  := $(wildcard bench/wsload*.cpp)
@@ -48,11 +50,15 @@ LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 APP_OBJ   := $(APP_SRC:%.cpp=$(BUILD)/obj/%.o)
 # The demo handlers and helpers without main(), so unit tests can reach them too.
 APP_PARTS := $(filter-out $(BUILD)/obj/apps/wsedge.o,$(APP_OBJ))
+CLIENT_OBJ := $(CLIENT_SRC:%.cpp=$(BUILD)/obj/%.o)
+# The client's parts without main(), for the unit tests.
+CLIENT_PARTS := $(filter-out $(BUILD)/obj/apps/client.o,$(CLIENT_OBJ))
 UNIT_OBJ  := $(UNIT_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/obj/%.o)
 TOOL_OBJ  := $(TOOL_SRC:%.cpp=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/libwsedge.a
 SERVER    := $(BUILD)/wsedge
+CLIENT    := $(BUILD)/wsedge-client
 UNIT      := $(BUILD)/unit_tests
 BENCHES   := $(BENCH_SRC:bench/%.cpp=$(BUILD)/%)
 TOOLS     := $(TOOL_SRC:bench/%.cpp=$(BUILD)/%)
@@ -61,7 +67,7 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 .PHONY: all run test test-bins asan bench deps clean format lint
 .DEFAULT_GOAL := all
 
-all: $(DEPS_STAMP) $(SERVER) $(UNIT) $(TOOLS)
+all: $(DEPS_STAMP) $(SERVER) $(CLIENT) $(UNIT) $(TOOLS)
 
 # --- dependencies ----------------------------------------------------------------------
 # Debian packages the build and the tests need; installed with apt-get when root,
@@ -96,7 +102,10 @@ $(LIB): $(LIB_OBJ)
 $(SERVER): $(APP_OBJ) $(LIB)
 	$(CXX) $(LDFLAGS) $(LTO_LINK) $^ -o $@ $(LDLIBS)
 
-$(UNIT): $(UNIT_OBJ) $(APP_PARTS) $(LIB)
+$(CLIENT): $(CLIENT_OBJ) $(LIB)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(UNIT): $(UNIT_OBJ) $(APP_PARTS) $(CLIENT_PARTS) $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/wsload%: $(BUILD)/obj/bench/wsload%.o $(LIB)
@@ -176,5 +185,5 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
 .SECONDARY: $(FUZZ_OBJ)
 -include $(FUZZ_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
 
--include $(LIB_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(CLIENT_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)
 include bench/peers/peers.mk

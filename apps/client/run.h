@@ -1,0 +1,25 @@
+// apps/client/run.h — wsedge-client after the handshake: the poll() loop over stdin and the
+// server, until the close handshake ends (or fails).
+//
+// Interactive: each stdin line is a message or a command (apps/client/commands.h); EOF on
+// stdin starts the close handshake with 1000. Scripted (--send / --expect): stdin is not
+// read; the --send texts go out in order, the --expect texts must arrive in order within
+// --timeout, then close 1000. Received messages go to stdout, everything else to stderr.
+#pragma once
+
+#include <string_view>
+
+#include "apps/client/options.h"
+#include "apps/client/session.h"
+#include "apps/client/stream.h"
+#include "ws/client_handshake.h"
+
+namespace wsedge::client {
+
+// Returns the exit status: 0 when the close handshake completed and the server's code was
+// 1000, 1001, none (1005), or the echo of the code we sent; 1 otherwise (a protocol error
+// either way, a connection lost without a close, an --expect that did not come).
+int run_session(Stream& stream, const ClientOptions& o, const ws::ServerResponse& agreed,
+                std::string_view first_bytes, KeySource keys);
+
+}  // namespace wsedge::client
