@@ -495,6 +495,81 @@ def _(v):
     check(d["error_kinds"] == {"handshake": 2}, f"error_kinds {d['error_kinds']}")
 
 
+
+def serve_once(handler_fn):
+    """A threaded TCP server running handler_fn(sock) per connection; returns it started."""
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self):
+            handler_fn(self.request)
+
+    srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def answer_101(sock, head, extra=""):
+    key = re.search(r"(?im)^sec-websocket-key:\s*(\S+)", head).group(1)
+    accept = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+    sock.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n{extra}\r\n")
+                 .encode())
+
+
+@test("handshake: wsload sends no frame before the 101 arrives (RFC 6455 §4.1)")
+def _(v):
+    early = []
+
+    def late_101(sock):
+        head, rest = read_head(sock)
+        if head is None:
+            return
+        # 300 ms with the request answered by nothing: a client that did not wait would
+        # have sent its first frames by now.
+        readable = select.select([sock], [], [], 0.3)[0]
+        early.append(len(rest) + (len(sock.recv(65536)) if readable else 0))
+        answer_101(sock, head)
+        buf = b""
+        while True:  # then a plain echo until the client's close
+            frame = read_frame(sock, buf)
+            if frame is None:
+                return
+            opcode, payload, buf = frame
+            sock.sendall(server_frame(opcode, payload))
+            if opcode == 0x8:
+                return
+
+    srv = serve_once(late_101)
+    try:
+        rc, d, _, err = run_wsload(["echo", "--url", f"ws://127.0.0.1:{srv.server_address[1]}/",
+                                    "--connections", "2", "--json", "--quiet", "--duration",
+                                    "0.5", "--warmup", "0"])
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    check_ok(rc, d, err, "late 101")
+    check(len(early) == 2 and early == [0, 0], f"bytes before the 101: {early}")
+    check(d["messages"] > 0, str(d))
+
+
+@test("handshake: a 101 naming a subprotocol wsload did not offer -> handshake error, exit 1")
+def _(v):
+    def with_protocol(sock):
+        head, _ = read_head(sock)
+        if head is not None:
+            answer_101(sock, head, "Sec-WebSocket-Protocol: chat\r\n")
+
+    srv = serve_once(with_protocol)
+    try:
+        rc, d, _, err = run_wsload(["echo", "--url", f"ws://127.0.0.1:{srv.server_address[1]}/",
+                                    "--connections", "2", "--json", "--quiet"] + BRIEF)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    check(rc == 1, f"exit {rc}")
+    check(d["error_kinds"] == {"handshake": 2}, f"error_kinds {d['error_kinds']}")
+    check("subprotocol not offered" in err, f"stderr: {err!r}")
+
 # ----- permessage-deflate stubs ----------------------------------------------------------
 TAIL = b"\x00\x00\xff\xff"  # RFC 7692 §7.2.1: removed by the sender, restored by the receiver
 
