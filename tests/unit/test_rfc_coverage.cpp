@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bench/load/client_handshake.h"
+#include "bench/load/options.h"
 #include "http/parser.h"
 #include "net/reactor.h"
 #include "server/server.h"
@@ -146,6 +147,24 @@ std::string read_until_eof(int fd, net::Reactor& loop) {
 }
 
 }  // namespace
+
+TEST_CASE("client handshake: parse_url takes only valid ws:// and wss:// URIs (RFC 6455 §3)") {
+  load::Options o;
+  REQUIRE(load::detail::parse_url("ws://127.0.0.1:9001/chat?room=a", &o) == nullptr);
+  CHECK(o.path == "/chat?room=a");  // the resource name: path and query
+  CHECK(o.host_header == "127.0.0.1:9001");
+  CHECK_FALSE(o.tls.enabled);
+  REQUIRE(load::detail::parse_url("ws://127.0.0.1", &o) == nullptr);
+  CHECK(o.path == "/");  // an empty path is "/"
+  CHECK(o.host_header == "127.0.0.1");  // the default port (80) is not written
+  REQUIRE(load::detail::parse_url("wss://[::1]:9443/", &o) == nullptr);
+  CHECK(o.tls.enabled);  // the secure flag: TLS before the handshake (§4.1 item 5)
+  for (const char* bad : {"http://127.0.0.1:1/", "ws://127.0.0.1:1/p#frag", "ws://127.0.0.1:0/",
+                          "ws://127.0.0.1:65536/", "ws://[::1/", "ws:///path"}) {
+    CAPTURE(bad);
+    CHECK(load::detail::parse_url(bad, &o) != nullptr);
+  }
+}
 
 TEST_CASE("client handshake: build_request asks for exactly what RFC 6455 §4.1 lists") {
   const std::string r =
