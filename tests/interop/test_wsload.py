@@ -346,6 +346,9 @@ def server_frame(opcode, payload, rsv1=False, fin=True):
     return head + payload
 
 
+CLOSE_REASON = b"internal detail: not for end users"
+
+
 class StubHandler(socketserver.BaseRequestHandler):
     """Handshakes, then misbehaves as self.server.behaviour says."""
 
@@ -369,8 +372,20 @@ class StubHandler(socketserver.BaseRequestHandler):
             if self.server.behaviour == "stall" and count == 200:
                 time.sleep(0.3)  # the client keeps sending into the socket buffers
             if self.server.behaviour == "close" and count == 5:
-                sock.sendall(server_frame(0x8, b"\x03\xe9"))  # 1001 going away
+                # 1001 going away, with a reason a client must not show its user
+                sock.sendall(server_frame(0x8, b"\x03\xe9" + CLOSE_REASON))
                 return
+            if self.server.behaviour == "ping" and count == 3:
+                # RFC 6455 §5.5.2: the ping goes out before the echo, so the client's next
+                # frame must be its pong (it sends nothing new before the echo arrives).
+                sock.sendall(server_frame(0x9, b"are you there"))
+                sock.sendall(server_frame(opcode, payload))
+                pong = read_frame(sock, buf)
+                if pong is None:
+                    return
+                self.server.pongs.append(pong[:2])
+                buf = pong[2]
+                continue
             if self.server.behaviour == "withhold" and count >= 3:
                 continue  # reads on, never echoes again
             if self.server.behaviour == "hasty_close":
@@ -394,13 +409,14 @@ class Stub(socketserver.ThreadingTCPServer):
     def __init__(self, behaviour):
         super().__init__(("127.0.0.1", 0), StubHandler)
         self.behaviour = behaviour
+        self.pongs = []  # (opcode, payload) of what answered the "ping" behaviour's ping
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
     def url(self):
         return f"ws://127.0.0.1:{self.server_address[1]}/"
 
 
-def run_against_stub(behaviour, extra=(), mode="echo"):
+def run_against_stub(behaviour, extra=(), mode="echo", seen=None):
     stub = Stub(behaviour)
     try:
         return run_wsload([mode, "--url", stub.url(), "--connections", "2", "--json",
@@ -408,6 +424,8 @@ def run_against_stub(behaviour, extra=(), mode="echo"):
     finally:
         stub.shutdown()
         stub.server_close()
+        if seen is not None:
+            seen.extend(stub.pongs)
 
 
 @test("stub: the stub itself echoes correctly (control for the next cases)")
@@ -439,9 +457,19 @@ def _(v):
 
 @test("error: server close frame mid-run -> unexpected_close, exit 1")
 def _(v):
-    rc, d, _, err = run_against_stub("close")
+    rc, d, out, err = run_against_stub("close")
     check(rc == 1, f"exit {rc}, expected 1")
     check(d["error_kinds"].get("unexpected_close", 0) == 2, f"error_kinds {d['error_kinds']}")
+    # RFC 6455 §5.5.1: a client does not show the close reason to its user.
+    check(CLOSE_REASON.decode() not in err + out, f"the reason was shown: {err!r}")
+
+
+@test("ping: a server's ping mid-run is answered with a pong of the same data")
+def _(v):
+    pongs = []
+    rc, d, _, err = run_against_stub("ping", seen=pongs)
+    check_ok(rc, d, err, "ping stub")
+    check(pongs == [(0xA, b"are you there")] * 2, f"answers to the pings: {pongs}")
 
 
 @test("end of run: echoes in flight are awaited before the close (a hasty close drops none)")
