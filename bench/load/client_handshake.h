@@ -124,7 +124,7 @@ inline int window_bits_value(const ws::ExtensionParam& p) {
   return 0;
 }
 
-// One permessage-deflate element of the response. RFC 7692 §5.1: the client MUST fail the
+// One permessage-deflate element of the response. RFC 7692 §7: the client MUST fail the
 // connection when the response holds a parameter not defined for a response, a parameter
 // with an invalid value, or the same parameter twice. Returns the reason, or nullptr.
 inline const char* read_deflate_params(const ws::ExtensionOffer& e, const DeflateOffer& offer,
@@ -221,7 +221,7 @@ inline ResponseCheck check_response(std::string_view head, std::string_view expe
     else if (detail::iequals(name, "sec-websocket-accept"))
       accept = value == expected_accept;
     else if (detail::iequals(name, "sec-websocket-extensions")) {
-      // §4.1 item 5 and RFC 7692 §5.1: what the server may answer, and how.
+      // §4.1 item 5 and RFC 7692 §5 and §7: what the server may answer, and how.
       if (const char* err = detail::read_extensions(value, offered, &r.deflate)) return {err, {}};
     } else if (detail::iequals(name, "sec-websocket-protocol")) {
       // RFC 6455 §4.1 item 6: a subprotocol the client did not offer fails the connection;
