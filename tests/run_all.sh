@@ -55,6 +55,12 @@ run_suite() {  # run_suite NAME COMMAND...
 PY=/usr/bin/python3   # Debian's python3, which has python3-websockets
 
 run_suite unit "$BUILD/unit_tests" --no-colors=true
+# docs/RFC-COVERAGE.md against the tree (files, functions, tests, totals, cited sections),
+# then the checker's own tests (tests/docs): neither needs a binary.
+if [ -e tests/docs/check_rfc_coverage.py ]; then
+  run_suite rfc-coverage "$PY" tests/docs/check_rfc_coverage.py
+  run_suite rfc-coverage-selftest "$PY" tests/docs/test_check_rfc_coverage.py
+fi
 for t in tests/interop/test_*.py; do
   [ -e "$t" ] || continue
   run_suite "interop-$(basename "$t" .py)" "$PY" "$t"

@@ -76,7 +76,9 @@ bool Session::on_event(const ReadEvent& e) {
     case ReadStatus::kPing:
       // RFC 6455 §5.5.2: answer with a pong carrying the same application data, before any
       // later data (sends are corked in order, so it precedes the echoes that follow).
-      if (state_ == State::kOpen) send_frame(Opcode::kPong, e.payload);
+      // RFC 6455 §5.5.2: only the peer's close ends that duty; ours, still unanswered
+      // (kClosing), does not: a pong is a control frame, not data after our close.
+      if (state_ != State::kClosed) send_frame(Opcode::kPong, e.payload);
       return true;
     case ReadStatus::kPong:
       return true;  // RFC 6455 §5.5.3: an unsolicited pong needs no answer; last_rx_ms_ moved

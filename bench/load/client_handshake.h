@@ -103,6 +103,18 @@ inline bool has_token(std::string_view value, std::string_view token) {
   return false;
 }
 
+// Is `token` one of the elements of the comma-separated `list`, compared exactly (RFC 6455
+// §4.2.2: the server echoes one of the client's values)?
+inline bool has_exact_token(std::string_view list, std::string_view token) {
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    if (!token.empty() && trim(list.substr(0, comma)) == token) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
 // RFC 7692 §7.1.2.1/§7.1.2.2 ABNF: 1*DIGIT without a leading zero, 8..15; 0 when not.
 inline int window_bits_value(const ws::ExtensionParam& p) {
   char v[3];
@@ -112,7 +124,7 @@ inline int window_bits_value(const ws::ExtensionParam& p) {
   return 0;
 }
 
-// One permessage-deflate element of the response. RFC 7692 §5.1: the client MUST fail the
+// One permessage-deflate element of the response. RFC 7692 §7: the client MUST fail the
 // connection when the response holds a parameter not defined for a response, a parameter
 // with an invalid value, or the same parameter twice. Returns the reason, or nullptr.
 inline const char* read_deflate_params(const ws::ExtensionOffer& e, const DeflateOffer& offer,
@@ -182,10 +194,13 @@ struct ResponseCheck {
 };
 
 // `head` is the response through its blank line. RFC 6455 §4.1 lists what a client MUST
-// check before it may send frames; each check below names its item.
+// check before it may send frames; each check below names its item. `offered_subprotocols`
+// is the Sec-WebSocket-Protocol list the request carried ("" when none, as for wsload).
 inline ResponseCheck check_response(std::string_view head, std::string_view expected_accept,
-                                    const DeflateOffer& offered) {
+                                    const DeflateOffer& offered,
+                                    std::string_view offered_subprotocols = {}) {
   ResponseCheck r;
+  size_t protocols = 0;
   // §4.1 item 1: any status other than 101 means the handshake did not complete.
   if (head.rfind("HTTP/1.1 101", 0) != 0) return {"status is not 101", {}};
   bool upgrade = false, connection = false, accept = false;
@@ -206,8 +221,14 @@ inline ResponseCheck check_response(std::string_view head, std::string_view expe
     else if (detail::iequals(name, "sec-websocket-accept"))
       accept = value == expected_accept;
     else if (detail::iequals(name, "sec-websocket-extensions")) {
-      // §4.1 item 5 and RFC 7692 §5.1: what the server may answer, and how.
+      // §4.1 item 5 and RFC 7692 §5 and §7: what the server may answer, and how.
       if (const char* err = detail::read_extensions(value, offered, &r.deflate)) return {err, {}};
+    } else if (detail::iequals(name, "sec-websocket-protocol")) {
+      // RFC 6455 §4.1 item 6: a subprotocol the client did not offer fails the connection;
+      // §11.3.4: the header appears at most once in a response.
+      if (++protocols > 1) return {"Sec-WebSocket-Protocol more than once", {}};
+      if (!detail::has_exact_token(offered_subprotocols, value))
+        return {"subprotocol not offered", {}};
     }
   }
   if (!upgrade) return {"Upgrade is not websocket", {}};      // §4.1 item 2

@@ -171,6 +171,9 @@ inline bool resolve_literal(const std::string& host, uint16_t port, Options* o) 
 inline const char* parse_url(const std::string& url, Options* o) {
   o->tls.enabled = url.rfind("wss://", 0) == 0;
   if (!o->tls.enabled && url.rfind("ws://", 0) != 0) return "--url must start with ws:// or wss://";
+  // RFC 6455 §3 and §4.1 (item 1): a WebSocket URI has no fragment, and an invalid URI
+  // fails before any connection is made ("#" inside the URI is written %23).
+  if (url.find('#') != std::string::npos) return "--url: a WebSocket URI has no #fragment";
   std::string rest = url.substr(o->tls.enabled ? 6 : 5);
   size_t slash = rest.find('/');
   std::string authority = rest.substr(0, slash);

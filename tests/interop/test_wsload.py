@@ -346,6 +346,9 @@ def server_frame(opcode, payload, rsv1=False, fin=True):
     return head + payload
 
 
+CLOSE_REASON = b"internal detail: not for end users"
+
+
 class StubHandler(socketserver.BaseRequestHandler):
     """Handshakes, then misbehaves as self.server.behaviour says."""
 
@@ -369,8 +372,20 @@ class StubHandler(socketserver.BaseRequestHandler):
             if self.server.behaviour == "stall" and count == 200:
                 time.sleep(0.3)  # the client keeps sending into the socket buffers
             if self.server.behaviour == "close" and count == 5:
-                sock.sendall(server_frame(0x8, b"\x03\xe9"))  # 1001 going away
+                # 1001 going away, with a reason a client must not show its user
+                sock.sendall(server_frame(0x8, b"\x03\xe9" + CLOSE_REASON))
                 return
+            if self.server.behaviour == "ping" and count == 3:
+                # RFC 6455 §5.5.2: the ping goes out before the echo, so the client's next
+                # frame must be its pong (it sends nothing new before the echo arrives).
+                sock.sendall(server_frame(0x9, b"are you there"))
+                sock.sendall(server_frame(opcode, payload))
+                pong = read_frame(sock, buf)
+                if pong is None:
+                    return
+                self.server.pongs.append(pong[:2])
+                buf = pong[2]
+                continue
             if self.server.behaviour == "withhold" and count >= 3:
                 continue  # reads on, never echoes again
             if self.server.behaviour == "hasty_close":
@@ -394,13 +409,14 @@ class Stub(socketserver.ThreadingTCPServer):
     def __init__(self, behaviour):
         super().__init__(("127.0.0.1", 0), StubHandler)
         self.behaviour = behaviour
+        self.pongs = []  # (opcode, payload) of what answered the "ping" behaviour's ping
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
     def url(self):
         return f"ws://127.0.0.1:{self.server_address[1]}/"
 
 
-def run_against_stub(behaviour, extra=(), mode="echo"):
+def run_against_stub(behaviour, extra=(), mode="echo", seen=None):
     stub = Stub(behaviour)
     try:
         return run_wsload([mode, "--url", stub.url(), "--connections", "2", "--json",
@@ -408,6 +424,8 @@ def run_against_stub(behaviour, extra=(), mode="echo"):
     finally:
         stub.shutdown()
         stub.server_close()
+        if seen is not None:
+            seen.extend(stub.pongs)
 
 
 @test("stub: the stub itself echoes correctly (control for the next cases)")
@@ -439,9 +457,19 @@ def _(v):
 
 @test("error: server close frame mid-run -> unexpected_close, exit 1")
 def _(v):
-    rc, d, _, err = run_against_stub("close")
+    rc, d, out, err = run_against_stub("close")
     check(rc == 1, f"exit {rc}, expected 1")
     check(d["error_kinds"].get("unexpected_close", 0) == 2, f"error_kinds {d['error_kinds']}")
+    # RFC 6455 §5.5.1: a client does not show the close reason to its user.
+    check(CLOSE_REASON.decode() not in err + out, f"the reason was shown: {err!r}")
+
+
+@test("ping: a server's ping mid-run is answered with a pong of the same data")
+def _(v):
+    pongs = []
+    rc, d, _, err = run_against_stub("ping", seen=pongs)
+    check_ok(rc, d, err, "ping stub")
+    check(pongs == [(0xA, b"are you there")] * 2, f"answers to the pings: {pongs}")
 
 
 @test("end of run: echoes in flight are awaited before the close (a hasty close drops none)")
@@ -494,6 +522,81 @@ def _(v):
     check(rc == 1, f"exit {rc}")
     check(d["error_kinds"] == {"handshake": 2}, f"error_kinds {d['error_kinds']}")
 
+
+
+def serve_once(handler_fn):
+    """A threaded TCP server running handler_fn(sock) per connection; returns it started."""
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self):
+            handler_fn(self.request)
+
+    srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def answer_101(sock, head, extra=""):
+    key = re.search(r"(?im)^sec-websocket-key:\s*(\S+)", head).group(1)
+    accept = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+    sock.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n{extra}\r\n")
+                 .encode())
+
+
+@test("handshake: wsload sends no frame before the 101 arrives (RFC 6455 §4.1)")
+def _(v):
+    early = []
+
+    def late_101(sock):
+        head, rest = read_head(sock)
+        if head is None:
+            return
+        # 300 ms with the request answered by nothing: a client that did not wait would
+        # have sent its first frames by now.
+        readable = select.select([sock], [], [], 0.3)[0]
+        early.append(len(rest) + (len(sock.recv(65536)) if readable else 0))
+        answer_101(sock, head)
+        buf = b""
+        while True:  # then a plain echo until the client's close
+            frame = read_frame(sock, buf)
+            if frame is None:
+                return
+            opcode, payload, buf = frame
+            sock.sendall(server_frame(opcode, payload))
+            if opcode == 0x8:
+                return
+
+    srv = serve_once(late_101)
+    try:
+        rc, d, _, err = run_wsload(["echo", "--url", f"ws://127.0.0.1:{srv.server_address[1]}/",
+                                    "--connections", "2", "--json", "--quiet", "--duration",
+                                    "0.5", "--warmup", "0"])
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    check_ok(rc, d, err, "late 101")
+    check(len(early) == 2 and early == [0, 0], f"bytes before the 101: {early}")
+    check(d["messages"] > 0, str(d))
+
+
+@test("handshake: a 101 naming a subprotocol wsload did not offer -> handshake error, exit 1")
+def _(v):
+    def with_protocol(sock):
+        head, _ = read_head(sock)
+        if head is not None:
+            answer_101(sock, head, "Sec-WebSocket-Protocol: chat\r\n")
+
+    srv = serve_once(with_protocol)
+    try:
+        rc, d, _, err = run_wsload(["echo", "--url", f"ws://127.0.0.1:{srv.server_address[1]}/",
+                                    "--connections", "2", "--json", "--quiet"] + BRIEF)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    check(rc == 1, f"exit {rc}")
+    check(d["error_kinds"] == {"handshake": 2}, f"error_kinds {d['error_kinds']}")
+    check("subprotocol not offered" in err, f"stderr: {err!r}")
 
 # ----- permessage-deflate stubs ----------------------------------------------------------
 TAIL = b"\x00\x00\xff\xff"  # RFC 7692 §7.2.1: removed by the sender, restored by the receiver
