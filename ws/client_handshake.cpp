@@ -23,7 +23,7 @@ int window_bits(const ExtensionParam& p) {
   return 0;
 }
 
-// RFC 7692 §5.1: the client MUST fail the connection when the response holds a parameter not
+// RFC 7692 §7: the client MUST fail the connection when the response holds a parameter not
 // defined for a response, a parameter with an invalid value, or the same parameter twice.
 // Returns the rule broken, or nullptr.
 const char* read_deflate_answer(const ExtensionOffer& e, ClientDeflate* d) {
@@ -183,7 +183,7 @@ const char* describe(ClientHandshakeError e) {
     case E::kExtensionNotOffered:
       return "the server chose an extension that was not offered (RFC 6455 §4.1)";
     case E::kBadDeflateResponse:
-      return "permessage-deflate answer breaks RFC 7692 §5.1";
+      return "permessage-deflate answer breaks RFC 7692 §7";
     case E::kProtocolNotOffered:
       return "the server chose a subprotocol that was not offered (RFC 6455 §4.1)";
   }

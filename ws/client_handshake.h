@@ -1,5 +1,5 @@
 // ws/client_handshake.h — the client side of the opening handshake (RFC 6455 §4.1), and the
-// client's half of permessage-deflate negotiation (RFC 7692 §5.1, §7.1).
+// client's half of permessage-deflate negotiation (RFC 7692 §7, §7.1).
 //
 // Pure: write_client_request() appends the upgrade request to a caller's std::string;
 // check_server_response() judges a complete response head against what was offered and names
@@ -36,7 +36,7 @@ struct ClientOffer {
 
 void write_client_request(std::string& out, const ClientOffer& offer);
 
-// One value per rule of RFC 6455 §4.1 (and RFC 7692 §5.1) the response can break.
+// One value per rule of RFC 6455 §4.1 (and RFC 7692 §7) the response can break.
 enum class ClientHandshakeError : uint8_t {
   kNone = 0,
   kMalformed,            // not an HTTP/1.1 status line and header fields (RFC 9112 §4, §5)
@@ -45,7 +45,7 @@ enum class ClientHandshakeError : uint8_t {
   kNoConnectionUpgrade,  // Connection without the "Upgrade" token (item 3)
   kBadAccept,            // Sec-WebSocket-Accept missing or wrong (item 4)
   kExtensionNotOffered,  // an extension the client did not offer (item 5)
-  kBadDeflateResponse,   // permessage-deflate parameters RFC 7692 §5.1 forbids in a response
+  kBadDeflateResponse,   // permessage-deflate parameters RFC 7692 §7 forbids in a response
   kProtocolNotOffered,   // a subprotocol the client did not offer, or several (item 6)
 };
 const char* describe(ClientHandshakeError e);

@@ -494,12 +494,12 @@ def _(v):
         check(rc == 1 and words in err, f"{words}: exit {rc}: {err}")
 
 
-@test("stub: a deflate answer with a parameter RFC 7692 §5.1 forbids fails, exit 1")
+@test("stub: a deflate answer with a parameter RFC 7692 §7 forbids fails, exit 1")
 def _(v):
     rc, out, err, stub = stub_case(
         ok_response("Sec-WebSocket-Extensions: permessage-deflate; bogus=1\r\n"), None,
         ["--deflate", "--send", "x"])
-    check(rc == 1 and "RFC 7692 §5.1: a parameter that is not defined" in err, f"{rc}: {err}")
+    check(rc == 1 and "RFC 7692 §7: a parameter that is not defined" in err, f"{rc}: {err}")
 
 
 @test("stub: TCP closed without a close frame: 1006, exit 1")

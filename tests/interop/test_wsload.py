@@ -754,7 +754,7 @@ def _(v):
     check(d["deflate"]["agreed"] == 0, str(d["deflate"]))
 
 
-# RFC 7692 §5.1 (and RFC 6455 §4.1 item 5): answers a client MUST fail the connection on.
+# RFC 7692 §7 (and RFC 6455 §4.1 item 5): answers a client MUST fail the connection on.
 BAD_ANSWERS = [
     ("a parameter that was not offered", "permessage-deflate; mystery_param"),
     ("server_max_window_bits=7", "permessage-deflate; server_max_window_bits=7"),

@@ -1,5 +1,5 @@
 // wsedge-client's pure parts: the client handshake (ws/client_handshake: request, every §4.1
-// response check, RFC 7692 §5.1 answers), the URL and command line (apps/client/options), the
+// response check, RFC 7692 §7 answers), the URL and command line (apps/client/options), the
 // stdin commands and /raw's bytes (apps/client/commands), and the session (apps/client/session)
 // fed server bytes: echoes, pings, close, and each rule a server can break.
 #include <doctest/doctest.h>
