@@ -234,9 +234,23 @@ void Connection::cork_failed() {
   drop_out_of_memory();
 }
 
-// Transport::send while not corked (outside on_data, behind a queue, or closing).
+// Transport::send while not corked in line: outside on_data, behind a queue, closing, or
+// an answer too large to copy into the cork.
 void Connection::send_now(std::span<const uint8_t> a, std::span<const uint8_t> b) {
   if (state_ != State::kOpen) return;  // after close(), nothing new goes out
+  if (ctx_.corked == this && queued() == 0) {
+    if (tls_) [[unlikely]] {
+      // TLS joins a send into one record anyway: cork it, as every other answer.
+      try {
+        ctx_.cork.append(a, b);
+      } catch (const std::bad_alloc&) {
+        cork_failed();
+      }
+      return;
+    }
+    // What the cork holds of this on_data goes first; then this answer, uncopied.
+    if (!ctx_.cork.empty() && !write_cork()) return;
+  }
   if (queued() > 0) {
     queue(a, b, 0);
     return;
@@ -285,6 +299,8 @@ void Connection::send_tls(std::span<const uint8_t> a, std::span<const uint8_t> b
 
 // Appends what is left of a+b after `skip` bytes to the output queue.
 void Connection::queue(std::span<const uint8_t> a, std::span<const uint8_t> b, size_t skip) {
+  // From now on sends queue behind these bytes, in order: none may skip ahead in the cork.
+  uncork();
   size_t wanted = queued() + a.size() + b.size() - skip;
   if (wanted > ctx_.options.max_send_queue) {
     overflow(wanted);
@@ -359,26 +375,29 @@ void Connection::note_out_of_memory() {
   ctx_.out_of_memory_log_ms = now;
 }
 
-void Connection::flush_cork() {
+bool Connection::write_cork() {
   Buffer& cork = ctx_.cork;
-  if (!cork.empty()) {
-    if (state_ == State::kDone) {
-      cork.clear();
-      return;
-    }
-    IoResult r = write_bytes(cork.data(), cork.readable());
-    if (r.status == IoStatus::kError || r.status == IoStatus::kClosed) {
-      cork.clear();
-      finish();
-      return;
-    }
-    size_t written = r.status == IoStatus::kOk ? r.bytes : 0;
-    if (written < cork.readable()) queue(cork.view().subspan(written), {}, 0);
-    // A large send leaves the cork large for the next callbacks: given back once large
-    // sends stop (small ones after it must not keep it warm, so the capacity is not asked).
-    note_memory(cork.readable());
+  if (state_ == State::kDone) {
     cork.clear();
+    return false;
   }
+  IoResult r = write_bytes(cork.data(), cork.readable());
+  if (r.status == IoStatus::kError || r.status == IoStatus::kClosed) {
+    cork.clear();
+    finish();
+    return false;
+  }
+  size_t written = r.status == IoStatus::kOk ? r.bytes : 0;
+  if (written < cork.readable()) queue(cork.view().subspan(written), {}, 0);
+  // A large send leaves the cork large for the next callbacks: given back once large
+  // sends stop (small ones after it must not keep it warm, so the capacity is not asked).
+  note_memory(cork.readable());
+  cork.clear();
+  return state_ != State::kDone;  // queue() may have dropped the connection
+}
+
+void Connection::flush_cork() {
+  if (!ctx_.cork.empty()) write_cork();
   // close() inside the callback left the rest to us, whether or not it sent anything.
   if (flushing()) continue_close();
 }

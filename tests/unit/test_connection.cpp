@@ -26,6 +26,7 @@ struct LineEcho final : Protocol {
   bool close_silently = false;  // close() inside on_data without sending anything
   bool peer_finished = false;   // close with close_peer_finished() instead of close()
   size_t blob = 0;              // with close_after_first: this many bytes more before closing
+  size_t big = 0;  // each echo is followed by `big` bytes of its first char, then the line again
   int drains = 0;
   Consumed on_data(Transport& t, std::span<uint8_t> data) override {
     offered.push_back(data.size());
@@ -41,6 +42,12 @@ struct LineEcho final : Protocol {
       size_t n = static_cast<size_t>(nl - start) + 1;
       lines.emplace_back(reinterpret_cast<char*>(start), n);
       t.send({start, n});
+      if (big > 0) {
+        // Above Transport::kMaxCorkedCopy: sent from this memory, behind the corked echo.
+        std::vector<uint8_t> bytes(big, start[0]);
+        t.send(bytes);
+        t.send({start, n});
+      }
       pos += n;
       if (close_after_first) {
         if (blob > 0) {
@@ -242,6 +249,47 @@ TEST_CASE("Connection::close_peer_finished gives up on a peer that never reads")
   for (int i = 0; i < 50 && p.owner.closed == 0; ++i)
     p.loop->run_once(20);
   CHECK(p.owner.closed == 1);
+}
+
+TEST_CASE("Connection: answers too large to cork leave in order with the corked ones") {
+  // Small answers inside on_data are copied into the cork; one above kMaxCorkedCopy is
+  // written from the caller's memory after the cork is written. Two lines in one read: the
+  // bytes must come out line, blob, line, for each line in turn.
+  Pair p;
+  p.proto->big = 100 * 1024;
+  REQUIRE(p.proto->big > Transport::kMaxCorkedCopy);
+  p.write_peer("a\nb\n");
+  std::string want = "a\n" + std::string(p.proto->big, 'a') + "a\n" + "b\n" +
+                     std::string(p.proto->big, 'b') + "b\n";
+  std::string got;
+  for (int i = 0; i < 200 && got.size() < want.size(); ++i) {
+    p.spin(1);
+    got += p.read_peer();
+  }
+  CHECK(got.size() == want.size());
+  CHECK(got == want);
+}
+
+TEST_CASE(
+    "Connection: a large answer the kernel half takes queues, and later answers queue behind it") {
+  // A small send buffer makes the uncorked write partial: the rest is queued, and every
+  // answer after it in the same on_data must queue behind it, not slip into the cork.
+  Pair p;
+  int size = 4096;
+  REQUIRE(setsockopt(p.conn->fd(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size) == 0);
+  REQUIRE(setsockopt(p.peer, SOL_SOCKET, SO_RCVBUF, &size, sizeof size) == 0);
+  p.proto->big = 64 * 1024;
+  p.write_peer("x\ny\nz\n");
+  std::string want;
+  for (char ch : std::string("xyz"))
+    want += std::string(1, ch) + "\n" + std::string(p.proto->big, ch) + std::string(1, ch) + "\n";
+  std::string got;
+  for (int i = 0; i < 2000 && got.size() < want.size(); ++i) {
+    p.spin(1);
+    got += p.read_peer();
+  }
+  CHECK(got.size() == want.size());
+  CHECK(got == want);
 }
 
 TEST_CASE("Connection backpressure: a peer that does not read stops our reading") {
