@@ -100,7 +100,7 @@ bool protocol_offered(const ClientOffer& offer, std::string_view p) {
 
 struct Seen {
   bool upgrade = false, connection = false;
-  size_t protocols = 0;
+  size_t protocols = 0, accepts = 0, extensions = 0;
 };
 
 // One header field of the response; an error when it alone breaks a rule.
@@ -113,8 +113,19 @@ ClientHandshakeError read_field(std::string_view name, std::string_view value,
     while (http::next_list_element(&list, &token))
       s->connection = s->connection || http::iequals(token, "upgrade");
   } else if (http::iequals(name, "sec-websocket-accept")) {
+    // RFC 6455 §11.3.3: Sec-WebSocket-Accept MUST NOT appear more than once in a response;
+    // two lines are not a match (§4.1 item 4), whichever one is right.
+    if (++s->accepts > 1) {
+      r->detail = "Sec-WebSocket-Accept more than once";
+      return E::kBadAccept;
+    }
     r->accept = value;
   } else if (http::iequals(name, "sec-websocket-extensions")) {
+    // RFC 6455 §11.3.2: at most once in a response.
+    if (++s->extensions > 1) {
+      r->detail = "Sec-WebSocket-Extensions more than once";
+      return E::kMalformed;
+    }
     r->extensions = value;
     return read_extensions(value, offer, r);
   } else if (http::iequals(name, "sec-websocket-protocol")) {

@@ -3,7 +3,9 @@
 #include <algorithm>
 
 #include "http/grammar.h"
+#include "ws/close_code.h"
 #include "ws/frame.h"
+#include "ws/utf8.h"
 
 namespace wsedge::client {
 namespace {
@@ -28,6 +30,10 @@ bool parse_uint(std::string_view s, uint64_t max, uint64_t* out) {
   if (v > max) return false;
   *out = v;
   return true;
+}
+
+bool is_utf8(std::string_view s) {
+  return ws::is_valid_utf8({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
 }
 
 Command error(std::string why) {
@@ -116,9 +122,16 @@ Command parse_close(std::string_view args) {
     if (!parse_uint(code, 65535, &n))
       return error("/close: the code is a number, e.g. /close 1000 bye");
     c.code = static_cast<uint16_t>(n);
+    // RFC 6455 §7.4.1: 1005, 1006 and 1015 are never put in a Close frame, and §7.4.2 leaves
+    // 0-999 unused; only a code valid on the wire goes out (/raw OP=8 sends anything).
+    if (!ws::is_valid_wire_close_code(c.code))
+      return error("/close: " + std::string(code) +
+                   " may not be sent in a Close frame (RFC 6455 §7.4); /raw OP=8 sends anything");
   }
   // RFC 6455 §5.5: a close payload is at most 125 bytes, 2 of them the code.
   if (args.size() > ws::kMaxCloseReason) return error("/close: the reason is at most 123 bytes");
+  // RFC 6455 §5.5.1: the reason is UTF-8.
+  if (!is_utf8(args)) return error("/close: the reason is not UTF-8");
   c.text = std::string(args);
   return c;
 }
@@ -131,6 +144,8 @@ Command parse_fragment(std::string_view args) {
   if (!parse_uint(count, kMaxFragments, &n) || n == 0)
     return error("/fragment N text: N is 1..1024");
   c.fragments = static_cast<unsigned>(n);
+  // RFC 6455 §5.6: a text message is UTF-8 as a whole (a fragment may end mid-character).
+  if (!is_utf8(args)) return error("/fragment: the text is not UTF-8");
   c.text = std::string(args);
   return c;
 }
@@ -161,6 +176,9 @@ Command parse_command(std::string_view line) {
   Command c;
   if (line.starts_with("//") || !line.starts_with("/")) {
     c.text = std::string(line.starts_with("//") ? line.substr(1) : line);
+    // RFC 6455 §5.6: a text message's payload is UTF-8; other bytes go as /binary (or /raw,
+    // whose purpose is breaking rules).
+    if (!is_utf8(c.text)) return error("not sent: the line is not UTF-8 (use /binary HEX)");
     return c;
   }
   std::string_view args = line;

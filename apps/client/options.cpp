@@ -1,9 +1,11 @@
 #include "apps/client/options.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
 #include "http/grammar.h"
+#include "ws/utf8.h"
 
 namespace wsedge::client {
 namespace {
@@ -116,6 +118,9 @@ std::string parse_client_options(int argc, const char* const* argv, ClientOption
       if (a == "--subprotocol") {
         // RFC 6455 §4.1 item 10: each element is a token (RFC 2616 separators excluded).
         if (!http::is_token(v)) return "--subprotocol: not a token: " + std::string(v);
+        // RFC 6455 §4.1 item 10: the offered subprotocols are all unique.
+        if (std::find(o.subprotocols.begin(), o.subprotocols.end(), v) != o.subprotocols.end())
+          return "--subprotocol: offered twice: " + std::string(v);
         o.subprotocols.emplace_back(v);
       } else if (a == "--header") {
         if (!valid_header_line(v)) return "--header wants 'Name: value', got: " + std::string(v);
@@ -123,6 +128,9 @@ std::string parse_client_options(int argc, const char* const* argv, ClientOption
       } else if (a == "--origin") {
         o.origin = v;
       } else if (a == "--send") {
+        // RFC 6455 §5.6: --send sends a text message, whose payload is UTF-8.
+        if (!ws::is_valid_utf8({reinterpret_cast<const uint8_t*>(v), std::strlen(v)}))
+          return "--send: the text is not UTF-8";
         o.send.emplace_back(v);
       } else if (a == "--expect") {
         o.expect.emplace_back(v);

@@ -204,9 +204,10 @@ bool ClientSession::frame_in(std::span<const uint8_t> frame, const ws::FrameHead
     } else {
       events->push_back(
           {h.opcode == Opcode::kPing ? EventKind::kPing : EventKind::kPong, text_of(payload)});
-      // RFC 6455 §5.5.2: on a Ping an endpoint MUST send a Pong with the same Application
-      // data (§5.5.3), unless it already sent a Close.
-      if (h.opcode == Opcode::kPing && !close_sent_)
+      // RFC 6455 §5.5.2: a Ping is answered with a Pong of the same Application data
+      // (§5.5.3) unless a Close has been received (receive() reads nothing after one); our
+      // own unanswered Close does not end the duty: a Pong is control, not data (§5.5.1).
+      if (h.opcode == Opcode::kPing)
         send_frame(Opcode::kPong, payload, true, false, 0, Position::kControl, 0);
     }
   }

@@ -1,5 +1,6 @@
 #include "apps/client/stream.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -129,8 +130,13 @@ bool Stream::tls_handshake(const ClientOptions& o, int timeout_ms, std::string* 
   }
   tls_->ssl = SSL_new(tls_->ctx);
   if (!tls_->ssl || SSL_set_fd(tls_->ssl, fd_) != 1) return fail(error, "TLS: " + tls_reason());
-  // RFC 6455 §4.1: a wss:// client MUST use the Server Name Indication extension (RFC 6066).
-  SSL_set_tlsext_host_name(tls_->ssl, o.url.host.c_str());
+  // RFC 6455 §4.1: a wss:// client MUST use the Server Name Indication extension (RFC 6066),
+  // whose HostName is a DNS name: RFC 6066 §3 forbids a literal IPv4 or IPv6 address there.
+  in_addr v4;
+  in6_addr v6;
+  if (inet_pton(AF_INET, o.url.host.c_str(), &v4) != 1 &&
+      inet_pton(AF_INET6, o.url.host.c_str(), &v6) != 1)
+    SSL_set_tlsext_host_name(tls_->ssl, o.url.host.c_str());
   if (!o.insecure) {
     // The certificate must name the host we meant (IP literals are matched as addresses).
     X509_VERIFY_PARAM* param = SSL_get0_param(tls_->ssl);

@@ -243,6 +243,50 @@ def _(v):
         check(rc == 1 and "TLS handshake failed" in err, f"no CA: exit {rc}: {err}")
 
 
+@test("wss: SNI names the host; an IP literal is never sent as SNI (RFC 6066 §3)")
+def _(v):
+    import ssl
+    pki = Env.pki
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki.server_cert, pki.server_key)
+    snis = []
+    ctx.sni_callback = lambda sslobj, name, _ctx: snis.append(name)
+
+    def serve_one(sock):
+        conn, _ = sock.accept()
+        with ctx.wrap_socket(conn, server_side=True) as tls:
+            tls.settimeout(5)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = tls.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            key = re.search(r"Sec-WebSocket-Key: (\S+)", head.decode()).group(1)
+            tls.sendall(ok_response()(key).encode() + b"\x88\x02\x03\xe8")
+            try:
+                tls.recv(4096)  # the client's answering Close
+                tls.unwrap()    # close_notify, then TCP closes
+            except OSError:
+                pass
+
+    for host, args, want in [("localhost", ["--ca", pki.ca_cert], ["localhost"]),
+                             ("127.0.0.1", ["--insecure"], [None])]:
+        snis.clear()
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        t = threading.Thread(target=serve_one, args=(sock,), daemon=True)
+        t.start()
+        rc, out, err = run_client(args + ["--timeout", "3",
+                                          f"wss://{host}:{sock.getsockname()[1]}/"])
+        t.join(10)
+        sock.close()
+        check(rc == 0, f"{host}: exit {rc}: {err}")
+        # Python calls the SNI callback with None when the ClientHello names no server.
+        check(snis == want, f"{host}: the server saw SNI {snis}")
+
+
 @test("connection refused: exit 1 with the reason")
 def _(v):
     rc, out, err = run_client(["--send", "x", f"ws://127.0.0.1:{free_port()}/"])
@@ -519,6 +563,33 @@ def _(v):
     rc, out, err, stub = stub_case(ok_response(), close_at_once, ["--expect", "x", "--timeout", "3"])
     check(rc == 1 and 'the connection closed before "x"' in err, f"exit {rc}: {err}")
     check(out.splitlines() == ["[close 1000 normal closure]"], repr(out))
+
+
+@test("stub: after the close handshake the client waits for the server to close TCP (RFC 6455 §7.1.1)")
+def _(v):
+    seen = {}
+
+    def close_then_hold(conn):
+        conn.sendall(b"\x81\x02hi" + b"\x88\x02\x03\xe8")
+        got, eof, end = b"", False, time.monotonic() + 1.0
+        conn.settimeout(0.1)
+        while time.monotonic() < end and not eof:
+            try:
+                chunk = conn.recv(4096)
+            except socket.timeout:
+                continue
+            eof = not chunk
+            got += chunk
+        seen["eof_first"], seen["got"] = eof, got
+        conn.settimeout(5)
+        conn.shutdown(socket.SHUT_WR)  # the server closes first (§7.1.1); then the client
+    rc, out, err, stub = stub_case(ok_response(), close_then_hold,
+                                   ["--trace", "--expect", "hi", "--timeout", "3"])
+    check(rc == 0, f"exit {rc}: {err}")
+    check(not seen["eof_first"], "the client closed TCP before the server did")
+    frames = client_frames(seen["got"])
+    check(frames and frames[-1][0] == 8 and frames[-1][3] == b"\x03\xe8", f"{frames}")
+    check("TCP closed by the server (FIN), after the close handshake" in err, err)
 
 
 @test("stub: a server ping gets a pong with the same data; the request is RFC 6455 §4.1's")

@@ -129,6 +129,16 @@ TEST_CASE("client handshake: each response rule, by name") {
       {"two subprotocol lines",
        response("Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Protocol: chat\r\n"),
        E::kProtocolNotOffered},
+      // RFC 6455 §11.3.3: one Sec-WebSocket-Accept, even when both lines are right.
+      {"two accept lines", response("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
+       E::kBadAccept},
+      // RFC 6455 §11.3.2: one Sec-WebSocket-Extensions in a response.
+      {"two extension lines",
+       response("Sec-WebSocket-Extensions: permessage-deflate\r\nSec-WebSocket-Extensions: \r\n"),
+       E::kMalformed},
+      // RFC 6455 §9.1: an answer that breaks the extension grammar.
+      {"extensions not in the grammar",
+       response("Sec-WebSocket-Extensions: permessage-deflate; =15\r\n"), E::kBadDeflateResponse},
   };
   for (const auto& r : rows) {
     CAPTURE(r.name);
@@ -136,14 +146,16 @@ TEST_CASE("client handshake: each response rule, by name") {
   }
   const std::string agreed = response(
       "Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Extensions: permessage-deflate; "
-      "server_no_context_takeover; client_max_window_bits=10\r\n");
+      "server_no_context_takeover; client_max_window_bits=10; client_no_context_takeover; "
+      "server_max_window_bits=12\r\n");
   const ws::ServerResponse r = ws::check_server_response(agreed, offer);
   CHECK(r.error == E::kNone);
   CHECK(r.subprotocol == "chat");
   CHECK(r.deflate.enabled);
   CHECK(r.deflate.server_no_context_takeover);
   CHECK(r.deflate.client_max_window_bits == 10);
-  CHECK(r.deflate.server_max_window_bits == 15);
+  CHECK(r.deflate.client_no_context_takeover);
+  CHECK(r.deflate.server_max_window_bits == 12);
   const ws::ClientOffer plain{"h", "/", kKey, {}, false, {}, {}};
   CHECK(
       ws::check_server_response(response("Sec-WebSocket-Extensions: permessage-deflate\r\n"), plain)
@@ -202,6 +214,12 @@ TEST_CASE("client options") {
   CHECK(parse_client_options(4, bad, &o).find("--timeout") != std::string::npos);
   const char* header[] = {"wsedge-client", "--header", "X: a\r\nY: b", "ws://h/"};
   CHECK(parse_client_options(4, header, &o).find("--header") != std::string::npos);
+  // RFC 6455 §4.1 item 10: each subprotocol offered once.
+  const char* twice[] = {"wsedge-client", "--subprotocol", "a", "--subprotocol", "a", "ws://h/"};
+  CHECK(parse_client_options(6, twice, &o).find("offered twice") != std::string::npos);
+  // RFC 6455 §5.6: --send is a text message, so UTF-8.
+  const char* latin1[] = {"wsedge-client", "--send", "caf\xe9", "ws://h/"};
+  CHECK(parse_client_options(4, latin1, &o).find("not UTF-8") != std::string::npos);
 }
 
 TEST_CASE("client commands") {
@@ -220,6 +238,14 @@ TEST_CASE("client commands") {
   CHECK(c.text == "see you");
   CHECK(parse_command("/close").code == 1000);
   CHECK(parse_command("/close 70000").kind == CommandKind::kError);
+  // RFC 6455 §7.4: codes that never go in a Close frame; a reason that is not UTF-8.
+  for (const char* bad : {"/close 1005", "/close 1006", "/close 1015", "/close 999",
+                          "/close 1000 caf\xe9", "caf\xe9", "/fragment 2 \xff"}) {
+    CAPTURE(bad);
+    CHECK(parse_command(bad).kind == CommandKind::kError);
+  }
+  CHECK(parse_command("/close 4999 ok").kind == CommandKind::kClose);
+  CHECK(parse_command("caf\xc3\xa9").text == "caf\xc3\xa9");
   CHECK(parse_command("/ping " + std::string(126, 'p')).kind == CommandKind::kError);
   c = parse_command("/fragment 3 abc def");
   CHECK(c.kind == CommandKind::kFragment);
@@ -266,6 +292,9 @@ TEST_CASE("client session: sends masked frames, each with a fresh key") {
   CHECK(s.send_ping("p"));
   const std::vector<Sent> f = sent_frames(s.output());
   REQUIRE(f.size() == 5);
+  for (const Sent& x : f)
+    CHECK_FALSE(x.rsv1);  // RFC 7692 §5 / RFC 6455 §9.1: no deflate agreed, no RSV1
+  CHECK(f[4].fin);        // RFC 6455 §5.5: a control frame is never fragmented
   CHECK((f[0].opcode == 1 && f[0].fin && f[0].payload == "hi"));
   CHECK((f[1].opcode == 1 && !f[1].fin && f[1].payload == "ab"));
   CHECK((f[2].opcode == 0 && !f[2].fin && f[2].payload == "cd"));
@@ -320,6 +349,12 @@ TEST_CASE("client session: each rule a server can break fails with its close cod
       {"bad close code", {0x88, 0x02, 0x03, 0xed}, ws::WsError::kBadCloseCode, 1002},
       {"close of one byte", {0x88, 0x01, 0x03}, ws::WsError::kBadClosePayload, 1002},
       {"close reason not UTF-8", {0x88, 0x03, 0x03, 0xe8, 0xff}, ws::WsError::kInvalidUtf8, 1007},
+      {"fragmented ping (§5.5)", {0x09, 0x00}, ws::WsError::kControlFragmented, 1002},
+      {"ping over 125 bytes (§5.5)", {0x89, 0x7E, 0x00, 0x7E}, ws::WsError::kControlTooLong, 1002},
+      {"64-bit length with its top bit set (§5.2)",
+       {0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 0},
+       ws::WsError::kLengthTopBit,
+       1002},
       {"frame over the limit",
        {0x82, 0x7F, 0, 0, 0, 1, 0, 0, 0, 0},
        ws::WsError::kMessageTooBig,
@@ -367,4 +402,47 @@ TEST_CASE("client session: permessage-deflate both ways") {
   const std::vector<Event> bad = feed(s, {0xC1, 0x02, 0xff, 0xff});
   REQUIRE(!bad.empty());
   CHECK(bad.back().error == ws::WsError::kBadCompressedData);
+}
+
+TEST_CASE(
+    "client session: a ping during our unanswered close is still answered (RFC 6455 §5.5.2)") {
+  ClientSession s({{}, TraceLevel::kOff, "c1", &counting_key});
+  REQUIRE(s.send_close(1000, ""));
+  sent_frames(s.output());
+  // The server has not answered our Close yet: its ping still gets a pong (a control frame,
+  // not data, so §5.5.1 does not forbid it), and an unsolicited pong gets nothing.
+  std::vector<Event> ev = feed(s, {0x89, 0x02, 'p', '1', 0x8A, 0x01, 'u'});
+  REQUIRE(ev.size() == 2);
+  CHECK((ev[0].kind == EventKind::kPing && ev[1].kind == EventKind::kPong));
+  std::vector<Sent> out = sent_frames(s.output());
+  REQUIRE(out.size() == 1);
+  CHECK((out[0].opcode == 0xA && out[0].payload == "p1"));
+  // Its Close ends the duty: nothing after it is read, nothing answered.
+  ev = feed(s, {0x88, 0x02, 0x03, 0xe8, 0x89, 0x00});
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].kind == EventKind::kClose);
+  CHECK(s.output().empty());
+}
+
+TEST_CASE("client session: after failing, nothing more from the server is processed") {
+  // RFC 6455 §7.1.7: once the connection is failed, not even the peer's answering Close is read.
+  ClientSession s({{}, TraceLevel::kOff, "c1", &counting_key});
+  REQUIRE(feed(s, {0x83, 0x00}).back().kind == EventKind::kFailed);
+  sent_frames(s.output());
+  CHECK(feed(s, {0x81, 0x01, 'a', 0x89, 0x00, 0x88, 0x02, 0x03, 0xea}).empty());
+  CHECK(s.output().empty());
+}
+
+TEST_CASE("client session: RFC 7692 §6: RSV1 on a control frame or a continuation fails") {
+  ws::ClientDeflate d;
+  d.enabled = true;
+  for (const Bytes& in : {Bytes{0xC9, 0x00}, Bytes{0x01, 0x00, 0xC0, 0x00}}) {
+    ClientSession s({d, TraceLevel::kOff, "c1", &counting_key});
+    const std::vector<Event> ev = feed(s, in);
+    REQUIRE(!ev.empty());
+    CHECK(ev.back().kind == EventKind::kFailed);
+    const std::vector<Sent> out = sent_frames(s.output());
+    REQUIRE(out.size() == 1);
+    CHECK((out[0].opcode == 8 && out[0].payload.substr(0, 2) == "\x03\xea"));
+  }
 }
