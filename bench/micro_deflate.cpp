@@ -5,12 +5,18 @@
 // Bytes processed are uncompressed message bytes, for compress and inflate alike.
 // BM_CompressNoTakeoverRelease frees the stream after each message instead of resetting it:
 // the rejected design, kept to show why (docs/deflate.md).
+// BM_ZlibEcho is zlib's own work on one compressed echo, with zlib called directly (none of
+// ws/deflate): the floor bench/deflate_instructions.sh holds the server's compressed echo
+// against (issue 12: within 1.15x).
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <zlib.h>
 
 #include "core/buffer.h"
 #include "ws/deflate.h"
@@ -139,12 +145,93 @@ void BM_Memory(benchmark::State& state) {
   state.counters["inflater_bytes"] = static_cast<double>(inflater);
 }
 
+
+// --- zlib's own work on an echo ------------------------------------------------------------
+// What a server must do, at the least, for one compressed echo of wsload's messages (random
+// printable ASCII, bench/load/frame_pool.h, 64 KiB of distinct text cycled): inflate the
+// client's message and deflate the answer, both streams keeping their context (RFC 7692
+// §7.1.1: the default), zlib level 6, window 15, memLevel 8, each message ended with a sync
+// flush whose 00 00 FF FF tail is dropped and re-appended (§7.2.1, §7.2.2). The client's
+// compressor runs outside the measured function.
+
+struct RawStreams {
+  z_stream client{}, server_in{}, server_out{};
+  RawStreams() {
+    deflateInit2(&client, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+    inflateInit2(&server_in, -15);
+    deflateInit2(&server_out, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+  }
+  ~RawStreams() {
+    deflateEnd(&client);
+    inflateEnd(&server_in);
+    deflateEnd(&server_out);
+  }
+  RawStreams(const RawStreams&) = delete;
+  RawStreams& operator=(const RawStreams&) = delete;
+};
+
+// Deflates `in` into out[0..) with a sync flush; returns the size without the 4-byte tail.
+size_t raw_deflate(z_stream& z, const uint8_t* in, size_t n, uint8_t* out, size_t cap) {
+  z.next_in = const_cast<uint8_t*>(in);
+  z.avail_in = static_cast<uInt>(n);
+  z.next_out = out;
+  z.avail_out = static_cast<uInt>(cap);
+  deflate(&z, Z_SYNC_FLUSH);
+  return cap - z.avail_out - 4;
+}
+
+// The measured unit: the server's side of one echo. Out of line, so callgrind can count it
+// alone (--toggle-collect=*zlib_echo*).
+// Returns the answer's compressed size; *inflated: the message's size as inflated.
+[[gnu::noinline]] size_t zlib_echo(RawStreams& s, std::vector<uint8_t>& compressed,
+                                   std::vector<uint8_t>& message, std::vector<uint8_t>& answer,
+                                   size_t* inflated) {
+  static const uint8_t kTail[4] = {0x00, 0x00, 0xFF, 0xFF};
+  compressed.insert(compressed.end(), kTail, kTail + 4);
+  z_stream& in = s.server_in;
+  in.next_in = compressed.data();
+  in.avail_in = static_cast<uInt>(compressed.size());
+  in.next_out = message.data();
+  in.avail_out = static_cast<uInt>(message.size());
+  inflate(&in, Z_SYNC_FLUSH);
+  const size_t got = message.size() - in.avail_out;
+  *inflated = got;
+  return raw_deflate(s.server_out, message.data(), got, answer.data(), answer.size());
+}
+
+void BM_ZlibEcho(benchmark::State& state) {
+  const size_t size = static_cast<size_t>(state.range(0));
+  std::mt19937_64 rng(7);
+  const size_t variants = std::max<size_t>(64, (64u << 10) / size);
+  std::vector<uint8_t> text(variants * size);
+  for (uint8_t& b : text)
+    b = static_cast<uint8_t>('!' + rng() % 94);
+  RawStreams s;
+  std::vector<uint8_t> compressed(size + 64), message(size + 64), answer(size + 64);
+  size_t i = 0, out_bytes = 0;
+  for (auto _ : state) {
+    const uint8_t* m = text.data() + (i++ % variants) * size;
+    compressed.resize(size + 64);
+    compressed.resize(raw_deflate(s.client, m, size, compressed.data(), compressed.size()));
+    size_t got = 0;
+    out_bytes += zlib_echo(s, compressed, message, answer, &got);
+    if (got != size || std::memcmp(message.data(), m, size) != 0) {
+      state.SkipWithError("the echo did not inflate back to the message");
+      break;
+    }
+    benchmark::DoNotOptimize(answer.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(i * size));
+  state.counters["ratio"] = static_cast<double>(out_bytes) / static_cast<double>(i * size);
+}
 }  // namespace
 
 // Args: message size, no_context_takeover.
 BENCHMARK(BM_Compress)->ArgNames({"size", "nct"})->ArgsProduct({{1024, 65536}, {0, 1}});
 BENCHMARK(BM_CompressNoTakeoverRelease)->ArgName("size")->Arg(1024)->Arg(65536);
 BENCHMARK(BM_Inflate)->ArgNames({"size", "nct"})->ArgsProduct({{1024, 65536}, {0, 1}});
+// Args: message size. 256 B is issue 12's case; 4 KiB for scale.
+BENCHMARK(BM_ZlibEcho)->ArgName("size")->Arg(256)->Arg(4096);
 // Args: window bits, memLevel.
 BENCHMARK(BM_Memory)
     ->ArgNames({"bits", "mem"})

@@ -352,7 +352,10 @@ def write(data, out_path):
              "Every server is a single-threaded echo server on 127.0.0.1; see "
              "bench/peers/ for the peers and the raw TCP echo that marks the limit.", "",
              "wss:// (TLS) against ws://, per message and per handshake, with the raw TLS "
-             f"echo as the floor: [docs/bench-tls/]({_tls_doc_link(out)}).", ""]
+             f"echo as the floor: [docs/bench-tls/]({_tls_doc_link(out)}).", "",
+             "Instructions per message (callgrind: deterministic where times on this host "
+             "are not), plain and compressed echoes against their floors: "
+             "[docs/bench/instructions.md](bench/instructions.md).", ""]
     if c.get("quick"):
         lines += ["> **Smoke-test figures (`--quick`: 1 run × 2 s).** Not a measurement to "
                   "quote; rerun `make bench-compare` for real figures.", ""]
