@@ -267,13 +267,13 @@ inline void Conn::build_upgrade_request() {
 [[gnu::noinline]] inline void Conn::on_readable(uint32_t events) {
   uint8_t* buf = ctx_->rx.get();
   for (;;) {
-    IoResult r = tls_ ? tls_read(buf) : net::read_some(fd_, buf, LoopContext::kReadBufferSize);
+    IoResult r = tls_ ? tls_read(buf) : net::read_some(fd_, buf, ctx_->rx_size);
     if (r.status == IoStatus::kAgain) return;
     if (r.status == IoStatus::kClosed) return on_eof(r.err);
     if (r.status == IoStatus::kError) return read_failed(r.err);
     now_ns_ = mono_ns();  // one clock read per read: every echo in it arrived together
     if (!consume(buf, r.bytes)) return;
-    if (r.bytes == LoopContext::kReadBufferSize) continue;
+    if (r.bytes == ctx_->rx_size) continue;
     // TLS reads until WANT_READ, so a short read is a drained socket, unless an EOF or
     // error waits behind the bytes it returned.
     if (tls_) [[unlikely]] {
@@ -474,6 +474,16 @@ inline bool Conn::send_frames(size_t n) {
   if (deflate_.enabled) [[unlikely]]
     return send_compressed(n);
   const FramePool& pool = *ctx_->pool;
+  if (ctx_->opt.send_mode == SendMode::kSingle) [[unlikely]] {
+    // --send-mode single: one send() per frame, however many are due (another client's
+    // pattern; the pool's frames are contiguous already, header and payload).
+    for (; n > 0; --n) {
+      iovec one{const_cast<uint8_t*>(pool.frame(tx_variant_)), pool.frame_len()};
+      if (++tx_variant_ == pool.variants()) tx_variant_ = 0;
+      if (!write_iov(&one, 1, one.iov_len)) return false;
+    }
+    return true;
+  }
   constexpr int kMaxIov = 64;
   iovec iov[kMaxIov];
   while (n > 0) {
@@ -683,7 +693,7 @@ inline void Conn::shut() {
 
 // TLS read() drains OpenSSL's buffer and the socket until WANT_READ (SSL_pending too).
 [[gnu::noinline]] inline IoResult Conn::tls_read(uint8_t* buf) {
-  return tls_->read(buf, LoopContext::kReadBufferSize);
+  return tls_->read(buf, ctx_->rx_size);
 }
 
 [[gnu::noinline]] inline void Conn::read_failed(int err) {

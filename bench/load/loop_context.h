@@ -2,7 +2,7 @@
 //
 // A worker owns one LoopContext and hands a pointer to each of its connections: the
 // reactor, the options, the frame pool (shared read-only by all threads), the worker's
-// Stats, the 256 KiB receive buffer, the PRNG and the measured window (written by the main
+// Stats, the receive buffer (--read-size, 256 KiB by default), the PRNG and the measured window (written by the main
 // thread, read here); with --deflate also the compressed frame pools and the scratch buffers
 // that compression and inflation reuse. Loop thread only, except Window, which is atomics.
 #pragma once
@@ -45,10 +45,13 @@ class ConnOwner {
 };
 
 struct LoopContext {
-  static constexpr size_t kReadBufferSize = 256 * 1024;
-
   LoopContext(const Options& o, const FramePool* p, const Window& w, uint64_t seed)
-      : opt(o), pool(p), window(w), rng(seed), rx(new uint8_t[kReadBufferSize]) {}
+      : opt(o),
+        pool(p),
+        window(w),
+        rng(seed),
+        rx(new uint8_t[o.read_size]),
+        rx_size(static_cast<size_t>(o.read_size)) {}
 
   net::Reactor* reactor = nullptr;
   const Options& opt;
@@ -56,7 +59,8 @@ struct LoopContext {
   const Window& window;
   Stats stats;
   Rng rng;
-  std::unique_ptr<uint8_t[]> rx;
+  std::unique_ptr<uint8_t[]> rx;  // --read-size bytes (256 KiB by default)
+  size_t rx_size;
   ConnOwner* owner = nullptr;
   bool finishing = false;  // the run is over: no new messages, no new connect cycles
 

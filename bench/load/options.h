@@ -41,6 +41,14 @@ inline constexpr uint64_t kMaxSize = 64ull << 20;
 inline constexpr int kMaxInflight = 1024;  // one writev of K frames stays under IOV_MAX
 inline constexpr int kMaxConnections = 1'000'000;
 inline constexpr int kMaxThreads = 256;
+inline constexpr uint64_t kDefaultReadSize = 256 * 1024;
+inline constexpr uint64_t kMinReadSize = 1024, kMaxReadSize = 64ull << 20;
+
+// How echo and rate mode hand frames to the kernel (--send-mode).
+enum class SendMode : uint8_t {
+  kGather,  // the frames due at once (K in flight, a rate tick) in one writev
+  kSingle,  // each frame, header and payload contiguous, in a send() of its own
+};
 
 // wss:// (bench/load/tls_client.h).
 struct TlsOptions {
@@ -71,6 +79,8 @@ struct Options {
   bool deflate = false;
   bool deflate_no_context_takeover = false;  // offer client_no_context_takeover (RFC 7692)
   bool raw = false;
+  SendMode send_mode = SendMode::kGather;
+  uint64_t read_size = kDefaultReadSize;  // bytes per read() of the client's socket
   bool reset_after_close = false;  // connect mode: end each cycle's TCP with a RST
   TlsOptions tls;
   int server_pid = 0;  // 0: none
@@ -100,6 +110,9 @@ inline constexpr const char* kUsageText =
     "                     inflate compressed echoes before verifying them\n"
     "  --deflate-no-context-takeover  with --deflate: offer client_no_context_takeover, so\n"
     "                     each message is compressed once per run, not once per send\n"
+    "  --send-mode M      gather: the frames due at once in one writev; single: each\n"
+    "                     frame (header+payload, contiguous) in a send() of its own [gather]\n"
+    "  --read-size BYTES  client read buffer, 1K..64M (K/M suffixes)     [256K]\n"
     "  --raw              plain TCP, no handshake: expect the sent frame bytes back verbatim\n"
     "                     (over wss://: TLS only; connect mode then cycles TLS handshakes)\n"
     "  --reset-after-close  connect mode: once the close handshake and the server's EOF are\n"
@@ -229,6 +242,18 @@ inline const char* apply_flag(std::string_view f, std::string_view v, Options* o
   } else if (f == "--size") {
     if (!parse_int(v, 0, static_cast<long long>(kMaxSize), &n)) return "--size: 0..64M";
     o->size = static_cast<uint64_t>(n);
+  } else if (f == "--read-size") {
+    if (!parse_int(v, static_cast<long long>(kMinReadSize), static_cast<long long>(kMaxReadSize),
+                   &n))
+      return "--read-size: 1K..64M";
+    o->read_size = static_cast<uint64_t>(n);
+  } else if (f == "--send-mode") {
+    if (v == "gather")
+      o->send_mode = SendMode::kGather;
+    else if (v == "single")
+      o->send_mode = SendMode::kSingle;
+    else
+      return "--send-mode: gather or single";
   } else if (f == "--threads") {
     if (!parse_int(v, 1, kMaxThreads, &n)) return "--threads: 1..256";
     o->threads = static_cast<int>(n);
@@ -328,6 +353,8 @@ inline ParseStatus parse_options(int argc, char** argv, Options* o, std::string*
     err = "--raw has no handshake to measure (over wss:// it measures the TLS handshake alone)";
   else if (o->raw && o->deflate)
     err = "--raw and --deflate exclude each other";
+  else if (o->send_mode == SendMode::kSingle && o->deflate)
+    err = "--send-mode single applies to plain frames, not --deflate";
   else if (o->deflate_no_context_takeover && !o->deflate)
     err = "--deflate-no-context-takeover needs --deflate";
   else if (o->reset_after_close && o->mode != Mode::kConnect)

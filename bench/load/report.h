@@ -197,6 +197,9 @@ inline void print_json(const Summary& s, FILE* out) {
                  ",\"server_cpu_us_per_msg\":{\"user\":%.3f,\"sys\":%.3f},"
                  "\"cpu_ratio\":%.3f",
                  s.per_msg(s.server.user_us), s.per_msg(s.server.sys_us), s.cpu_ratio());
+  std::fprintf(out, ",\"send_mode\":\"%s\",\"read_size\":%llu",
+               o.send_mode == SendMode::kSingle ? "single" : "gather",
+               static_cast<unsigned long long>(o.read_size));
   if (o.mode == Mode::kConnect) std::fprintf(out, ",\"handshakes_per_s\":%.1f", s.msgs_per_s());
   if (o.mode == Mode::kIdle && s.rss_per_conn >= 0)
     std::fprintf(out, ",\"rss_per_conn_bytes\":%lld", s.rss_per_conn);

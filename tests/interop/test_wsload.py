@@ -101,6 +101,36 @@ def _(v):
     check(abs(d["mb_per_s"] - d["msgs_per_s"] * 65536 / 1e6) < 0.01, "MB/s != msgs/s * size")
 
 
+@test("echo: --send-mode single --read-size 512K, 64 KiB binary, 4 in flight, echoes intact")
+def _(v):
+    # Each frame in a send() of its own (4 sends per read instead of one writev), echoes read
+    # into a 512 KiB buffer: every echo is still verified byte for byte against what was sent.
+    rc, d, _, err = run_wsload(["echo", "--url", Env.srv.url("/"), "--connections", "3",
+                                "--inflight", "4", "--binary", "--size", "64K",
+                                "--send-mode", "single", "--read-size", "512K",
+                                "--json", "--quiet"] + BRIEF)
+    check_ok(rc, d, err, "single sends")
+    check(d["send_mode"] == "single" and d["read_size"] == 524288, str(d))
+    check(d["messages"] > 0 and d["size"] == 65536, str(d))
+
+
+@test("echo: --send-mode single with a 1 KiB read buffer (echoes split across reads)")
+def _(v):
+    rc, d, _, err = run_wsload(["echo", "--url", Env.srv.url("/"), "--connections", "2",
+                                "--size", "3000", "--send-mode", "single", "--read-size", "1K",
+                                "--json", "--quiet"] + BRIEF)
+    check_ok(rc, d, err, "1 KiB reads")
+    check(d["read_size"] == 1024 and d["messages"] > 0, str(d))
+
+
+@test("echo: the default is one writev per batch and a 256 KiB read buffer")
+def _(v):
+    rc, d, _, err = run_wsload(["echo", "--url", Env.srv.url("/"), "--connections", "2",
+                                "--json", "--quiet", "--duration", "0.3", "--warmup", "0"])
+    check_ok(rc, d, err, "defaults")
+    check(d["send_mode"] == "gather" and d["read_size"] == 262144, str(d))
+
+
 # ----- permessage-deflate against wsedge ------------------------------------------------
 DEFLATE_BRIEF = ["--json", "--quiet", "--duration", "0.5", "--warmup", "0"]
 
@@ -869,6 +899,14 @@ USAGE_CASES = [
                                        "--connections", "2", "--threads", "3"]),
     ("--deflate-no-context-takeover without --deflate",
      ["echo", "--url", "ws://127.0.0.1:1/", "--deflate-no-context-takeover"]),
+    ("--send-mode other than gather or single",
+     ["echo", "--url", "ws://127.0.0.1:1/", "--send-mode", "batch"]),
+    ("--send-mode without a value", ["echo", "--url", "ws://127.0.0.1:1/", "--send-mode"]),
+    ("--send-mode single with --deflate",
+     ["echo", "--url", "ws://127.0.0.1:1/", "--send-mode", "single", "--deflate"]),
+    ("--read-size below 1K", ["echo", "--url", "ws://127.0.0.1:1/", "--read-size", "512"]),
+    ("--read-size above 64M", ["echo", "--url", "ws://127.0.0.1:1/", "--read-size", "65M"]),
+    ("--read-size not a number", ["echo", "--url", "ws://127.0.0.1:1/", "--read-size", "big"]),
     ("--reset-after-close outside connect mode",
      ["echo", "--url", "ws://127.0.0.1:1/", "--reset-after-close"]),
 ]
@@ -888,7 +926,7 @@ def _(v):
     check(rc == 0, f"exit {rc}")
     for flag in ["--url", "--connections", "--inflight", "--size", "--binary", "--duration",
                  "--warmup", "--threads", "--rate", "--deflate", "--deflate-no-context-takeover",
-                 "--raw", "--reset-after-close", "--server-pid",
+                 "--raw", "--reset-after-close", "--send-mode", "--read-size", "--server-pid",
                  "--json", "--quiet"]:
         check(flag in out, f"--help lacks {flag}")
 
