@@ -10,6 +10,7 @@
 // against (issue 12: within 1.15x).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -145,7 +146,6 @@ void BM_Memory(benchmark::State& state) {
   state.counters["inflater_bytes"] = static_cast<double>(inflater);
 }
 
-
 // --- zlib's own work on an echo ------------------------------------------------------------
 // What a server must do, at the least, for one compressed echo of wsload's messages (random
 // printable ASCII, bench/load/frame_pool.h, 64 KiB of distinct text cycled): inflate the
@@ -204,8 +204,8 @@ void BM_ZlibEcho(benchmark::State& state) {
   std::mt19937_64 rng(7);
   const size_t variants = std::max<size_t>(64, (64u << 10) / size);
   std::vector<uint8_t> text(variants * size);
-  for (uint8_t& b : text)
-    b = static_cast<uint8_t>('!' + rng() % 94);
+  std::generate(text.begin(), text.end(),
+                [&rng] { return static_cast<uint8_t>('!' + rng() % 94); });
   RawStreams s;
   std::vector<uint8_t> compressed(size + 64), message(size + 64), answer(size + 64);
   size_t i = 0, out_bytes = 0;
