@@ -6,6 +6,8 @@
 #include "core/log.h"
 #include "ws/close_code.h"
 #include "ws/mask.h"
+#include "ws/protocol_names.h"
+#include "ws/trace.h"
 
 namespace wsedge::ws {
 namespace {
@@ -24,6 +26,10 @@ Session::Session(Transport& transport, Handler& handler, const SessionOptions& o
       handler_(handler),
       options_(options),
       subprotocol_(opening.subprotocol.empty() ? "" : opening.subprotocol.data()) {
+  if (opening.trace != nullptr && options_.tracer != nullptr) [[unlikely]] {
+    options_.tracer->bind(this, opening.trace);
+    traced_ = true;
+  }
   if (opening.deflate != nullptr) {
     const DeflateConfig& config = *opening.deflate;
     const DeflateServerPolicy& policy = *opening.deflate_policy;
@@ -48,6 +54,8 @@ Session::Session(Transport& transport, Handler& handler, const SessionOptions& o
 }
 
 Session::~Session() {
+  if (traced_) [[unlikely]]
+    options_.tracer->end(this);
   if (options_.counters != nullptr) --options_.counters->websockets_open;
   if (options_.memory_budget != nullptr) options_.memory_budget->release_all(budget_hold_);
 }
@@ -116,6 +124,9 @@ Consumed Session::on_data(Transport& t, std::span<uint8_t> data) {
   size_t pos = 0;
   while (pos < data.size() && state_ != State::kClosed) {
     const ReadEvent e = reader_.next(data.subspan(pos), rules);
+    // --trace: the one test a frame costs when tracing is off.
+    if (traced_) [[unlikely]]
+      trace_received(data.subspan(pos), e);
     if (!on_event(e)) break;
     pos += e.consumed;
   }
@@ -135,10 +146,18 @@ Consumed Session::on_data(Transport& t, std::span<uint8_t> data) {
     // RFC 6455 §7.1.1: the server closes the TCP connection first. The peer's close frame
     // was the last thing it sent, so no unread input can turn our close into a RST and the
     // lingering half-close has nothing to wait for.
+    if (traced_) [[unlikely]]
+      trace_note(
+          "TCP: the server closes first (RFC 6455 §7.1.1): the client's close frame was its "
+          "last byte, so a FIN at once, no half-close, no linger");
     t.close_peer_finished();
   } else {
     // Failed, or the peer went on sending after its close frame (§5.5.1 forbids that):
     // whatever else it sent is discarded, and the close lingers until its EOF.
+    if (traced_) [[unlikely]]
+      trace_note(
+          "TCP: the server half-closes (shutdown SHUT_WR: a FIN) and discards input until "
+          "the client's EOF, at most --close-grace (RFC 6455 §7.1.1: no RST over the close)");
     t.close();
   }
   return data.size();
@@ -153,6 +172,9 @@ bool Session::end_compressed_message(std::span<const uint8_t> fresh) {
     return false;
   }
   Buffer& out = compression_->message;
+  if (traced_) [[unlikely]] {
+    if (TracedConnection* c = traced()) options_.tracer->inflated(*c, out.readable());
+  }
   deliver_message(out.view());
   out.clear();
   shrink(out);
@@ -214,6 +236,24 @@ inline void Session::deliver_message(std::span<const uint8_t> payload) {
 
 // The peer's close frame, its code and UTF-8 reason checked by the reader (RFC 6455 §5.5.1).
 void Session::handle_close(uint16_t code, std::span<const uint8_t> reason) {
+  if (traced_) [[unlikely]] {
+    if (TracedConnection* c = traced()) {
+      c->client_code = code;
+      std::string line;
+      if (state_ == State::kOpen) {
+        c->client_started_close = true;
+        line = "close handshake: the client starts it with " + std::to_string(code) + " (" +
+               std::string(close_code_name(code)) +
+               "); the server answers with the same code (RFC 6455 §5.5.1)";
+      } else {
+        line = "close handshake complete: the server started it with " +
+               std::to_string(c->server_code) + ", the client answered with " +
+               std::to_string(code) + " (" + std::string(close_code_name(code)) +
+               ") (RFC 6455 §7.1.2)";
+      }
+      options_.tracer->note(*c, line);
+    }
+  }
   if (state_ == State::kOpen) {
     // RFC 6455 §5.5.1: answer a close with a close, echoing the status code it carried.
     // A close without a code is answered without one (1005 is never sent, §7.4.1).
@@ -228,6 +268,11 @@ void Session::handle_close(uint16_t code, std::span<const uint8_t> reason) {
 // RFC 6455 §7.1.7: _Fail the WebSocket Connection_ — send a close frame with the code
 // that names the violation (if we have not sent one yet), then close TCP; stop reading.
 void Session::fail(WsError error) {
+  if (traced_) [[unlikely]] {
+    if (TracedConnection* c = traced())
+      options_.tracer->protocol_error(*c, error,
+                                      state_ == State::kOpen ? close_code_for(error) : 0);
+  }
   fail_with(close_code_for(error), describe(error));
 }
 
@@ -235,6 +280,10 @@ void Session::fail_with(uint16_t code, const char* reason) {
   WSEDGE_LOG(kDebug, "ws %.*s: failing with %u: %s",
              static_cast<int>(transport_.peer_address().size()), transport_.peer_address().data(),
              static_cast<unsigned>(code), reason);
+  if (traced_) [[unlikely]]
+    trace_note("the server fails the connection (RFC 6455 §7.1.7): close " +
+               std::to_string(code) + " \"" + reason + "\"" +
+               (state_ == State::kOpen ? " sent, then TCP closed" : ", TCP closed (a close was sent already)"));
   if (state_ == State::kOpen) send_close(code, reason);
   state_ = State::kClosed;
   release_message();
@@ -279,6 +328,13 @@ void Session::charge_budget(size_t unread) {
 
 void Session::close(uint16_t code, std::string_view reason) {
   if (state_ != State::kOpen) return;
+  if (traced_) [[unlikely]]
+    trace_note("close handshake: the server starts it with " + std::to_string(code) + " (" +
+               std::string(close_code_name(code)) + "), then waits for the client's close, at "
+               "most --close-grace (RFC 6455 §7.1.2)");
+  if (traced_) [[unlikely]] {
+    if (TracedConnection* c = traced()) c->server_started_close = true;
+  }
   send_close(code, reason);
   state_ = State::kClosing;
   // RFC 6455 §7.1.1/§7.1.3: wait for the peer's close, but not forever.
@@ -289,12 +345,17 @@ void Session::close(uint16_t code, std::string_view reason) {
 void Session::send_close(uint16_t code, std::string_view reason) {
   uint8_t body[kMaxControlPayload];
   size_t n = encode_close_payload(body, code, reason);
+  if (traced_) [[unlikely]] {
+    if (TracedConnection* c = traced()) c->server_code = code;
+  }
   send_frame(Opcode::kClose, {body, n});
 }
 
 inline bool Session::send_frame(Opcode op, std::span<const uint8_t> payload) {
   uint8_t header[kMaxHeaderSize];
   size_t n = encode_header(header, op, payload.size());
+  if (traced_) [[unlikely]]
+    trace_sent({header, n}, payload);  // the one test per frame sent
   transport_.send({header, n}, payload);
   return true;
 }
@@ -331,6 +392,8 @@ bool Session::send_compressed(Opcode op, std::span<const uint8_t> payload) {
     uint8_t header[kMaxHeaderSize];
     // RFC 7692 §6: RSV1 on the first (here: only) frame marks the message compressed.
     size_t n = encode_header(header, op, compressed.readable(), true, true);
+    if (traced_) [[unlikely]]
+      trace_sent({header, n}, compressed.view(), payload.size());
     transport_.send({header, n}, compressed.view());
   }
   // Empty between sends (a failed compress may have left output in it): memory_return
@@ -368,6 +431,9 @@ bool Session::send_text(std::string_view text) {
 bool Session::send_encoded(std::span<const uint8_t> frames) {
   if (state_ != State::kOpen) return false;
   count_out(frames.size());
+  if (traced_) [[unlikely]] {
+    if (TracedConnection* c = traced()) options_.tracer->sent_frames(*c, frames);
+  }
   transport_.send(frames);
   return true;
 }
@@ -375,6 +441,9 @@ bool Session::send_encoded(std::span<const uint8_t> frames) {
 void Session::abort() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
+  if (traced_) [[unlikely]]
+    trace_note("TCP: the application aborts: the socket is closed at once, queued output "
+               "dropped, no close handshake (the client sees 1006)");
   // The message buffers go in on_disconnect, right after: abort() may come from inside
   // on_message, whose payload may live in them.
   notify_close(close_code::kAbnormal, "aborted");
@@ -442,6 +511,9 @@ void Session::schedule_keepalive() {
 void Session::on_timer(Transport& t) {
   if (state_ == State::kClosing) {
     // The peer never answered our close frame within the grace period.
+    if (traced_) [[unlikely]]
+      trace_note("close handshake: no close from the client within --close-grace: TCP "
+                 "aborted (RFC 6455 §7.1.1 lets the server close at will); reported 1006");
     state_ = State::kClosed;
     release_message();
     notify_close(close_code::kAbnormal, "close handshake timed out");
@@ -453,6 +525,9 @@ void Session::on_timer(Transport& t) {
   if (idle > 0 && t.now_ms() - last_rx_ms_ >= idle) {
     // Nothing — not even a pong — for the whole timeout: the peer or the path is dead.
     // We still say why (1001), but do not wait for an answer that is not coming.
+    if (traced_) [[unlikely]]
+      trace_note("idle timeout: nothing from the client for --idle-timeout: close 1001 sent, "
+                 "then TCP half-closed without waiting for an answer");
     send_close(close_code::kGoingAway, "idle timeout");
     state_ = State::kClosed;
     release_message();
@@ -476,9 +551,68 @@ void Session::on_timer(Transport& t) {
 }
 
 void Session::on_disconnect(Transport& /*t*/) {
+  if (traced_) [[unlikely]] {
+    if (TracedConnection* c = traced()) {
+      auto code = [](uint16_t v) {
+        return v == 0 ? std::string("none") : std::to_string(v) + " (" +
+                                                   std::string(close_code_name(v)) + ")";
+      };
+      std::string line = "closed: ";
+      if (c->client_started_close) {
+        line += "the client started the close handshake";
+      } else if (c->server_started_close) {
+        line += "the server started the close handshake";
+      } else if (c->server_code != 0) {
+        line += "the server failed the connection";
+      } else {
+        line += "TCP ended with no close handshake (RFC 6455 §7.1.5: 1006)";
+      }
+      line += "; server sent " + code(c->server_code) + ", client sent " + code(c->client_code);
+      line += state_ == State::kClosed && c->server_code != 0
+                  ? "; TCP connection closed by the server"
+                  : "; TCP connection closed by the client (EOF or reset) or aborted";
+      options_.tracer->note(*c, line);
+    }
+    options_.tracer->end(this);
+    traced_ = false;
+  }
   state_ = State::kClosed;
   release_message();
   notify_close(close_code::kAbnormal, {});  // RFC 6455 §7.1.5: no close frame seen: 1006
+}
+
+}  // namespace wsedge::ws
+
+namespace wsedge::ws {
+
+TracedConnection* Session::traced() {
+  return options_.tracer->find(this);
+}
+
+void Session::trace_received(std::span<const uint8_t> rest, const ReadEvent& e) {
+  TracedConnection* c = traced();
+  if (c == nullptr) return;
+  switch (e.status) {
+    case ReadStatus::kIncomplete:
+      return;  // shown once it is whole
+    case ReadStatus::kError:
+      options_.tracer->refused_frame(*c, rest, e.error_offset);
+      return;
+    case ReadStatus::kClose:
+      c->client_code = e.close_code;
+      [[fallthrough]];
+    default:
+      options_.tracer->received(*c, rest.first(e.consumed));
+  }
+}
+
+void Session::trace_sent(std::span<const uint8_t> header, std::span<const uint8_t> payload,
+                         uint64_t inflated_size) {
+  if (TracedConnection* c = traced()) options_.tracer->sent(*c, header, payload, inflated_size);
+}
+
+void Session::trace_note(std::string_view text) {
+  if (TracedConnection* c = traced()) options_.tracer->note(*c, text);
 }
 
 }  // namespace wsedge::ws

@@ -32,6 +32,9 @@ struct Request;
 
 namespace wsedge::ws {
 
+class Tracer;
+struct TracedConnection;
+
 enum class MessageType : uint8_t { kText, kBinary };
 
 // Traffic totals, shared by the sessions of one server (one loop thread: plain counters).
@@ -74,6 +77,9 @@ struct SessionOptions {
   // A client that offers none of the route's subprotocols gets the 101 and then close 1008
   // (no on_open), instead of a WebSocket without a subprotocol.
   bool require_subprotocol = false;
+  // --trace (ws/trace.h): the server's tracer, which sessions opened with an
+  // Opening::trace report to. Null: no tracing.
+  Tracer* tracer = nullptr;
 };
 
 // How one WebSocket opened: what the client asked and what the handshake agreed
@@ -89,6 +95,9 @@ struct Opening {
   // route's policy (must outlive the session). Null: not agreed.
   const DeflateConfig* deflate = nullptr;
   const DeflateServerPolicy* deflate_policy = nullptr;
+  // --trace: this connection is traced; SessionOptions::tracer holds its bookkeeping from
+  // now on. Null: not traced (the session then pays one test per frame for it).
+  TracedConnection* trace = nullptr;
 };
 
 class Session;
@@ -197,6 +206,15 @@ class Session final : public Protocol {
   [[gnu::always_inline]] inline void send_data(Opcode op, std::span<const uint8_t> payload);
   [[gnu::noinline]] bool send_compressed(Opcode op, std::span<const uint8_t> payload);
   void notify_close(uint16_t code, std::string_view reason);
+  // --trace (ws/trace.h). Called only when traced_, so out of line and cold: a session
+  // that is not traced pays the test of traced_ once per frame read or sent, nothing else.
+  [[gnu::cold, gnu::noinline]] TracedConnection* traced();
+  [[gnu::cold, gnu::noinline]] void trace_received(std::span<const uint8_t> rest,
+                                                   const ReadEvent& e);
+  [[gnu::cold, gnu::noinline]] void trace_sent(std::span<const uint8_t> header,
+                                               std::span<const uint8_t> payload,
+                                               uint64_t inflated_size = 0);
+  [[gnu::cold, gnu::noinline]] void trace_note(std::string_view text);
   // The connection will read no more messages: frees the fragments, the inflated message
   // and the inflater's window at once, not when the close grace or the linger ends.
   void release_message();
@@ -231,6 +249,9 @@ class Session final : public Protocol {
   [[no_unique_address]] Reader reader_;
   State state_ = State::kOpen;
   bool keepalive_ping_sent_ = false;  // pinged during the current silence; cleared by any read
+  // --trace: this session reports to options_.tracer. A whole byte (not a bit) so the one
+  // test per frame is a plain load and compare; it fits the Reader's tail padding too.
+  bool traced_ = false;
   // Written once per connection, so packed.
   bool close_notified_ : 1 = false;
   bool peer_closed_ : 1 = false;  // the peer's close frame arrived: it sends nothing more
