@@ -249,12 +249,13 @@ class Session final : public Protocol {
   [[no_unique_address]] Reader reader_;
   State state_ = State::kOpen;
   bool keepalive_ping_sent_ = false;  // pinged during the current silence; cleared by any read
-  // --trace: this session reports to options_.tracer. A whole byte (not a bit) so the one
-  // test per frame is a plain load and compare; it fits the Reader's tail padding too.
-  bool traced_ = false;
   // Written once per connection, so packed.
   bool close_notified_ : 1 = false;
   bool peer_closed_ : 1 = false;  // the peer's close frame arrived: it sends nothing more
+  // --trace: this session reports to options_.tracer. A bit beside the two above (the
+  // Reader's tail padding has no byte left for it): testing it once per frame read or sent
+  // is a load and a bit test, and the session stays 104 bytes.
+  bool traced_ : 1 = false;
   MemoryHolder budget_hold_;      // our place in options_.memory_budget
 };
 
