@@ -6,7 +6,6 @@
 #include "core/log.h"
 #include "ws/close_code.h"
 #include "ws/mask.h"
-#include "ws/protocol_names.h"
 #include "ws/trace.h"
 
 namespace wsedge::ws {
@@ -94,7 +93,7 @@ bool Session::on_event(const ReadEvent& e) {
       handle_close(e.close_code, e.payload);
       return true;
     case ReadStatus::kError:
-      fail(e.error);
+      fail(e.error, e.payload.data());
       return false;
   }
   return false;
@@ -114,6 +113,9 @@ bool Session::end_message(std::span<const uint8_t> last_frame) {
 }
 
 Consumed Session::on_data(Transport& t, std::span<uint8_t> data) {
+  // --trace: the one test a read costs when tracing is off (at most one per frame).
+  if (traced_) [[unlikely]]
+    trace_received(data);
   last_rx_ms_ = t.now_ms();
   keepalive_ping_sent_ = false;  // the peer spoke: the next silence earns a new ping
   const ReadRules rules{
@@ -124,9 +126,6 @@ Consumed Session::on_data(Transport& t, std::span<uint8_t> data) {
   size_t pos = 0;
   while (pos < data.size() && state_ != State::kClosed) {
     const ReadEvent e = reader_.next(data.subspan(pos), rules);
-    // --trace: the one test a frame costs when tracing is off.
-    if (traced_) [[unlikely]]
-      trace_received(data.subspan(pos), e);
     if (!on_event(e)) break;
     pos += e.consumed;
   }
@@ -172,9 +171,8 @@ bool Session::end_compressed_message(std::span<const uint8_t> fresh) {
     return false;
   }
   Buffer& out = compression_->message;
-  if (traced_) [[unlikely]] {
-    if (TracedConnection* c = traced()) options_.tracer->inflated(*c, out.readable());
-  }
+  if (traced_) [[unlikely]]
+    trace_step(TraceStep::kInflated, out.readable());
   deliver_message(out.view());
   out.clear();
   shrink(out);
@@ -236,24 +234,8 @@ inline void Session::deliver_message(std::span<const uint8_t> payload) {
 
 // The peer's close frame, its code and UTF-8 reason checked by the reader (RFC 6455 §5.5.1).
 void Session::handle_close(uint16_t code, std::span<const uint8_t> reason) {
-  if (traced_) [[unlikely]] {
-    if (TracedConnection* c = traced()) {
-      c->client_code = code;
-      std::string line;
-      if (state_ == State::kOpen) {
-        c->client_started_close = true;
-        line = "close handshake: the client starts it with " + std::to_string(code) + " (" +
-               std::string(close_code_name(code)) +
-               "); the server answers with the same code (RFC 6455 §5.5.1)";
-      } else {
-        line = "close handshake complete: the server started it with " +
-               std::to_string(c->server_code) + ", the client answered with " +
-               std::to_string(code) + " (" + std::string(close_code_name(code)) +
-               ") (RFC 6455 §7.1.2)";
-      }
-      options_.tracer->note(*c, line);
-    }
-  }
+  if (traced_) [[unlikely]]
+    trace_step(state_ == State::kOpen ? TraceStep::kClientCloses : TraceStep::kClientAnswers, code);
   if (state_ == State::kOpen) {
     // RFC 6455 §5.5.1: answer a close with a close, echoing the status code it carried.
     // A close without a code is answered without one (1005 is never sent, §7.4.1).
@@ -267,12 +249,9 @@ void Session::handle_close(uint16_t code, std::span<const uint8_t> reason) {
 
 // RFC 6455 §7.1.7: _Fail the WebSocket Connection_ — send a close frame with the code
 // that names the violation (if we have not sent one yet), then close TCP; stop reading.
-void Session::fail(WsError error) {
-  if (traced_) [[unlikely]] {
-    if (TracedConnection* c = traced())
-      options_.tracer->protocol_error(*c, error,
-                                      state_ == State::kOpen ? close_code_for(error) : 0);
-  }
+void Session::fail(WsError error, const uint8_t* at) {
+  if (traced_) [[unlikely]]
+    trace_step(TraceStep::kError, static_cast<uint64_t>(error), at);
   fail_with(close_code_for(error), describe(error));
 }
 
@@ -281,9 +260,8 @@ void Session::fail_with(uint16_t code, const char* reason) {
              static_cast<int>(transport_.peer_address().size()), transport_.peer_address().data(),
              static_cast<unsigned>(code), reason);
   if (traced_) [[unlikely]]
-    trace_note("the server fails the connection (RFC 6455 §7.1.7): close " +
-               std::to_string(code) + " \"" + reason + "\"" +
-               (state_ == State::kOpen ? " sent, then TCP closed" : ", TCP closed (a close was sent already)"));
+    trace_step(state_ == State::kOpen ? TraceStep::kFailing : TraceStep::kFailingClosing, code,
+               reason);
   if (state_ == State::kOpen) send_close(code, reason);
   state_ = State::kClosed;
   release_message();
@@ -329,12 +307,7 @@ void Session::charge_budget(size_t unread) {
 void Session::close(uint16_t code, std::string_view reason) {
   if (state_ != State::kOpen) return;
   if (traced_) [[unlikely]]
-    trace_note("close handshake: the server starts it with " + std::to_string(code) + " (" +
-               std::string(close_code_name(code)) + "), then waits for the client's close, at "
-               "most --close-grace (RFC 6455 §7.1.2)");
-  if (traced_) [[unlikely]] {
-    if (TracedConnection* c = traced()) c->server_started_close = true;
-  }
+    trace_step(TraceStep::kServerCloses, code);
   send_close(code, reason);
   state_ = State::kClosing;
   // RFC 6455 §7.1.1/§7.1.3: wait for the peer's close, but not forever.
@@ -345,9 +318,8 @@ void Session::close(uint16_t code, std::string_view reason) {
 void Session::send_close(uint16_t code, std::string_view reason) {
   uint8_t body[kMaxControlPayload];
   size_t n = encode_close_payload(body, code, reason);
-  if (traced_) [[unlikely]] {
-    if (TracedConnection* c = traced()) c->server_code = code;
-  }
+  if (traced_) [[unlikely]]
+    trace_step(TraceStep::kCloseSent, code);
   send_frame(Opcode::kClose, {body, n});
 }
 
@@ -431,9 +403,8 @@ bool Session::send_text(std::string_view text) {
 bool Session::send_encoded(std::span<const uint8_t> frames) {
   if (state_ != State::kOpen) return false;
   count_out(frames.size());
-  if (traced_) [[unlikely]] {
-    if (TracedConnection* c = traced()) options_.tracer->sent_frames(*c, frames);
-  }
+  if (traced_) [[unlikely]]
+    trace_sent(frames, {}, UINT64_MAX);  // whole frames already
   transport_.send(frames);
   return true;
 }
@@ -552,28 +523,7 @@ void Session::on_timer(Transport& t) {
 
 void Session::on_disconnect(Transport& /*t*/) {
   if (traced_) [[unlikely]] {
-    if (TracedConnection* c = traced()) {
-      auto code = [](uint16_t v) {
-        return v == 0 ? std::string("none") : std::to_string(v) + " (" +
-                                                   std::string(close_code_name(v)) + ")";
-      };
-      std::string line = "closed: ";
-      if (c->client_started_close) {
-        line += "the client started the close handshake";
-      } else if (c->server_started_close) {
-        line += "the server started the close handshake";
-      } else if (c->server_code != 0) {
-        line += "the server failed the connection";
-      } else {
-        line += "TCP ended with no close handshake (RFC 6455 §7.1.5: 1006)";
-      }
-      line += "; server sent " + code(c->server_code) + ", client sent " + code(c->client_code);
-      line += state_ == State::kClosed && c->server_code != 0
-                  ? "; TCP connection closed by the server"
-                  : "; TCP connection closed by the client (EOF or reset) or aborted";
-      options_.tracer->note(*c, line);
-    }
-    options_.tracer->end(this);
+    trace_step(state_ == State::kClosed ? TraceStep::kGone : TraceStep::kDropped, 0);
     traced_ = false;
   }
   state_ = State::kClosed;
@@ -589,30 +539,60 @@ TracedConnection* Session::traced() {
   return options_.tracer->find(this);
 }
 
-void Session::trace_received(std::span<const uint8_t> rest, const ReadEvent& e) {
-  TracedConnection* c = traced();
-  if (c == nullptr) return;
-  switch (e.status) {
-    case ReadStatus::kIncomplete:
-      return;  // shown once it is whole
-    case ReadStatus::kError:
-      options_.tracer->refused_frame(*c, rest, e.error_offset);
-      return;
-    case ReadStatus::kClose:
-      c->client_code = e.close_code;
-      [[fallthrough]];
-    default:
-      options_.tracer->received(*c, rest.first(e.consumed));
-  }
+void Session::trace_received(std::span<const uint8_t> data) {
+  if (TracedConnection* c = traced()) options_.tracer->received(*c, data);
 }
 
 void Session::trace_sent(std::span<const uint8_t> header, std::span<const uint8_t> payload,
                          uint64_t inflated_size) {
-  if (TracedConnection* c = traced()) options_.tracer->sent(*c, header, payload, inflated_size);
+  TracedConnection* c = traced();
+  if (c == nullptr) return;
+  if (inflated_size == UINT64_MAX) {
+    options_.tracer->sent_frames(*c, header);
+  } else {
+    options_.tracer->sent(*c, header, payload, inflated_size);
+  }
 }
 
 void Session::trace_note(std::string_view text) {
   if (TracedConnection* c = traced()) options_.tracer->note(*c, text);
+}
+
+void Session::trace_step(TraceStep step, uint64_t value, const void* ptr) {
+  TracedConnection* c = traced();
+  if (c == nullptr) return;
+  Tracer& tr = *options_.tracer;
+  const auto code = static_cast<uint16_t>(value);
+  switch (step) {
+    case TraceStep::kInflated:
+      tr.inflated(*c, value);
+      return;
+    case TraceStep::kClientCloses:
+    case TraceStep::kClientAnswers:
+      tr.close_received(*c, code, step == TraceStep::kClientCloses);
+      return;
+    case TraceStep::kServerCloses:
+      tr.close_started(*c, code);
+      return;
+    case TraceStep::kCloseSent:
+      c->server_code = code;
+      return;
+    case TraceStep::kError: {
+      const auto error = static_cast<WsError>(value);
+      tr.protocol_error(*c, error, state_ == State::kOpen ? close_code_for(error) : 0,
+                        static_cast<const uint8_t*>(ptr));
+      return;
+    }
+    case TraceStep::kFailing:
+    case TraceStep::kFailingClosing:
+      tr.failing(*c, code, static_cast<const char*>(ptr), step == TraceStep::kFailing);
+      return;
+    case TraceStep::kGone:
+    case TraceStep::kDropped:
+      tr.disconnected(*c, step == TraceStep::kGone);
+      tr.end(this);
+      return;
+  }
 }
 
 }  // namespace wsedge::ws

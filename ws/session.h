@@ -196,7 +196,8 @@ class Session final : public Protocol {
   // In line: every message goes through it, and every frame sent through the two below.
   [[gnu::always_inline]] inline void deliver_message(std::span<const uint8_t> payload);
   void handle_close(uint16_t code, std::span<const uint8_t> reason);
-  void fail(WsError error);
+  // `at`: the byte that broke the rule, when the reader found it (for --trace).
+  void fail(WsError error, const uint8_t* at = nullptr);
   void fail_with(uint16_t code, const char* reason);
   // on_data ended with a frame or message unfinished (or no longer so): starts (or stops)
   // the message clock.
@@ -209,12 +210,31 @@ class Session final : public Protocol {
   // --trace (ws/trace.h). Called only when traced_, so out of line and cold: a session
   // that is not traced pays the test of traced_ once per frame read or sent, nothing else.
   [[gnu::cold, gnu::noinline]] TracedConnection* traced();
-  [[gnu::cold, gnu::noinline]] void trace_received(std::span<const uint8_t> rest,
-                                                   const ReadEvent& e);
+  // The bytes of one on_data, before the reader unmasks them: every whole frame in them.
+  // Called once per read at on_data's entry, not from its loop: even a cold call in the
+  // loop changes its register allocation (+26 instructions per echoed message, measured).
+  [[gnu::cold, gnu::noinline]] void trace_received(std::span<const uint8_t> data);
   [[gnu::cold, gnu::noinline]] void trace_sent(std::span<const uint8_t> header,
                                                std::span<const uint8_t> payload,
                                                uint64_t inflated_size = 0);
   [[gnu::cold, gnu::noinline]] void trace_note(std::string_view text);
+  // The steps of the close (and a compressed message's inflated size): each site passes
+  // plain values, and the text is built out of line, so no function on the path of every
+  // message grows for it (inlined string building there cost instructions per message).
+  enum class TraceStep : uint8_t {
+    kInflated,        // value: the inflated size
+    kClientCloses,    // value: the client's code; it starts the close handshake
+    kClientAnswers,   // value: the client's code, answering ours
+    kServerCloses,    // value: our code; we start it
+    kCloseSent,       // value: the code of the close frame we send
+    kError,           // value: the WsError; ptr: the byte (or null)
+    kFailing,         // value: the code; ptr: the reason (const char*); a close goes out
+    kFailingClosing,  // the same, our close was sent already
+    kGone,            // on_disconnect after the session closed
+    kDropped,         // on_disconnect while open or closing: TCP went first
+  };
+  [[gnu::cold, gnu::noinline]] void trace_step(TraceStep step, uint64_t value,
+                                               const void* ptr = nullptr);
   // The connection will read no more messages: frees the fragments, the inflated message
   // and the inflater's window at once, not when the close grace or the linger ends.
   void release_message();

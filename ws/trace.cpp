@@ -6,6 +6,7 @@
 
 #include "ws/close_code.h"
 #include "ws/mask.h"
+#include "ws/protocol_names.h"
 
 namespace wsedge::ws {
 namespace {
@@ -215,48 +216,40 @@ FrameNotes Tracer::place(TracedConnection::Stream& s, std::span<const uint8_t> f
   return n;
 }
 
-void Tracer::received(TracedConnection& c, std::span<const uint8_t> frame) {
-  c.rx_offset += frame.size();
-  WireHeader h;
-  if (!inspect::read_wire_header(frame, &h)) return;  // the reader accepted it: cannot happen
-  // The reader unmasked the payload in place (RFC 6455 §5.3); masking is its own inverse,
-  // so a copy masked again with the same key is the frame as it came off the wire.
-  scratch_.assign(frame.begin(), frame.end());
-  if (h.masked) unmask(scratch_.data() + h.header_size, scratch_.size() - h.header_size, h.mask_key);
-  const FrameNotes notes = place(c.rx, scratch_);
-  if (notes.compressed && h.fin && h.opcode < 0x8) {
-    // Its inflated size is known once the session inflated it: inflated() shows it.
-    c.pending_frame.swap(scratch_);
-    c.pending_notes = notes;
-    return;
+void Tracer::received(TracedConnection& c, std::span<const uint8_t> data) {
+  c.rx_total += data.size() - c.rx_carry;
+  c.rx_base = c.rx_total - data.size();
+  c.rx_data = data.data();
+  size_t pos = 0;
+  while (pos < data.size()) {
+    WireHeader h;
+    const std::span<const uint8_t> rest = data.subspan(pos);
+    if (!inspect::read_wire_header(rest, &h) || rest.size() - h.header_size < h.length) break;
+    const size_t size = h.header_size + static_cast<size_t>(h.length);
+    scratch_.assign(rest.begin(), rest.begin() + static_cast<ptrdiff_t>(size));
+    // The reader unmasked what an earlier read brought of this frame's payload, in place
+    // (RFC 6455 §5.3); masking is its own inverse, so masking it again gives the wire bytes.
+    if (pos == 0 && h.masked && c.rx_carry > h.header_size)
+      unmask(scratch_.data() + h.header_size, c.rx_carry - h.header_size, h.mask_key);
+    const FrameNotes notes = place(c.rx, scratch_);
+    if (notes.compressed && h.fin && h.opcode < 0x8)
+      c.inflating.emplace_back(notes.message, notes.compressed_size);
+    inspect::format_frame(out_, {c.id, Flow::kClientToServer}, scratch_, notes, options_.detail);
+    pos += size;
   }
-  inspect::format_frame(out_, {c.id, Flow::kClientToServer}, scratch_, notes, options_.detail);
+  c.rx_walked = pos;
+  c.rx_carry = data.size() - pos;  // a frame not all here yet: the next read starts with it
   emit();
 }
 
 void Tracer::inflated(TracedConnection& c, uint64_t inflated_size) {
-  c.pending_notes.inflated_size = inflated_size;
-  flush_pending(c);
-}
-
-void Tracer::flush_pending(TracedConnection& c) {
-  if (c.pending_frame.empty()) return;
-  inspect::format_frame(out_, {c.id, Flow::kClientToServer}, c.pending_frame, c.pending_notes,
-                        options_.detail);
-  c.pending_frame.clear();
-  emit();
-}
-
-void Tracer::refused_frame(TracedConnection& c, std::span<const uint8_t> rest, size_t at) {
-  flush_pending(c);
-  c.error_offset = c.rx_offset + at;
-  WireHeader h;
-  if (!inspect::read_wire_header(rest, &h)) return;  // a header rule broken before its end
-  // Only the header: the reader may have unmasked part of the payload before it failed.
-  FrameNotes notes;
-  notes.position = Position::kUntracked;
-  inspect::format_frame(out_, {c.id, Flow::kClientToServer}, rest.first(h.header_size), notes,
-                        options_.detail);
+  if (c.inflating.empty()) return;
+  const auto [message, compressed] = c.inflating.front();
+  c.inflating.erase(c.inflating.begin());
+  inspect::format_note(out_, {c.id, Flow::kClientToServer},
+                       "  message " + std::to_string(message) + " permessage-deflate: " +
+                           std::to_string(compressed) + " bytes compressed, " +
+                           std::to_string(inflated_size) + " inflated (RFC 7692 §6.2)");
   emit();
 }
 
@@ -286,13 +279,65 @@ void Tracer::sent_frames(TracedConnection& c, std::span<const uint8_t> frames) {
   emit();
 }
 
-void Tracer::protocol_error(TracedConnection& c, WsError error, uint16_t close_code_sent) {
-  flush_pending(c);
+void Tracer::protocol_error(TracedConnection& c, WsError error, uint16_t close_code_sent,
+                            const uint8_t* at) {
   // An error the reader found has its byte; one found later (inflating, the UTF-8 of an
-  // inflated message) is at the end of the frames read so far.
-  const uint64_t at = c.error_offset != UINT64_MAX ? c.error_offset : c.rx_offset;
-  inspect::format_protocol_error(out_, {c.id, Flow::kClientToServer}, error, at, close_code_sent);
+  // inflated message) is put at the end of the whole frames of the read.
+  const uint64_t offset = at != nullptr && c.rx_data != nullptr
+                              ? c.rx_base + static_cast<uint64_t>(at - c.rx_data)
+                              : c.rx_base + c.rx_walked;
+  inspect::format_protocol_error(out_, {c.id, Flow::kClientToServer}, error, offset,
+                                 close_code_sent);
   emit();
+}
+
+namespace {
+std::string code_text(uint16_t code) {
+  if (code == 0) return "none";
+  return std::to_string(code) + " (" + std::string(close_code_name(code)) + ")";
+}
+}  // namespace
+
+void Tracer::close_received(TracedConnection& c, uint16_t code, bool first) {
+  c.client_code = code;
+  if (first) {
+    c.client_started_close = true;
+    note(c, "close handshake: the client starts it with " + code_text(code) +
+                "; the server answers with the same code (RFC 6455 §5.5.1)");
+  } else {
+    note(c, "close handshake complete: the server started it with " + code_text(c.server_code) +
+                ", the client answered with " + code_text(code) + " (RFC 6455 §7.1.2)");
+  }
+}
+
+void Tracer::close_started(TracedConnection& c, uint16_t code) {
+  c.server_started_close = true;
+  note(c, "close handshake: the server starts it with " + code_text(code) +
+              ", then waits for the client's close, at most --close-grace (RFC 6455 §7.1.2)");
+}
+
+void Tracer::failing(TracedConnection& c, uint16_t code, const char* reason, bool sending) {
+  note(c, "the server fails the connection (RFC 6455 §7.1.7): close " + std::to_string(code) +
+              " \"" + reason + "\"" +
+              (sending ? " sent, then TCP closed" : ", TCP closed (a close was sent already)"));
+}
+
+void Tracer::disconnected(TracedConnection& c, bool closed_by_server) {
+  std::string line = "closed: ";
+  if (c.client_started_close) {
+    line += "the client started the close handshake";
+  } else if (c.server_started_close) {
+    line += "the server started the close handshake";
+  } else if (c.server_code != 0) {
+    line += "the server failed the connection";
+  } else {
+    line += "TCP ended with no close handshake (RFC 6455 §7.1.5: 1006)";
+  }
+  line += "; server sent " + code_text(c.server_code) + ", client sent " + code_text(c.client_code);
+  line += closed_by_server && c.server_code != 0
+              ? "; TCP connection closed by the server"
+              : "; TCP connection closed by the client (EOF or reset) or aborted";
+  note(c, line);
 }
 
 void Tracer::note(TracedConnection& c, std::string_view text) {

@@ -55,13 +55,17 @@ struct TracedConnection {
   };
   std::string id;                    // "c1"
   std::string peer;                  // "127.0.0.1:43210", kept: the socket may be gone later
-  uint64_t rx_offset = 0;            // stream bytes after the 101 consumed by whole frames
-  uint64_t error_offset = UINT64_MAX;  // where the reader found a broken rule, if it did
+  // The receive stream after the 101. Each read hands the session the unconsumed start of
+  // a frame (rx_carry bytes, seen before, their payload unmasked since) and new bytes.
+  uint64_t rx_total = 0;          // stream bytes received so far
+  uint64_t rx_base = 0;           // stream offset of the current read's first byte
+  const uint8_t* rx_data = nullptr;  // that byte's address, during the read
+  size_t rx_carry = 0;
+  size_t rx_walked = 0;  // bytes of the current read in whole frames
   Stream rx, tx;
-  // A received compressed message's last frame, shown once it has inflated (its size is
-  // part of the frame's lines).
-  std::vector<uint8_t> pending_frame;
-  inspect::FrameNotes pending_notes;
+  // Received compressed messages whose frames were shown but which have not inflated yet:
+  // their number and compressed size, oldest first.
+  std::vector<std::pair<uint64_t, uint64_t>> inflating;
   bool server_started_close = false, client_started_close = false;
   uint16_t server_code = 0, client_code = 0;  // the close codes each side sent (0: none)
 };
@@ -89,26 +93,32 @@ class Tracer {
   TracedConnection* find(const void* session);
   void end(const void* session);  // the session is gone; unknown sessions are ignored
 
-  // A whole frame as it is in the receive buffer: its header as on the wire, its payload
-  // already unmasked by the reader (shown masked again, as it came). `compressed` and
-  // `text` describe its message. A compressed message's last frame waits for inflated().
-  void received(TracedConnection& c, std::span<const uint8_t> frame);
+  // One read's bytes, before the reader sees them: every whole frame in them, as it came
+  // off the wire (the first frame's payload bytes seen by an earlier read are masked again).
+  void received(TracedConnection& c, std::span<const uint8_t> data);
+  // The oldest compressed message received has inflated to this many bytes (RFC 7692).
   void inflated(TracedConnection& c, uint64_t inflated_size);
-  // The reader refused the frame at the front of `rest` at index `at` of it.
-  void refused_frame(TracedConnection& c, std::span<const uint8_t> rest, size_t at);
   // A frame sent: its header and payload (compressed: the DEFLATE bytes, and the size
   // they inflate to), or bytes that are whole frames already (a fan-out's).
   void sent(TracedConnection& c, std::span<const uint8_t> header, std::span<const uint8_t> payload,
             uint64_t inflated_size = 0);
   void sent_frames(TracedConnection& c, std::span<const uint8_t> frames);
-  // A broken rule (RFC 6455 §7.1.7), and the close code sent for it (0: none).
-  void protocol_error(TracedConnection& c, WsError error, uint16_t close_code_sent);
+  // A broken rule (RFC 6455 §7.1.7), and the close code sent for it (0: none); `at`: the
+  // byte that broke it, in the current read (null: found after the frames, inflating).
+  void protocol_error(TracedConnection& c, WsError error, uint16_t close_code_sent,
+                      const uint8_t* at);
+  // The close handshake: the client's close frame arrived (`first`: it starts the close
+  // handshake, else it answers ours); we start it; we fail the connection (`sending`: our
+  // close goes out now); TCP is gone (`closed_by_server`: after the session closed).
+  void close_received(TracedConnection& c, uint16_t code, bool first);
+  void close_started(TracedConnection& c, uint16_t code);
+  void failing(TracedConnection& c, uint16_t code, const char* reason, bool sending);
+  void disconnected(TracedConnection& c, bool closed_by_server);
   // A line about the connection itself (the close handshake, TCP).
   void note(TracedConnection& c, std::string_view text);
 
  private:
   inspect::FrameNotes place(TracedConnection::Stream& s, std::span<const uint8_t> frame);
-  void flush_pending(TracedConnection& c);
   void emit();  // out_ to the fd, then cleared
 
   TraceOptions options_;
