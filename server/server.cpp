@@ -213,7 +213,8 @@ std::unique_ptr<Protocol> Server::on_upgrade(Transport& t, const http::Request& 
   if (route->deflate.enabled && fields.extension_count > 0)
     deflate = negotiate_deflate(fields.extensions(), route->deflate);
   write_handshake_response(out, result, deflate.header());
-  if (trace != nullptr) tracer_->accepted(*trace, fields, result, route->deflate.enabled, deflate, out.view());
+  if (trace != nullptr)
+    tracer_->accepted(*trace, fields, result, route->deflate.enabled, deflate, out.view());
   // result.subprotocol views the route's own string (HandshakeOptions::subprotocols).
   Opening opening{.request = request,
                   .response = out.view(),

@@ -204,6 +204,10 @@ class Session final : public Protocol {
   void track_unfinished(bool unfinished);
   void send_close(uint16_t code, std::string_view reason);
   [[gnu::always_inline]] inline bool send_frame(Opcode op, std::span<const uint8_t> payload);
+  // Control frames (pong, ping, close): send_frame, or with --trace its traced twin.
+  [[gnu::always_inline]] inline bool send_control(Opcode op, std::span<const uint8_t> payload);
+  [[gnu::cold, gnu::noinline]] bool send_frame_traced(Opcode op, std::span<const uint8_t> payload);
+  [[gnu::cold, gnu::noinline]] void send_data_traced(Opcode op, std::span<const uint8_t> payload);
   [[gnu::always_inline]] inline void send_data(Opcode op, std::span<const uint8_t> payload);
   [[gnu::noinline]] bool send_compressed(Opcode op, std::span<const uint8_t> payload);
   void notify_close(uint16_t code, std::string_view reason);
@@ -276,7 +280,7 @@ class Session final : public Protocol {
   // Reader's tail padding has no byte left for it): testing it once per frame read or sent
   // is a load and a bit test, and the session stays 104 bytes.
   bool traced_ : 1 = false;
-  MemoryHolder budget_hold_;      // our place in options_.memory_budget
+  MemoryHolder budget_hold_;  // our place in options_.memory_budget
 };
 
 }  // namespace wsedge::ws

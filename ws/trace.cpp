@@ -46,7 +46,8 @@ std::string joined(std::span<const std::string_view> lines) {
 bool TraceFilter::matches(std::string_view request_path, std::string_view peer_address) const {
   if (!path.empty()) {
     if (path.back() == '*') {
-      if (request_path.substr(0, path.size() - 1) != std::string_view(path).substr(0, path.size() - 1))
+      if (request_path.substr(0, path.size() - 1) !=
+          std::string_view(path).substr(0, path.size() - 1))
         return false;
     } else if (request_path != path) {
       return false;
@@ -190,6 +191,11 @@ FrameNotes Tracer::place(TracedConnection::Stream& s, std::span<const uint8_t> f
     n.position = Position::kUntracked;
     return n;
   }
+  // RFC 6455 §5.2: 0x3-0x7 and 0xB-0xF are reserved; such a frame belongs to no message.
+  if ((h.opcode > 0x2 && h.opcode < 0x8) || h.opcode > 0xA) {
+    n.position = Position::kUntracked;
+    return n;
+  }
   if (h.opcode >= 0x8) {
     n.position = Position::kControl;
     n.message = s.in_message ? s.message : 0;
@@ -267,7 +273,8 @@ void Tracer::sent_frames(TracedConnection& c, std::span<const uint8_t> frames) {
   while (!frames.empty()) {
     WireHeader h;
     if (!inspect::read_wire_header(frames, &h) || frames.size() - h.header_size < h.length) {
-      inspect::format_note(out_, {c.id, Flow::kServerToClient}, "(bytes that are not whole frames)");
+      inspect::format_note(out_, {c.id, Flow::kServerToClient},
+                           "(bytes that are not whole frames)");
       break;
     }
     const size_t size = h.header_size + static_cast<size_t>(h.length);

@@ -53,12 +53,12 @@ struct TracedConnection {
     bool in_message = false, text = false, compressed = false;
     uint64_t compressed_size = 0;  // payload bytes of the compressed message so far
   };
-  std::string id;                    // "c1"
-  std::string peer;                  // "127.0.0.1:43210", kept: the socket may be gone later
+  std::string id;    // "c1"
+  std::string peer;  // "127.0.0.1:43210", kept: the socket may be gone later
   // The receive stream after the 101. Each read hands the session the unconsumed start of
   // a frame (rx_carry bytes, seen before, their payload unmasked since) and new bytes.
-  uint64_t rx_total = 0;          // stream bytes received so far
-  uint64_t rx_base = 0;           // stream offset of the current read's first byte
+  uint64_t rx_total = 0;             // stream bytes received so far
+  uint64_t rx_base = 0;              // stream offset of the current read's first byte
   const uint8_t* rx_data = nullptr;  // that byte's address, during the read
   size_t rx_carry = 0;
   size_t rx_walked = 0;  // bytes of the current read in whole frames
