@@ -109,6 +109,13 @@ const char* usage_text() {
          "  --tls-port P          TLS on port P beside plain ws:// on --port (0: a free port)\n"
          "  --tls-handshake-timeout S  the TLS handshake must finish within S seconds\n"
          "                        (default 10); SIGHUP reloads cert and key\n"
+         "trace (docs/trace.md):\n"
+         "  --trace               print each WebSocket's handshake, frames and close on\n"
+         "                        stderr, decoded field by field\n"
+         "  --trace=hex           the same, plus a hex dump of every frame\n"
+         "  --trace-filter F      trace only connections matching F: path=/P (a trailing *\n"
+         "                        matches a prefix), peer=IP or peer=IP:PORT, several joined\n"
+         "                        with ','; repeatable (any may match); implies --trace\n"
          "demo routes:\n"
          "  --push-interval S     /push sends every S seconds (default 3)\n"
          "  --exec \"CMD ARGS\"     enable /exec: each connection runs CMD (no shell; quote\n"
@@ -126,6 +133,31 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
     if (flag == "--version") return ParseOutcome::kVersion;
     if (flag == "--reuse-port") {
       out->reuse_port = true;
+      continue;
+    }
+    if (flag == "--trace" || flag.starts_with("--trace=")) {
+      const std::string_view level = flag == "--trace" ? "summary" : flag.substr(8);
+      if (level != "summary" && level != "hex") {
+        *error = "--trace: invalid level '" + std::string(level) + "' (--trace or --trace=hex)";
+        return ParseOutcome::kError;
+      }
+      out->trace.enabled = true;
+      if (level == "hex") out->trace.detail = ws::inspect::Detail::kHex;
+      continue;
+    }
+    if (flag == "--trace-filter") {
+      if (i + 1 >= argc) {
+        *error = "--trace-filter: missing value";
+        return ParseOutcome::kError;
+      }
+      ws::TraceFilter f;
+      std::string why;
+      if (!ws::parse_trace_filter(argv[++i], &f, &why)) {
+        *error = "--trace-filter: " + why;
+        return ParseOutcome::kError;
+      }
+      out->trace.enabled = true;
+      out->trace.filters.push_back(std::move(f));
       continue;
     }
     if (flag == "--deflate-no-context-takeover") {

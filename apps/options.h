@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "ws/trace.h"
 
 namespace wsedge::app {
 
@@ -64,6 +65,8 @@ struct Options {
   std::vector<std::string> exec_argv;  // --exec split into words (no shell)
   std::string exec_token;              // /exec clients must present it (main makes one if none)
   bool exec_token_generated = false;   // made at start, so printed for the user
+  // --trace[=hex], --trace-filter (ws/trace.h, docs/trace.md); a filter turns tracing on.
+  ws::TraceOptions trace;
 };
 
 // 128 random bits from the system's CSPRNG, as 32 hex digits: a fresh /exec token.

@@ -48,6 +48,7 @@ wsedge::ServerOptions server_options(const wsedge::app::Options& o) {
   s.connection.linger_ms = o.close_grace_ms;
   s.shutdown_grace_ms = o.close_grace_ms + 500;
   s.message_memory_budget = static_cast<size_t>(o.message_memory_budget);
+  s.trace = o.trace;
   s.tls.cert_file = o.tls_cert;
   s.tls.key_file = o.tls_key;
   s.tls.port = o.tls_port;

@@ -76,6 +76,7 @@ Consumed HttpSession::on_data(Transport& t, std::span<uint8_t> data) {
     if (request.header_has_token("upgrade", "websocket")) {
       // The head timer is ours; the protocol that takes over arms its own.
       t.disarm_timer();
+      request.raw_head = {reinterpret_cast<const char*>(data.data()) + pos, r.consumed};
       // Null when refused (answered, closing). Else the rest of `data` is the new
       // protocol's: bytes a client sent right behind its head are the first frames.
       return {head_end, upgrades_.on_upgrade(t, request)};

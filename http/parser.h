@@ -61,6 +61,9 @@ struct Request {
   bool has_content_length = false;
   uint64_t content_length = 0;  // valid when has_content_length
   bool chunked = false;         // Transfer-Encoding ends in "chunked"
+  // The whole head as received, request line to the blank line: set by HttpSession for an
+  // upgrade (the server's --trace shows it), empty otherwise. parse_request leaves it.
+  std::string_view raw_head;
 
   std::span<const Header> header_list() const { return {headers.data(), num_headers}; }
   // The authority the client meant: an absolute-form target's, else the Host header's

@@ -56,6 +56,7 @@ Server::Server(net::Reactor& loop, ServerOptions options)
               c->abort();
           },
           this) {
+  if (options_.trace.enabled) tracer_ = std::make_unique<ws::Tracer>(options_.trace);
   if (!options_.web_root.empty()) {
     files_ = std::make_unique<http::StaticFiles>(options_.web_root);
   }
@@ -79,6 +80,7 @@ void Server::add_route(Route route) {
   route.session.counters = &stats_.messages;
   if (options_.message_memory_budget > 0) route.session.memory_budget = &memory_budget_;
   route.session.memory_return = &memory_return_;
+  route.session.tracer = tracer_.get();
   routes_.push_back(std::move(route));
 }
 
@@ -169,9 +171,16 @@ const Route* Server::find_route(std::string_view path) const {
 std::unique_ptr<Protocol> Server::on_upgrade(Transport& t, const http::Request& request) {
   thread_local Buffer out;
   out.clear();
+  // --trace: one test per upgrade when off; a traced one is shown step by step.
+  ws::TracedConnection* trace = nullptr;
+  if (tracer_) [[unlikely]] {
+    trace = tracer_->begin(t.peer_address(), request.path);
+    if (trace != nullptr) tracer_->request(*trace, request.raw_head);
+  }
   auto refuse = [&](auto write) -> std::unique_ptr<Protocol> {
     ++stats_.handshakes_refused;
     write();
+    if (trace != nullptr) tracer_->refused(trace, out.view());
     t.send(out.view());
     t.close();
     return nullptr;
@@ -192,6 +201,7 @@ std::unique_ptr<Protocol> Server::on_upgrade(Transport& t, const http::Request& 
   // One pass over the headers for everything below (the checks and the negotiation).
   const ws::UpgradeFields fields = ws::gather_upgrade_fields(request);
   HandshakeResult result = check_handshake(request, fields, hs);
+  if (trace != nullptr) tracer_->checks(*trace, request, fields, result.error);
   if (!result.ok) {
     WSEDGE_LOG(kInfo, "handshake from %.*s refused: %d %s",
                static_cast<int>(t.peer_address().size()), t.peer_address().data(),
@@ -203,12 +213,15 @@ std::unique_ptr<Protocol> Server::on_upgrade(Transport& t, const http::Request& 
   if (route->deflate.enabled && fields.extension_count > 0)
     deflate = negotiate_deflate(fields.extensions(), route->deflate);
   write_handshake_response(out, result, deflate.header());
+  if (trace != nullptr)
+    tracer_->accepted(*trace, fields, result, route->deflate.enabled, deflate, out.view());
   // result.subprotocol views the route's own string (HandshakeOptions::subprotocols).
   Opening opening{.request = request,
                   .response = out.view(),
                   .subprotocol = result.subprotocol,
                   .deflate = deflate.accepted() ? &deflate.config : nullptr,
-                  .deflate_policy = &route->deflate};
+                  .deflate_policy = &route->deflate,
+                  .trace = trace};
   return std::make_unique<Session>(t, *route->handler, route->session, opening);
 }
 

@@ -25,6 +25,7 @@
 #include "net/reactor.h"
 #include "net/tls.h"
 #include "ws/session.h"
+#include "ws/trace.h"
 
 namespace wsedge {
 
@@ -63,6 +64,8 @@ struct ServerOptions {
   // Bytes all WebSockets together may hold in unfinished messages (ws::SessionOptions::
   // memory_budget); 0: no server-wide bound.
   size_t message_memory_budget = 128ull << 20;
+  // --trace, --trace=hex, --trace-filter (ws/trace.h, docs/trace.md): off by default.
+  ws::TraceOptions trace;
 };
 
 struct ServerStats {
@@ -126,6 +129,7 @@ class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
   // scratch is thread_local: the Server is constructed on the thread that runs its loop.
   MemoryReturn memory_return_;
   net::Timer memory_timer_;
+  std::unique_ptr<ws::Tracer> tracer_;  // null unless options_.trace.enabled
   std::function<void()> shutdown_done_;
   net::Timer shutdown_timer_;
 };

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <string>
 
 #include "ws/handshake.h"
 #include "ws/utf8.h"
@@ -19,7 +20,9 @@ constexpr size_t kMaxControlPayloadShown = 125;
 
 void start_line(std::string& out, const Prefix& p) {
   out.append(p.conn);
-  out.append(p.flow == Flow::kClientToServer ? " > " : " < ");
+  out.append(p.flow == Flow::kClientToServer   ? " > "
+             : p.flow == Flow::kServerToClient ? " < "
+                                               : " * ");
 }
 
 void append_uint(std::string& out, uint64_t v) {
@@ -322,6 +325,73 @@ void format_accept_key(std::string& out, const Prefix& p, std::string_view key) 
   out.append("  base64 = \"");
   out.append(reinterpret_cast<const char*>(b64), kAcceptKeyLength);
   out.append("\" (Sec-WebSocket-Accept)\n");
+}
+
+void format_handshake_checks(std::string& out, const Prefix& p, const http::Request& request,
+                             const UpgradeFields& f, HandshakeError failed) {
+  struct Check {
+    HandshakeError fails_with;  // the verdict when this check fails
+    const char* rule;
+  };
+  // check_handshake's order; kKeyCount and kBadKey are one item (§4.2.1 item 5), two lines.
+  static constexpr Check kChecks[] = {
+      {HandshakeError::kNotGet, "RFC 6455 §4.2.1 item 1: method GET"},
+      {HandshakeError::kNotHttp11, "RFC 6455 §4.2.1 item 1: HTTP/1.1 or higher"},
+      {HandshakeError::kHasBody, "RFC 6455 §4.1 item 2: no body (frames start after the head)"},
+      {HandshakeError::kNoHost, "RFC 6455 §4.2.1 item 2: one Host"},
+      {HandshakeError::kNoUpgradeWebsocket, "RFC 6455 §4.2.1 item 3: Upgrade holds \"websocket\""},
+      {HandshakeError::kNoConnectionUpgrade,
+       "RFC 6455 §4.2.1 item 4: Connection holds \"Upgrade\""},
+      {HandshakeError::kKeyCount, "RFC 6455 §4.2.1 item 5: one Sec-WebSocket-Key"},
+      {HandshakeError::kBadKey, "RFC 6455 §4.2.1 item 5: the key is 16 bytes in base64"},
+      {HandshakeError::kBadVersion, "RFC 6455 §4.2.1 item 6: Sec-WebSocket-Version 13"},
+      {HandshakeError::kOriginNotAllowed, "RFC 6455 §4.2.2 item 4: Origin accepted"},
+  };
+  auto held = [&](HandshakeError which) -> std::string {
+    switch (which) {
+      case HandshakeError::kNotGet:
+        return std::string(request.method);
+      case HandshakeError::kNotHttp11:
+        return request.version_minor >= 1 ? "HTTP/1.1" : "HTTP/1.0";
+      case HandshakeError::kHasBody:
+        return request.has_body() ? "a body announced" : "none announced";
+      case HandshakeError::kNoHost:
+        return std::to_string(f.hosts) + " Host line(s)";
+      case HandshakeError::kNoUpgradeWebsocket:
+        return f.upgrade_websocket ? "yes" : "no";
+      case HandshakeError::kNoConnectionUpgrade:
+        return f.connection_upgrade ? "yes" : "no";
+      case HandshakeError::kKeyCount:
+        return std::to_string(f.keys) + " key line(s)";
+      case HandshakeError::kBadKey:
+        return "key " + std::string(f.key);
+      case HandshakeError::kBadVersion:
+        return f.versions == 0 ? std::string("none") : "version " + std::string(f.version);
+      case HandshakeError::kOriginNotAllowed:
+        return f.origins == 0 ? std::string("no Origin") : "Origin " + std::string(f.origin);
+      case HandshakeError::kNone:
+        break;
+    }
+    return {};
+  };
+  for (const Check& c : kChecks) {
+    start_line(out, p);
+    out.append("check ");
+    out.append(c.rule);
+    out.append(": ");
+    const std::string what = held(c.fails_with);
+    append_escaped(out, {reinterpret_cast<const uint8_t*>(what.data()), what.size()});
+    if (c.fails_with != failed) {
+      out.append(" - ok\n");
+      continue;
+    }
+    out.append(" - FAILED: ");
+    append_uint(out, static_cast<uint64_t>(status_for(failed)));
+    out.push_back(' ');
+    out.append(describe(failed));
+    out.push_back('\n');
+    return;
+  }
 }
 
 void format_negotiation(std::string& out, const Prefix& p, const Negotiation& n) {

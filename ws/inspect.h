@@ -16,13 +16,15 @@
 #include <string_view>
 
 #include "ws/errors.h"
+#include "ws/handshake.h"
 #include "ws/mask.h"
 #include "ws/protocol_names.h"
 
 namespace wsedge::ws::inspect {
 
-// Which way the bytes go: the same character on both sides of a connection.
-enum class Flow : uint8_t { kClientToServer, kServerToClient };
+// Which way the bytes go: the same character on both sides of a connection. kNote: no bytes,
+// a line about the connection itself (its peer, the close handshake, how TCP ended): " * ".
+enum class Flow : uint8_t { kClientToServer, kServerToClient, kNote };
 
 struct Prefix {
   std::string_view conn;  // a short connection id, e.g. "c1"
@@ -77,6 +79,13 @@ void format_head(std::string& out, const Prefix& p, std::string_view head);
 
 // RFC 6455 §4.2.2 step by step: key + GUID, its SHA-1 in hex, the base64 of that.
 void format_accept_key(std::string& out, const Prefix& p, std::string_view key);
+
+// The server's checks of an opening handshake (RFC 6455 §4.2.1 items 1-6, the no-body rule
+// of §4.1 item 2, the origin of §4.2.2 item 4), in the order ws::check_handshake makes them,
+// one line each with what the request held: "ok" up to the first that failed (`failed`,
+// kNone when all passed), which is shown with its status, and nothing after it.
+void format_handshake_checks(std::string& out, const Prefix& p, const http::Request& request,
+                             const UpgradeFields& fields, HandshakeError failed);
 
 // What the opening handshake agreed: the offers (header values, empty when absent) and what
 // the server chose (empty: nothing).

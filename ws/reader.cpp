@@ -198,12 +198,15 @@ namespace {
 
 // Every error is made here, and next() then returns its one event `e`, so the event is
 // built in the caller's memory (NRVO; returning a reference to it would copy 64 bytes).
-// Nothing of the frame is handed out with an error: only which rule broke, and where.
-void fail(ReadEvent& e, WsError error, size_t offset) {
+// Nothing of the frame is handed out with an error: only which rule broke, and where (its
+// index in `in`, and an empty payload span at that byte, for a caller that needs its
+// address: the server's --trace turns it into an offset in the stream).
+void fail(ReadEvent& e, WsError error, size_t offset, std::span<uint8_t> in) {
   e = ReadEvent{};
   e.status = ReadStatus::kError;
   e.error = error;
   e.error_offset = offset;
+  e.payload = in.subspan(offset, 0);
 }
 
 }  // namespace
@@ -238,13 +241,13 @@ void fail(ReadEvent& e, WsError error, size_t offset) {
         in, DecodeRules{.expect_masked = rules.expect_masked, .allow_rsv1 = rules.allow_rsv1}, h,
         &error, &at);
     if (step != Step::kDone) [[unlikely]] {
-      if (step == Step::kError) fail(e, error, at);
+      if (step == Step::kError) fail(e, error, at, in);
       return e;
     }
   }
   if (frame_done_ == kNoFrame) {
     if (WsError err = begin_frame(h, rules); err != WsError::kNone) [[unlikely]] {
-      fail(e, err, h.header_length - 1);
+      fail(e, err, h.header_length - 1, in);
       return e;
     }
   }
@@ -266,7 +269,7 @@ void fail(ReadEvent& e, WsError error, size_t offset) {
     // text is checked once inflated (feed_text()).
     if (e.text && !e.compressed) {
       if (size_t ok = utf8_.feed_prefix(e.fresh); ok != e.fresh.size()) [[unlikely]] {
-        fail(e, WsError::kInvalidUtf8, header + frame_done_ + ok);
+        fail(e, WsError::kInvalidUtf8, header + frame_done_ + ok, in);
         return e;
       }
     }
@@ -291,12 +294,12 @@ void fail(ReadEvent& e, WsError error, size_t offset) {
       // RFC 6455 §5.5.1: a 1-byte body, or a code that must not be on the wire, is an error.
       const ClosePayloadResult c = parse_close_payload(payload);
       if (c.error != WsError::kNone) {
-        fail(e, c.error, header);
+        fail(e, c.error, header, in);
         return e;
       }
       // RFC 6455 §5.5.1: the reason is UTF-8; invalid data is a 1007 failure (§8.1).
       if (!is_valid_utf8(c.reason)) {
-        fail(e, WsError::kInvalidUtf8, header + 2);
+        fail(e, WsError::kInvalidUtf8, header + 2, in);
         return e;
       }
       e.status = ReadStatus::kClose;
@@ -313,7 +316,7 @@ void fail(ReadEvent& e, WsError error, size_t offset) {
   }
   // RFC 6455 §8.1: the whole text message must be valid UTF-8, no code point cut at the end.
   if (e.text && !e.compressed && !utf8_.finish()) [[unlikely]] {
-    fail(e, WsError::kInvalidUtf8, e.consumed);
+    fail(e, WsError::kInvalidUtf8, e.consumed, in);
     return e;
   }
   message_size_ = 0;

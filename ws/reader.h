@@ -69,7 +69,7 @@ struct ReadEvent {
   // kIncomplete once the header is known: payload bytes still to come (a read-size hint).
   size_t need = 0;
   // kError: index in `in` of the byte that broke the rule. An error event carries only
-  // `error` and this: nothing of the frame.
+  // `error`, this and `payload` (empty, at that byte): nothing of the frame.
   size_t error_offset = 0;
   // A whole frame's payload, unmasked in place; for kClose the reason after the code.
   std::span<uint8_t> payload;

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "ws/close_code.h"
 #include "ws/mask.h"
+#include "ws/trace.h"
 
 namespace wsedge::ws {
 namespace {
@@ -24,6 +25,10 @@ Session::Session(Transport& transport, Handler& handler, const SessionOptions& o
       handler_(handler),
       options_(options),
       subprotocol_(opening.subprotocol.empty() ? "" : opening.subprotocol.data()) {
+  if (opening.trace != nullptr && options_.tracer != nullptr) [[unlikely]] {
+    options_.tracer->bind(this, opening.trace);
+    traced_ = true;
+  }
   if (opening.deflate != nullptr) {
     const DeflateConfig& config = *opening.deflate;
     const DeflateServerPolicy& policy = *opening.deflate_policy;
@@ -48,6 +53,8 @@ Session::Session(Transport& transport, Handler& handler, const SessionOptions& o
 }
 
 Session::~Session() {
+  if (traced_) [[unlikely]]
+    options_.tracer->end(this);
   if (options_.counters != nullptr) --options_.counters->websockets_open;
   if (options_.memory_budget != nullptr) options_.memory_budget->release_all(budget_hold_);
 }
@@ -78,7 +85,7 @@ bool Session::on_event(const ReadEvent& e) {
       // later data (sends are corked in order, so it precedes the echoes that follow).
       // RFC 6455 §5.5.2: only the peer's close ends that duty; ours, still unanswered
       // (kClosing), does not: a pong is a control frame, not data after our close.
-      if (state_ != State::kClosed) send_frame(Opcode::kPong, e.payload);
+      if (state_ != State::kClosed) send_control(Opcode::kPong, e.payload);
       return true;
     case ReadStatus::kPong:
       return true;  // RFC 6455 §5.5.3: an unsolicited pong needs no answer; last_rx_ms_ moved
@@ -86,7 +93,7 @@ bool Session::on_event(const ReadEvent& e) {
       handle_close(e.close_code, e.payload);
       return true;
     case ReadStatus::kError:
-      fail(e.error);
+      fail(e.error, e.payload.data());
       return false;
   }
   return false;
@@ -106,6 +113,9 @@ bool Session::end_message(std::span<const uint8_t> last_frame) {
 }
 
 Consumed Session::on_data(Transport& t, std::span<uint8_t> data) {
+  // --trace: the one test a read costs when tracing is off (at most one per frame).
+  if (traced_) [[unlikely]]
+    trace_received(data);
   last_rx_ms_ = t.now_ms();
   keepalive_ping_sent_ = false;  // the peer spoke: the next silence earns a new ping
   const ReadRules rules{
@@ -135,10 +145,18 @@ Consumed Session::on_data(Transport& t, std::span<uint8_t> data) {
     // RFC 6455 §7.1.1: the server closes the TCP connection first. The peer's close frame
     // was the last thing it sent, so no unread input can turn our close into a RST and the
     // lingering half-close has nothing to wait for.
+    if (traced_) [[unlikely]]
+      trace_note(
+          "TCP: the server closes first (RFC 6455 §7.1.1): the client's close frame was its "
+          "last byte, so a FIN at once, no half-close, no linger");
     t.close_peer_finished();
   } else {
     // Failed, or the peer went on sending after its close frame (§5.5.1 forbids that):
     // whatever else it sent is discarded, and the close lingers until its EOF.
+    if (traced_) [[unlikely]]
+      trace_note(
+          "TCP: the server half-closes (shutdown SHUT_WR: a FIN) and discards input until "
+          "the client's EOF, at most --close-grace (RFC 6455 §7.1.1: no RST over the close)");
     t.close();
   }
   return data.size();
@@ -153,6 +171,8 @@ bool Session::end_compressed_message(std::span<const uint8_t> fresh) {
     return false;
   }
   Buffer& out = compression_->message;
+  if (traced_) [[unlikely]]
+    trace_step(TraceStep::kInflated, out.readable());
   deliver_message(out.view());
   out.clear();
   shrink(out);
@@ -214,6 +234,8 @@ inline void Session::deliver_message(std::span<const uint8_t> payload) {
 
 // The peer's close frame, its code and UTF-8 reason checked by the reader (RFC 6455 §5.5.1).
 void Session::handle_close(uint16_t code, std::span<const uint8_t> reason) {
+  if (traced_) [[unlikely]]
+    trace_step(state_ == State::kOpen ? TraceStep::kClientCloses : TraceStep::kClientAnswers, code);
   if (state_ == State::kOpen) {
     // RFC 6455 §5.5.1: answer a close with a close, echoing the status code it carried.
     // A close without a code is answered without one (1005 is never sent, §7.4.1).
@@ -227,7 +249,9 @@ void Session::handle_close(uint16_t code, std::span<const uint8_t> reason) {
 
 // RFC 6455 §7.1.7: _Fail the WebSocket Connection_ — send a close frame with the code
 // that names the violation (if we have not sent one yet), then close TCP; stop reading.
-void Session::fail(WsError error) {
+void Session::fail(WsError error, const uint8_t* at) {
+  if (traced_) [[unlikely]]
+    trace_step(TraceStep::kError, static_cast<uint64_t>(error), at);
   fail_with(close_code_for(error), describe(error));
 }
 
@@ -235,6 +259,9 @@ void Session::fail_with(uint16_t code, const char* reason) {
   WSEDGE_LOG(kDebug, "ws %.*s: failing with %u: %s",
              static_cast<int>(transport_.peer_address().size()), transport_.peer_address().data(),
              static_cast<unsigned>(code), reason);
+  if (traced_) [[unlikely]]
+    trace_step(state_ == State::kOpen ? TraceStep::kFailing : TraceStep::kFailingClosing, code,
+               reason);
   if (state_ == State::kOpen) send_close(code, reason);
   state_ = State::kClosed;
   release_message();
@@ -279,6 +306,8 @@ void Session::charge_budget(size_t unread) {
 
 void Session::close(uint16_t code, std::string_view reason) {
   if (state_ != State::kOpen) return;
+  if (traced_) [[unlikely]]
+    trace_step(TraceStep::kServerCloses, code);
   send_close(code, reason);
   state_ = State::kClosing;
   // RFC 6455 §7.1.1/§7.1.3: wait for the peer's close, but not forever.
@@ -289,7 +318,9 @@ void Session::close(uint16_t code, std::string_view reason) {
 void Session::send_close(uint16_t code, std::string_view reason) {
   uint8_t body[kMaxControlPayload];
   size_t n = encode_close_payload(body, code, reason);
-  send_frame(Opcode::kClose, {body, n});
+  if (traced_) [[unlikely]]
+    trace_step(TraceStep::kCloseSent, code);
+  send_control(Opcode::kClose, {body, n});
 }
 
 inline bool Session::send_frame(Opcode op, std::span<const uint8_t> payload) {
@@ -299,11 +330,39 @@ inline bool Session::send_frame(Opcode op, std::span<const uint8_t> payload) {
   return true;
 }
 
+inline bool Session::send_control(Opcode op, std::span<const uint8_t> payload) {
+  if (traced_) [[unlikely]]
+    return send_frame_traced(op, payload);
+  return send_frame(op, payload);
+}
+
+bool Session::send_frame_traced(Opcode op, std::span<const uint8_t> payload) {
+  uint8_t header[kMaxHeaderSize];
+  size_t n = encode_header(header, op, payload.size());
+  trace_sent({header, n}, payload);
+  transport_.send({header, n}, payload);
+  return true;
+}
+
+void Session::send_data_traced(Opcode op, std::span<const uint8_t> payload) {
+  if (compression_ && payload.size() >= compression_->min_size && send_compressed(op, payload))
+    return;
+  send_frame_traced(op, payload);
+}
+
 bool Session::send(std::span<const uint8_t> payload, MessageType type) {
   // RFC 6455 §5.5.1: after sending a close frame, an endpoint sends no more data.
   if (state_ != State::kOpen) return false;
   count_out(payload.size());
-  send_data(type == MessageType::kText ? Opcode::kText : Opcode::kBinary, payload);
+  const Opcode op = type == MessageType::kText ? Opcode::kText : Opcode::kBinary;
+  // --trace: the one test a frame sent costs when tracing is off. Here, not in the
+  // send_frame every send inlines: a hook there outgrew send()'s inlining budget (a
+  // Buffer copy left it, +20 instructions per echoed message, measured).
+  if (traced_) [[unlikely]] {
+    send_data_traced(op, payload);
+    return true;
+  }
+  send_data(op, payload);
   return true;
 }
 
@@ -331,6 +390,8 @@ bool Session::send_compressed(Opcode op, std::span<const uint8_t> payload) {
     uint8_t header[kMaxHeaderSize];
     // RFC 7692 §6: RSV1 on the first (here: only) frame marks the message compressed.
     size_t n = encode_header(header, op, compressed.readable(), true, true);
+    if (traced_) [[unlikely]]
+      trace_sent({header, n}, compressed.view(), payload.size());
     transport_.send({header, n}, compressed.view());
   }
   // Empty between sends (a failed compress may have left output in it): memory_return
@@ -368,6 +429,8 @@ bool Session::send_text(std::string_view text) {
 bool Session::send_encoded(std::span<const uint8_t> frames) {
   if (state_ != State::kOpen) return false;
   count_out(frames.size());
+  if (traced_) [[unlikely]]
+    trace_sent(frames, {}, UINT64_MAX);  // whole frames already
   transport_.send(frames);
   return true;
 }
@@ -375,6 +438,10 @@ bool Session::send_encoded(std::span<const uint8_t> frames) {
 void Session::abort() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
+  if (traced_) [[unlikely]]
+    trace_note(
+        "TCP: the application aborts: the socket is closed at once, queued output "
+        "dropped, no close handshake (the client sees 1006)");
   // The message buffers go in on_disconnect, right after: abort() may come from inside
   // on_message, whose payload may live in them.
   notify_close(close_code::kAbnormal, "aborted");
@@ -383,7 +450,7 @@ void Session::abort() {
 
 bool Session::ping(std::span<const uint8_t> payload) {
   if (state_ != State::kOpen || payload.size() > 125) return false;
-  return send_frame(Opcode::kPing, payload);
+  return send_control(Opcode::kPing, payload);
 }
 
 void Session::notify_close(uint16_t code, std::string_view reason) {
@@ -442,6 +509,10 @@ void Session::schedule_keepalive() {
 void Session::on_timer(Transport& t) {
   if (state_ == State::kClosing) {
     // The peer never answered our close frame within the grace period.
+    if (traced_) [[unlikely]]
+      trace_note(
+          "close handshake: no close from the client within --close-grace: TCP "
+          "aborted (RFC 6455 §7.1.1 lets the server close at will); reported 1006");
     state_ = State::kClosed;
     release_message();
     notify_close(close_code::kAbnormal, "close handshake timed out");
@@ -453,6 +524,10 @@ void Session::on_timer(Transport& t) {
   if (idle > 0 && t.now_ms() - last_rx_ms_ >= idle) {
     // Nothing — not even a pong — for the whole timeout: the peer or the path is dead.
     // We still say why (1001), but do not wait for an answer that is not coming.
+    if (traced_) [[unlikely]]
+      trace_note(
+          "idle timeout: nothing from the client for --idle-timeout: close 1001 sent, "
+          "then TCP half-closed without waiting for an answer");
     send_close(close_code::kGoingAway, "idle timeout");
     state_ = State::kClosed;
     release_message();
@@ -476,9 +551,77 @@ void Session::on_timer(Transport& t) {
 }
 
 void Session::on_disconnect(Transport& /*t*/) {
+  if (traced_) [[unlikely]] {
+    trace_step(state_ == State::kClosed ? TraceStep::kGone : TraceStep::kDropped, 0);
+    traced_ = false;
+  }
   state_ = State::kClosed;
   release_message();
   notify_close(close_code::kAbnormal, {});  // RFC 6455 §7.1.5: no close frame seen: 1006
+}
+
+}  // namespace wsedge::ws
+
+namespace wsedge::ws {
+
+TracedConnection* Session::traced() {
+  return options_.tracer->find(this);
+}
+
+void Session::trace_received(std::span<const uint8_t> data) {
+  if (TracedConnection* c = traced()) options_.tracer->received(*c, data);
+}
+
+void Session::trace_sent(std::span<const uint8_t> header, std::span<const uint8_t> payload,
+                         uint64_t inflated_size) {
+  TracedConnection* c = traced();
+  if (c == nullptr) return;
+  if (inflated_size == UINT64_MAX) {
+    options_.tracer->sent_frames(*c, header);
+  } else {
+    options_.tracer->sent(*c, header, payload, inflated_size);
+  }
+}
+
+void Session::trace_note(std::string_view text) {
+  if (TracedConnection* c = traced()) options_.tracer->note(*c, text);
+}
+
+void Session::trace_step(TraceStep step, uint64_t value, const void* ptr) {
+  TracedConnection* c = traced();
+  if (c == nullptr) return;
+  Tracer& tr = *options_.tracer;
+  const auto code = static_cast<uint16_t>(value);
+  switch (step) {
+    case TraceStep::kInflated:
+      tr.inflated(*c, value);
+      return;
+    case TraceStep::kClientCloses:
+    case TraceStep::kClientAnswers:
+      tr.close_received(*c, code, step == TraceStep::kClientCloses);
+      return;
+    case TraceStep::kServerCloses:
+      tr.close_started(*c, code);
+      return;
+    case TraceStep::kCloseSent:
+      c->server_code = code;
+      return;
+    case TraceStep::kError: {
+      const auto error = static_cast<WsError>(value);
+      tr.protocol_error(*c, error, state_ == State::kOpen ? close_code_for(error) : 0,
+                        static_cast<const uint8_t*>(ptr));
+      return;
+    }
+    case TraceStep::kFailing:
+    case TraceStep::kFailingClosing:
+      tr.failing(*c, code, static_cast<const char*>(ptr), step == TraceStep::kFailing);
+      return;
+    case TraceStep::kGone:
+    case TraceStep::kDropped:
+      tr.disconnected(*c, step == TraceStep::kGone);
+      tr.end(this);
+      return;
+  }
 }
 
 }  // namespace wsedge::ws

@@ -32,6 +32,9 @@ struct Request;
 
 namespace wsedge::ws {
 
+class Tracer;
+struct TracedConnection;
+
 enum class MessageType : uint8_t { kText, kBinary };
 
 // Traffic totals, shared by the sessions of one server (one loop thread: plain counters).
@@ -74,6 +77,9 @@ struct SessionOptions {
   // A client that offers none of the route's subprotocols gets the 101 and then close 1008
   // (no on_open), instead of a WebSocket without a subprotocol.
   bool require_subprotocol = false;
+  // --trace (ws/trace.h): the server's tracer, which sessions opened with an
+  // Opening::trace report to. Null: no tracing.
+  Tracer* tracer = nullptr;
 };
 
 // How one WebSocket opened: what the client asked and what the handshake agreed
@@ -89,6 +95,9 @@ struct Opening {
   // route's policy (must outlive the session). Null: not agreed.
   const DeflateConfig* deflate = nullptr;
   const DeflateServerPolicy* deflate_policy = nullptr;
+  // --trace: this connection is traced; SessionOptions::tracer holds its bookkeeping from
+  // now on. Null: not traced (the session then pays one test per frame for it).
+  TracedConnection* trace = nullptr;
 };
 
 class Session;
@@ -187,16 +196,49 @@ class Session final : public Protocol {
   // In line: every message goes through it, and every frame sent through the two below.
   [[gnu::always_inline]] inline void deliver_message(std::span<const uint8_t> payload);
   void handle_close(uint16_t code, std::span<const uint8_t> reason);
-  void fail(WsError error);
+  // `at`: the byte that broke the rule, when the reader found it (for --trace).
+  void fail(WsError error, const uint8_t* at = nullptr);
   void fail_with(uint16_t code, const char* reason);
   // on_data ended with a frame or message unfinished (or no longer so): starts (or stops)
   // the message clock.
   void track_unfinished(bool unfinished);
   void send_close(uint16_t code, std::string_view reason);
   [[gnu::always_inline]] inline bool send_frame(Opcode op, std::span<const uint8_t> payload);
+  // Control frames (pong, ping, close): send_frame, or with --trace its traced twin.
+  [[gnu::always_inline]] inline bool send_control(Opcode op, std::span<const uint8_t> payload);
+  [[gnu::cold, gnu::noinline]] bool send_frame_traced(Opcode op, std::span<const uint8_t> payload);
+  [[gnu::cold, gnu::noinline]] void send_data_traced(Opcode op, std::span<const uint8_t> payload);
   [[gnu::always_inline]] inline void send_data(Opcode op, std::span<const uint8_t> payload);
   [[gnu::noinline]] bool send_compressed(Opcode op, std::span<const uint8_t> payload);
   void notify_close(uint16_t code, std::string_view reason);
+  // --trace (ws/trace.h). Called only when traced_, so out of line and cold: a session
+  // that is not traced pays the test of traced_ once per frame read or sent, nothing else.
+  [[gnu::cold, gnu::noinline]] TracedConnection* traced();
+  // The bytes of one on_data, before the reader unmasks them: every whole frame in them.
+  // Called once per read at on_data's entry, not from its loop: even a cold call in the
+  // loop changes its register allocation (+26 instructions per echoed message, measured).
+  [[gnu::cold, gnu::noinline]] void trace_received(std::span<const uint8_t> data);
+  [[gnu::cold, gnu::noinline]] void trace_sent(std::span<const uint8_t> header,
+                                               std::span<const uint8_t> payload,
+                                               uint64_t inflated_size = 0);
+  [[gnu::cold, gnu::noinline]] void trace_note(std::string_view text);
+  // The steps of the close (and a compressed message's inflated size): each site passes
+  // plain values, and the text is built out of line, so no function on the path of every
+  // message grows for it (inlined string building there cost instructions per message).
+  enum class TraceStep : uint8_t {
+    kInflated,        // value: the inflated size
+    kClientCloses,    // value: the client's code; it starts the close handshake
+    kClientAnswers,   // value: the client's code, answering ours
+    kServerCloses,    // value: our code; we start it
+    kCloseSent,       // value: the code of the close frame we send
+    kError,           // value: the WsError; ptr: the byte (or null)
+    kFailing,         // value: the code; ptr: the reason (const char*); a close goes out
+    kFailingClosing,  // the same, our close was sent already
+    kGone,            // on_disconnect after the session closed
+    kDropped,         // on_disconnect while open or closing: TCP went first
+  };
+  [[gnu::cold, gnu::noinline]] void trace_step(TraceStep step, uint64_t value,
+                                               const void* ptr = nullptr);
   // The connection will read no more messages: frees the fragments, the inflated message
   // and the inflater's window at once, not when the close grace or the linger ends.
   void release_message();
@@ -234,7 +276,11 @@ class Session final : public Protocol {
   // Written once per connection, so packed.
   bool close_notified_ : 1 = false;
   bool peer_closed_ : 1 = false;  // the peer's close frame arrived: it sends nothing more
-  MemoryHolder budget_hold_;      // our place in options_.memory_budget
+  // --trace: this session reports to options_.tracer. A bit beside the two above (the
+  // Reader's tail padding has no byte left for it): testing it once per frame read or sent
+  // is a load and a bit test, and the session stays 104 bytes.
+  bool traced_ : 1 = false;
+  MemoryHolder budget_hold_;  // our place in options_.memory_budget
 };
 
 }  // namespace wsedge::ws
