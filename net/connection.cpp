@@ -375,7 +375,7 @@ void Connection::note_out_of_memory() {
   ctx_.out_of_memory_log_ms = now;
 }
 
-bool Connection::write_cork() {
+inline bool Connection::write_cork() {
   Buffer& cork = ctx_.cork;
   if (state_ == State::kDone) {
     cork.clear();

@@ -156,8 +156,9 @@ class Connection final : public IoHandler, public Transport {
   void dispatch(std::span<uint8_t> data, bool from_tail);
   void flush_cork();
   // Writes the cork now (it holds only this connection's answers); queues what the kernel
-  // refuses. False if the connection finished meanwhile.
-  bool write_cork();
+  // refuses. False if the connection finished meanwhile. In line: flush_cork() runs it
+  // after every on_data that answered.
+  [[gnu::always_inline]] inline bool write_cork();
   bool write_out();  // false on a fatal write error (connection finished)
   void queue(std::span<const uint8_t> a, std::span<const uint8_t> b, size_t skip);
   void overflow(size_t wanted);  // the queue would pass max_send_queue: drop the connection

@@ -33,7 +33,7 @@ class Worker final : public ConnOwner, public net::IoHandler {
          const Window& w, int first, int count, uint64_t seed)
       : reactor_(std::move(reactor)),
         ctx_(o, pool, w, seed),
-        conns_(new Conn[count]),
+        conns_(new Conn[static_cast<size_t>(std::max(count, 0))]),  // count >= 0 (main)
         count_(count) {
     ctx_.reactor = reactor_.get();
     ctx_.owner = this;
