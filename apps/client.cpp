@@ -11,7 +11,6 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -22,6 +21,7 @@
 #include "apps/client/run.h"
 #include "apps/client/session.h"
 #include "apps/client/stream.h"
+#include "core/clock.h"
 #include "ws/client_handshake.h"
 #include "ws/close_code.h"
 #include "ws/inspect.h"
@@ -32,16 +32,6 @@ namespace {
 constexpr std::string_view kConn = "c1";
 constexpr ws::inspect::Prefix kToServer{kConn, ws::inspect::Flow::kClientToServer};
 constexpr ws::inspect::Prefix kToClient{kConn, ws::inspect::Flow::kServerToClient};
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-void say(const std::string& line) {
-  std::fprintf(stderr, "wsedge-client: %s\n", line.c_str());
-}
 
 void random_bytes(uint8_t* p, int n) {
   // RFC 6455 §4.1 and §10.3: the key nonce and the masking keys come from a strong source
@@ -90,7 +80,7 @@ std::string read_head(Stream& s, int64_t deadline, Handshake* h) {
     if (r.status == IoStatus::kClosed)
       return "the server closed the connection during the handshake";
     if (r.status == IoStatus::kError) return "read failed during the handshake";
-    const int64_t left = deadline - now_ms();
+    const int64_t left = deadline - mono_ms();
     pollfd p{s.fd(), POLLIN, 0};
     if (!s.has_buffered() && (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) == 0))
       return "no handshake response within the timeout";
@@ -138,7 +128,7 @@ std::string handshake(Stream& s, const ClientOptions& o, Handshake* h) {
   if (!s.write_all(reinterpret_cast<const uint8_t*>(request.data()), request.size(), timeout_ms,
                    &error))
     return error;
-  if (std::string why = read_head(s, now_ms() + timeout_ms, h); !why.empty()) return why;
+  if (std::string why = read_head(s, mono_ms() + timeout_ms, h); !why.empty()) return why;
   h->response = ws::check_server_response(h->head, offer);
   if (o.trace != TraceLevel::kOff) trace_handshake(o, key, *h, offer);
   const ws::ServerResponse& r = h->response;

@@ -4,12 +4,12 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "apps/client/commands.h"
+#include "core/clock.h"
 #include "ws/close_code.h"
 #include "ws/inspect.h"
 
@@ -17,16 +17,6 @@ namespace wsedge::client {
 namespace {
 
 constexpr int64_t kNever = INT64_MAX;
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-void say(const std::string& line) {
-  std::fprintf(stderr, "wsedge-client: %s\n", line.c_str());
-}
 
 std::string escaped(std::string_view s) {
   std::string out;
@@ -86,7 +76,7 @@ void Loop::start_script() {
   stdin_open_ = false;  // scripted: stdin is not read
   for (const std::string& s : o_.send)
     session_.send_text(s);
-  expect_deadline_ = now_ms() + timeout_ms_;
+  expect_deadline_ = mono_ms() + timeout_ms_;
 }
 
 bool Loop::step() {
@@ -96,18 +86,18 @@ bool Loop::step() {
     session_.send_close(ws::close_code::kNormal, {});
     flush();
   }
-  if (session_.close_sent() && close_deadline_ == kNever) close_deadline_ = now_ms() + timeout_ms_;
+  if (session_.close_sent() && close_deadline_ == kNever) close_deadline_ = mono_ms() + timeout_ms_;
   pollfd fds[2] = {{stream_.fd(), POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
   const nfds_t n = stdin_open_ && !session_.close_sent() ? 2 : 1;
   const int64_t until = deadline();
-  int wait = until == kNever ? -1 : static_cast<int>(std::max<int64_t>(0, until - now_ms()));
+  int wait = until == kNever ? -1 : static_cast<int>(std::max<int64_t>(0, until - mono_ms()));
   if (stream_.has_buffered()) wait = 0;
   const int rc = ::poll(fds, n, wait);
   if (rc < 0 && errno != EINTR) {
     failure_ = "poll failed";
     return false;
   }
-  if (rc == 0 && !stream_.has_buffered() && now_ms() >= until) return on_deadline();
+  if (rc == 0 && !stream_.has_buffered() && mono_ms() >= until) return on_deadline();
   if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) || stream_.has_buffered()) read_socket();
   if (n == 2 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) read_stdin();
   flush();
@@ -304,6 +294,10 @@ int Loop::verdict() {
 }
 
 }  // namespace
+
+void say(const std::string& line) {
+  std::fprintf(stderr, "wsedge-client: %s\n", line.c_str());
+}
 
 int run_session(Stream& stream, const ClientOptions& o, const ws::ServerResponse& agreed,
                 std::string_view first_bytes, KeySource keys) {

@@ -7,6 +7,7 @@
 // --timeout, then close 1000. Received messages go to stdout, everything else to stderr.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "apps/client/options.h"
@@ -15,6 +16,9 @@
 #include "ws/client_handshake.h"
 
 namespace wsedge::client {
+
+// The client's own messages ("wsedge-client: ..."), on stderr, one line each.
+void say(const std::string& line);
 
 // Returns the exit status: 0 when the close handshake completed and the server's code was
 // 1000, 1001, none (1005), or the echo of the code we sent; 1 otherwise (a protocol error
