@@ -23,6 +23,25 @@ namespace wsedge {
 class Transport;
 class Protocol;
 
+// How a connection's TCP stream ended, as its transport saw it: what a trace or a log line
+// says about who closed TCP and how (RFC 6455 §7.1.1 wants the server to close first and
+// cleanly; a peer may also just go, or be cut off).
+enum class TcpEnd : uint8_t {
+  kOpen,           // not ended yet
+  kPeerEof,        // the peer's FIN came first, while we were not closing
+  kPeerReset,      // a reset (ECONNRESET, EPIPE) or another socket error
+  kClosedAtOnce,   // we flushed and closed in one step: the peer had sent its last byte
+  kHalfClosed,     // we flushed, half-closed (FIN), the peer's FIN followed, we closed
+  kLingerExpired,  // we half-closed; the peer's FIN did not come within the linger
+  kFlushExpired,   // closing, the peer did not take our last bytes within the linger
+  kAborted,        // the protocol dropped the connection; queued bytes were discarded
+  kQueueOverflow,  // the send queue would have passed its limit: dropped
+  kOutOfMemory,    // memory ran out for this connection's work: dropped
+  kTlsFailed,      // the TLS handshake failed or timed out
+};
+// One line for traces and logs, e.g. "the peer reset the connection (RST)".
+const char* describe(TcpEnd end);
+
 // What Protocol::on_data did with its input: how many bytes it consumed from the front,
 // and, when it hands the connection over (the HTTP -> WebSocket hijack), the protocol that
 // takes over. The transport then destroys the old protocol (its callback has returned),
@@ -126,6 +145,8 @@ class Transport {
   virtual bool closing() const = 0;
   // "ip:port" of the peer, for logs.
   virtual std::string_view peer_address() const = 0;
+  // How TCP ended (kOpen until it has): read it in Protocol::on_disconnect.
+  virtual TcpEnd how_ended() const { return TcpEnd::kOpen; }
 
  protected:
   ~Transport() = default;

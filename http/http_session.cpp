@@ -54,6 +54,8 @@ Consumed HttpSession::on_data(Transport& t, std::span<uint8_t> data) {
   }
   if (!worth_parsing(data)) {
     scanned_ = data.size();
+    if (options_.note_head_reads) [[unlikely]]
+      note_head_read(data.size());
     return 0;
   }
   scanned_ = 0;
@@ -63,6 +65,8 @@ Consumed HttpSession::on_data(Transport& t, std::span<uint8_t> data) {
     ParseResult r = parse_request(data.subspan(pos), &request, options_.limits);
     if (r.status == ParseStatus::kIncomplete) {
       scanned_ = data.size() - pos;  // comes back first next time (Protocol::on_data)
+      if (options_.note_head_reads) [[unlikely]]
+        note_head_read(data.size() - pos);
       break;
     }
     if (r.status == ParseStatus::kError) {
@@ -77,17 +81,30 @@ Consumed HttpSession::on_data(Transport& t, std::span<uint8_t> data) {
       // The head timer is ours; the protocol that takes over arms its own.
       t.disarm_timer();
       request.raw_head = {reinterpret_cast<const char*>(data.data()) + pos, r.consumed};
+      request.head_reads = head_reads_;
       // Null when refused (answered, closing). Else the rest of `data` is the new
       // protocol's: bytes a client sent right behind its head are the first frames.
       return {head_end, upgrades_.on_upgrade(t, request)};
     }
     if (!answer(t, request)) return head_end;
+    head_reads_.clear();
     pos = head_end;
     head_started_ = pos < data.size();
     keepalive_wait_ = !head_started_;
     t.arm_timer(head_started_ ? options_.head_timeout_ms : options_.keepalive_timeout_ms);
   }
   return pos;
+}
+
+void HttpSession::note_head_read(size_t head_bytes) {
+  // A read that added nothing to the head (on_data runs once per read) is not a piece.
+  if (!head_reads_.empty() && head_reads_.back() >= head_bytes) return;
+  // Past kMaxNotedReads the last piece grows instead: the trace stays short and bounded.
+  if (head_reads_.size() == kMaxNotedReads) {
+    head_reads_.back() = static_cast<uint32_t>(head_bytes);
+  } else {
+    head_reads_.push_back(static_cast<uint32_t>(head_bytes));
+  }
 }
 
 bool HttpSession::host_admitted(Transport& t, const Request& request) {

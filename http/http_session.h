@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "core/transport.h"
 #include "http/host_policy.h"
@@ -42,6 +43,9 @@ struct HttpOptions {
   HostPolicy hosts;  // requests whose Host it refuses get 421 (the DNS-rebinding guard)
   int64_t head_timeout_ms = 10'000;       // slowloris guard
   int64_t keepalive_timeout_ms = 30'000;  // an idle keep-alive connection is closed after it
+  // --trace: keep where each read of a request head ended, so the trace can show a head
+  // that arrived in pieces (Request::head_reads). Off: nothing is kept.
+  bool note_head_reads = false;
 };
 
 class HttpSession final : public Protocol {
@@ -73,6 +77,10 @@ class HttpSession final : public Protocol {
   size_t scanned_ = 0;           // bytes of the head in progress already parsed: incomplete
   bool head_started_ = false;    // bytes of a request head have arrived
   bool keepalive_wait_ = false;  // the timer is the keep-alive one, not a head deadline
+  // note_head_reads: the head's size after each incomplete read, at most kMaxNotedReads.
+  static constexpr size_t kMaxNotedReads = 32;
+  std::vector<uint32_t> head_reads_;
+  void note_head_read(size_t head_bytes);
 };
 
 }  // namespace wsedge::http

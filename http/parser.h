@@ -64,6 +64,9 @@ struct Request {
   // The whole head as received, request line to the blank line: set by HttpSession for an
   // upgrade (the server's --trace shows it), empty otherwise. parse_request leaves it.
   std::string_view raw_head;
+  // With HttpOptions::note_head_reads, for an upgrade: how many of the head's bytes had
+  // arrived after each read that left it incomplete (a head in one read: empty).
+  std::span<const uint32_t> head_reads;
 
   std::span<const Header> header_list() const { return {headers.data(), num_headers}; }
   // The authority the client meant: an absolute-form target's, else the Host header's

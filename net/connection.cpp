@@ -117,7 +117,7 @@ void Connection::continue_handshake(uint32_t events) {
       if (tls_->answered_plain_http()) {
         shut_write();  // linger so the clear-text 400 is read, not reset by unread input
       } else {
-        finish();
+        finish(TcpEnd::kTlsFailed);
       }
       return;
     case TlsStream::Handshake::kDone:
@@ -199,7 +199,7 @@ void Connection::handle_readable(uint32_t events) {
         WSEDGE_LOG(kDebug, "%.*s: read: %s", static_cast<int>(peer_address().size()),
                    peer_address().data(), std::strerror(r.err));
       }
-      finish();  // EOF or reset: the peer is gone
+      finish(ended_by(r));  // EOF or reset: the peer is gone
       return;
     }
     std::span<uint8_t> data{dst, r.bytes};
@@ -220,7 +220,7 @@ void Connection::handle_readable(uint32_t events) {
     // except when a close_notify or an error sat right behind the bytes: read it now.
     if (tls_ && tls_->more_to_read()) continue;
     if (events & kPeerFin) {
-      finish();
+      finish(ended_by(IoResult::closed()));
       return;
     }
     if (!(events & kHangup)) return;
@@ -263,7 +263,7 @@ void Connection::send_now(std::span<const uint8_t> a, std::span<const uint8_t> b
                   {const_cast<uint8_t*>(b.data()), b.size()}};
   IoResult r = writev_some(fd_, iov, b.empty() ? 1 : 2);
   if (r.status == IoStatus::kError || r.status == IoStatus::kClosed) {
-    finish();
+    finish(TcpEnd::kPeerReset);
     return;
   }
   size_t written = r.status == IoStatus::kOk ? r.bytes : 0;
@@ -290,7 +290,7 @@ void Connection::send_tls(std::span<const uint8_t> a, std::span<const uint8_t> b
   note_memory(join.readable());  // as the cork: large only after a large send
   join.clear();
   if (r.status == IoStatus::kError || r.status == IoStatus::kClosed) {
-    finish();
+    finish(TcpEnd::kPeerReset);
     return;
   }
   size_t written = r.status == IoStatus::kOk ? r.bytes : 0;
@@ -332,7 +332,7 @@ void Connection::overflow(size_t wanted) {
   WSEDGE_LOG(kWarn, "%.*s: send queue would reach %zu bytes (limit %zu): dropping the connection",
              static_cast<int>(peer_address().size()), peer_address().data(), wanted,
              ctx_.options.max_send_queue);
-  finish();
+  finish(TcpEnd::kQueueOverflow);
   if (pending_) {
     note_memory(pending_->out.capacity());
     pending_->out.release();
@@ -343,20 +343,20 @@ void Connection::out_of_memory() {
   note_out_of_memory();
   // Closing already, or mid-TLS-handshake (no protocol has spoken yet): nothing to say.
   if (state_ != State::kOpen || (tls_ && !tls_->established())) {
-    finish();
+    finish(TcpEnd::kOutOfMemory);
     return;
   }
   try {
     protocol_->on_out_of_memory(*this);
     close();  // the last words go out, then the half-close; input is no longer parsed
   } catch (const std::bad_alloc&) {
-    finish();  // not even that fits (the words, the linger timer): drop
+    finish(TcpEnd::kOutOfMemory);  // not even that fits (the words, the linger timer): drop
   }
 }
 
 void Connection::drop_out_of_memory() {
   note_out_of_memory();
-  finish();
+  finish(TcpEnd::kOutOfMemory);
   if (pending_) {
     note_memory(pending_->out.capacity());
     pending_->out.release();
@@ -384,7 +384,7 @@ inline bool Connection::write_cork() {
   IoResult r = write_bytes(cork.data(), cork.readable());
   if (r.status == IoStatus::kError || r.status == IoStatus::kClosed) {
     cork.clear();
-    finish();
+    finish(TcpEnd::kPeerReset);
     return false;
   }
   size_t written = r.status == IoStatus::kOk ? r.bytes : 0;
@@ -412,7 +412,7 @@ bool Connection::write_out() {
     IoResult r = write_bytes(out.data(), out.readable());
     if (r.status == IoStatus::kAgain) return true;
     if (r.status != IoStatus::kOk) {
-      finish();
+      finish(TcpEnd::kPeerReset);
       return false;
     }
     out.consume(r.bytes);
@@ -483,7 +483,7 @@ void Connection::continue_close() {
 
 void Connection::flushed() {
   if (state_ == State::kFlushingFinal) {
-    finish();  // the peer sends nothing more: a plain close is clean (FIN, no RST)
+    finish(TcpEnd::kClosedAtOnce);  // the peer sends nothing more: a plain close is clean
   } else {
     shut_write();
   }
@@ -498,7 +498,7 @@ void Connection::shut_write() {
   ctx_.loop.arm_after(timer_, ctx_.options.linger_ms);  // a peer that never sends its EOF
   if (tls_) tls_->send_close_notify();  // TLS's own end of stream goes before the FIN
   if (::shutdown(fd_, SHUT_WR) != 0) {
-    finish();
+    finish(TcpEnd::kPeerReset);
     return;
   }
   discard_input();
@@ -510,19 +510,26 @@ void Connection::discard_input() {
     IoResult r = read_some(fd_, scratch, ctx_.recv_size);
     if (r.status == IoStatus::kAgain) return;
     if (r.status != IoStatus::kOk) {
-      finish();
+      finish(ended_by(r));
       return;
     }
   }
 }
 
 void Connection::abort() {
-  finish();
+  finish(TcpEnd::kAborted);
 }
 
-void Connection::finish() {
+TcpEnd Connection::ended_by(const IoResult& r) const {
+  // read_some reports ECONNRESET as Closed with its errno: a reset all the same.
+  if (r.status != IoStatus::kClosed || r.err != 0) return TcpEnd::kPeerReset;
+  return state_ == State::kLingering ? TcpEnd::kHalfClosed : TcpEnd::kPeerEof;
+}
+
+void Connection::finish(TcpEnd how) {
   if (state_ == State::kDone) return;
   state_ = State::kDone;
+  end_ = how;
   uncork();
   ctx_.loop.disarm(timer_);
   // RFC 8446 §6.1 / RFC 5246 §7.2.1: close_notify before the TCP close (sent once; not
@@ -563,11 +570,13 @@ void Connection::on_timer_fired(Timer* t) {
   if (self->tls_ && !self->tls_->established() && self->state_ == State::kOpen) {
     WSEDGE_LOG(kDebug, "%.*s: TLS handshake timed out",
                static_cast<int>(self->peer_address().size()), self->peer_address().data());
-    self->finish();
+    self->finish(TcpEnd::kTlsFailed);
     return;
   }
   if (self->state_ != State::kOpen) {
-    self->finish();  // close grace over: the peer never sent its EOF
+    // Close grace over: the peer never sent its EOF, or never took our last bytes.
+    self->finish(self->state_ == State::kLingering ? TcpEnd::kLingerExpired
+                                                   : TcpEnd::kFlushExpired);
     return;
   }
   try {

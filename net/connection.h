@@ -119,6 +119,7 @@ class Connection final : public IoHandler, public Transport {
   void abort() override;
   bool closing() const override { return state_ != State::kOpen; }
   std::string_view peer_address() const override;
+  TcpEnd how_ended() const override { return end_; }
 
  private:
   void send_now(std::span<const uint8_t> a, std::span<const uint8_t> b) override;
@@ -175,7 +176,10 @@ class Connection final : public IoHandler, public Transport {
   void shut_write();
   void discard_input();
   void release_input();  // closing: the unconsumed input tail is freed (not while in use)
-  void finish();
+  // The connection is done: closed, the protocol told (deferred). `how` is kept for
+  // how_ended(); only the first call counts.
+  void finish(TcpEnd how);
+  TcpEnd ended_by(const IoResult& r) const;  // a read's EOF or error, in this state
   Pending& pending();
   size_t queued() const { return pending_ ? pending_->out.readable() : 0; }
   bool flushing() const { return state_ == State::kFlushing || state_ == State::kFlushingFinal; }
@@ -203,6 +207,7 @@ class Connection final : public IoHandler, public Transport {
   State state_ = State::kOpen;
   bool read_paused_ = false;  // backpressure: input left unread while out is over high water
   bool above_high_ = false;   // on_drain owed once out falls below half the mark
+  TcpEnd end_ = TcpEnd::kOpen;
 };
 
 }  // namespace wsedge::net

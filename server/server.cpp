@@ -56,7 +56,10 @@ Server::Server(net::Reactor& loop, ServerOptions options)
               c->abort();
           },
           this) {
-  if (options_.trace.enabled) tracer_ = std::make_unique<ws::Tracer>(options_.trace);
+  if (options_.trace.enabled) {
+    tracer_ = std::make_unique<ws::Tracer>(options_.trace);
+    options_.http.note_head_reads = true;  // the trace shows a head that came in pieces
+  }
   if (!options_.web_root.empty()) {
     files_ = std::make_unique<http::StaticFiles>(options_.web_root);
   }
@@ -175,7 +178,7 @@ std::unique_ptr<Protocol> Server::on_upgrade(Transport& t, const http::Request& 
   ws::TracedConnection* trace = nullptr;
   if (tracer_) [[unlikely]] {
     trace = tracer_->begin(t.peer_address(), request.path);
-    if (trace != nullptr) tracer_->request(*trace, request.raw_head);
+    if (trace != nullptr) tracer_->request(*trace, request.raw_head, request.head_reads);
   }
   auto refuse = [&](auto write) -> std::unique_ptr<Protocol> {
     ++stats_.handshakes_refused;

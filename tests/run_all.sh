@@ -61,6 +61,8 @@ if [ -e tests/docs/check_rfc_coverage.py ]; then
   run_suite rfc-coverage "$PY" tests/docs/check_rfc_coverage.py
   run_suite rfc-coverage-selftest "$PY" tests/docs/test_check_rfc_coverage.py
 fi
+# The --trace output quoted in docs/GUIDE.md and docs/trace.md, captured again from the server.
+run_suite doc-traces "$PY" tests/docs/check_traces.py
 for t in tests/interop/test_*.py; do
   [ -e "$t" ] || continue
   run_suite "interop-$(basename "$t" .py)" "$PY" "$t"

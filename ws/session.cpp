@@ -550,9 +550,10 @@ void Session::on_timer(Transport& t) {
   schedule_keepalive();
 }
 
-void Session::on_disconnect(Transport& /*t*/) {
+void Session::on_disconnect(Transport& t) {
   if (traced_) [[unlikely]] {
-    trace_step(state_ == State::kClosed ? TraceStep::kGone : TraceStep::kDropped, 0);
+    trace_step(state_ == State::kClosed ? TraceStep::kGone : TraceStep::kDropped,
+               static_cast<uint64_t>(t.how_ended()));
     traced_ = false;
   }
   state_ = State::kClosed;
@@ -618,7 +619,7 @@ void Session::trace_step(TraceStep step, uint64_t value, const void* ptr) {
       return;
     case TraceStep::kGone:
     case TraceStep::kDropped:
-      tr.disconnected(*c, step == TraceStep::kGone);
+      tr.disconnected(*c, static_cast<TcpEnd>(value));
       tr.end(this);
       return;
   }

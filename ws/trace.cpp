@@ -108,9 +108,32 @@ TracedConnection* Tracer::begin(std::string_view peer, std::string_view path) {
   return handshaking_.get();
 }
 
-void Tracer::request(TracedConnection& c, std::string_view head) {
-  inspect::format_note(out_, {c.id, Flow::kNote},
+void Tracer::request(TracedConnection& c, std::string_view head, std::span<const uint32_t> reads) {
+  const Prefix about{c.id, Flow::kNote};
+  inspect::format_note(out_, about,
                        "connection from " + c.peer + ": WebSocket upgrade request (RFC 6455 §4.1)");
+  if (!reads.empty()) {
+    // TCP is a byte stream: where a read ends says nothing about the request, so the parser
+    // keeps what came and looks again when more arrives.
+    inspect::format_note(out_, about,
+                         "the head came in " + std::to_string(reads.size() + 1) +
+                             " reads; HttpSession::on_data kept each incomplete part and "
+                             "parsed again when more arrived (RFC 9112 §2.2)");
+    size_t from = 0;
+    for (size_t i = 0; i <= reads.size(); ++i) {
+      const size_t to = i < reads.size() ? std::min<size_t>(reads[i], head.size()) : head.size();
+      std::string line = "  read " + std::to_string(i + 1) + ": bytes " + std::to_string(from) +
+                         "-" + std::to_string(to - 1) + " \"";
+      constexpr size_t kShown = 40;
+      const std::string_view piece = head.substr(from, to - from);
+      inspect::append_escaped(
+          line, {reinterpret_cast<const uint8_t*>(piece.data()), std::min(piece.size(), kShown)});
+      line += piece.size() > kShown ? "\"..." : "\"";
+      if (i == reads.size()) line += ": the blank line, the head is whole";
+      inspect::format_note(out_, about, line);
+      from = to;
+    }
+  }
   inspect::format_head(out_, {c.id, Flow::kClientToServer}, head);
   emit();
 }
@@ -329,7 +352,7 @@ void Tracer::failing(TracedConnection& c, uint16_t code, const char* reason, boo
               (sending ? " sent, then TCP closed" : ", TCP closed (a close was sent already)"));
 }
 
-void Tracer::disconnected(TracedConnection& c, bool closed_by_server) {
+void Tracer::disconnected(TracedConnection& c, TcpEnd how) {
   std::string line = "closed: ";
   if (c.client_started_close) {
     line += "the client started the close handshake";
@@ -341,9 +364,8 @@ void Tracer::disconnected(TracedConnection& c, bool closed_by_server) {
     line += "TCP ended with no close handshake (RFC 6455 §7.1.5: 1006)";
   }
   line += "; server sent " + code_text(c.server_code) + ", client sent " + code_text(c.client_code);
-  line += closed_by_server && c.server_code != 0
-              ? "; TCP connection closed by the server"
-              : "; TCP connection closed by the client (EOF or reset) or aborted";
+  line += "; TCP: ";
+  line += describe(how);
   note(c, line);
 }
 

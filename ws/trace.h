@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/transport.h"
 #include "ws/extensions.h"
 #include "ws/handshake.h"
 #include "ws/inspect.h"
@@ -79,7 +80,8 @@ class Tracer {
   TracedConnection* begin(std::string_view peer, std::string_view path);
 
   // The opening handshake (RFC 6455 §4.2), in the order the server runs it.
-  void request(TracedConnection& c, std::string_view head);
+  // `reads`: the head's size after each read that left it incomplete (Request::head_reads).
+  void request(TracedConnection& c, std::string_view head, std::span<const uint32_t> reads);
   void checks(TracedConnection& c, const http::Request& request, const UpgradeFields& fields,
               HandshakeError failed);
   void accepted(TracedConnection& c, const UpgradeFields& fields, const HandshakeResult& result,
@@ -109,11 +111,11 @@ class Tracer {
                       const uint8_t* at);
   // The close handshake: the client's close frame arrived (`first`: it starts the close
   // handshake, else it answers ours); we start it; we fail the connection (`sending`: our
-  // close goes out now); TCP is gone (`closed_by_server`: after the session closed).
+  // close goes out now); TCP is gone, and how (the transport's account, core/transport.h).
   void close_received(TracedConnection& c, uint16_t code, bool first);
   void close_started(TracedConnection& c, uint16_t code);
   void failing(TracedConnection& c, uint16_t code, const char* reason, bool sending);
-  void disconnected(TracedConnection& c, bool closed_by_server);
+  void disconnected(TracedConnection& c, TcpEnd how);
   // A line about the connection itself (the close handshake, TCP).
   void note(TracedConnection& c, std::string_view text);
 

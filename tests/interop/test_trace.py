@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -75,17 +76,25 @@ def hexs(b):
 class Raw:
     """One raw-socket WebSocket client: the upgrade, then frames as bytes."""
 
-    def __init__(self, srv, path="/echo", extra=b"", source=None):
+    def __init__(self, srv, path="/echo", extra=b"", source=None, cuts=()):
+        """`cuts`: offsets in the head where it is sent in separate pieces (a pause each)."""
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if source:
             self.sock.bind((source, 0))
         self.sock.settimeout(5)
         self.sock.connect((srv.host, srv.port))
         self.key = ws_key()
-        self.sock.sendall(
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {self.key}\r\n"
-            f"Sec-WebSocket-Version: 13\r\n".encode() + extra + b"\r\n")
+        head = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {self.key}\r\n"
+                f"Sec-WebSocket-Version: 13\r\n".encode() + extra + b"\r\n")
+        self.head_sent = head
+        at = 0
+        for cut in list(cuts) + [len(head)]:
+            self.sock.sendall(head[at:cut])
+            at = cut
+            if at < len(head):
+                time.sleep(0.15)  # the server reads each piece on its own
         self.buf = b""
         while b"\r\n\r\n" not in self.buf:
             self.buf += self.sock.recv(4096)
@@ -273,7 +282,8 @@ def _():
         assert re.search(r"^c1 \* TCP: the server closes first \(RFC 6455 §7\.1\.1\).*FIN", text,
                          re.M), text
         assert re.search(r"^c1 \* closed: the client started the close handshake; server sent "
-                         r"1000 \(normal closure\), client sent 1000 \(normal closure\)", text,
+                         r"1000 \(normal closure\), client sent 1000 \(normal closure\); TCP: "
+                         r"the server closed first: its last bytes, then FIN at once", text,
                          re.M), text
 
 
@@ -301,7 +311,87 @@ def _():
         assert re.search(r"^c1 \* close handshake complete: the server started it with 1001 "
                          r"\(going away\), the client answered with 1001 \(going away\)", text,
                          re.M), text
-        assert re.search(r"^c1 \* closed: the server started the close handshake", text, re.M)
+        # The client's answer was its last byte: nothing unread can turn a close into a RST.
+        assert re.search(r"^c1 \* closed: the server started the close handshake; .*; TCP: the "
+                         r"server closed first: its last bytes, then FIN at once", text, re.M), text
+
+
+def closed_line(text, conn="c1"):
+    m = re.search(rf"^{conn} \* closed: .*$", text, re.M)
+    assert m, text
+    return m.group(0)
+
+
+@case("how TCP ended: the client goes without a close frame (EOF) -> 1006, the client's FIN")
+def _():
+    with wsedge_server(["--trace"]) as srv:
+        c = Raw(srv)
+        wait_for(srv, r"^c1 \* 101 sent")
+        c.sock.shutdown(socket.SHUT_WR)
+        line = closed_line(wait_for(srv, r"^c1 \* closed:"))
+        c.close()
+        assert "TCP ended with no close handshake (RFC 6455 §7.1.5: 1006)" in line, line
+        assert line.endswith("TCP: the client closed first (its FIN arrived while the server "
+                             "was not closing)"), line
+
+
+@case("how TCP ended: the client resets the connection (SO_LINGER 0) -> a reset")
+def _():
+    with wsedge_server(["--trace"]) as srv:
+        c = Raw(srv)
+        wait_for(srv, r"^c1 \* 101 sent")
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()  # RST, not FIN
+        line = closed_line(wait_for(srv, r"^c1 \* closed:"))
+        assert line.endswith("TCP: the client reset the connection (RST) or the socket failed"), \
+            line
+
+
+@case("how TCP ended: the client never sends its FIN after a failure -> the linger expires")
+def _():
+    with wsedge_server(["--trace", "--close-grace", "0.3"]) as srv:
+        c = Raw(srv)
+        c.send(frame(0x1, b"hi", mask=False))  # §5.1: 1002, then the server half-closes
+        assert c.recv_bytes(4)[:2] == b"\x88\x19"
+        assert c.sock.recv(100) == b""  # the server's FIN, and we keep our side open
+        line = closed_line(wait_for(srv, r"^c1 \* closed:", timeout=5))
+        c.close()
+        assert line.startswith("c1 * closed: the server failed the connection; server sent 1002"), \
+            line
+        assert line.endswith("the client's FIN did not come within the linger, so the server "
+                             "closed"), line
+
+
+def shown(b):
+    """Bytes as the trace escapes them: CR and LF as \\r and \\n."""
+    return b.decode().replace("\r", "\\r").replace("\n", "\\n")
+
+
+@case("the head in pieces: each read of an incomplete head, then the head whole")
+def _():
+    with wsedge_server(["--trace"]) as srv:
+        c = Raw(srv, cuts=(10, 40))
+        text = wait_for(srv, r"^c1 \* 101 sent")
+        c.close()
+        head = c.head_sent
+        expect_lines(text, [
+            "c1 * the head came in 3 reads; HttpSession::on_data kept each incomplete part and "
+            "parsed again when more arrived (RFC 9112 §2.2)",
+            'c1 *   read 1: bytes 0-9 "GET /echo "',
+            'c1 *   read 2: bytes 10-39 "' + shown(head[10:40]) + '"',
+            f'c1 *   read 3: bytes 40-{len(head) - 1} "' + shown(head[40:80]) +
+            '"...: the blank line, the head is whole',
+            "c1 > GET /echo HTTP/1.1",
+        ])
+
+
+@case("a head in one read has no read lines")
+def _():
+    with wsedge_server(["--trace"]) as srv:
+        c = Raw(srv)
+        text = wait_for(srv, r"^c1 \* 101 sent")
+        c.close()
+        assert "the head came in" not in text, text
 
 
 @case("a protocol error: an unmasked frame -> the rule, its byte offset, close 1002")
@@ -323,6 +413,10 @@ def _():
             "c1 <   close code 1002 (protocol error), reason \"client frame not masked\"",
         ])
         assert re.search(r"^c1 \* TCP: the server half-closes", text, re.M), text
+        # The client's FIN (c.close()) ends the linger: the clean close of §7.1.1.
+        assert closed_line(wait_for(srv, r"^c1 \* closed:")).endswith(
+            "TCP: the server closed first: its last bytes, a half-close (FIN), the client's FIN "
+            "in answer, then the close"), srv.stderr_text()
 
 
 @case("a protocol error mid-payload: invalid UTF-8 -> the byte it is at, 1007")

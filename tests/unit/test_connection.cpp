@@ -28,8 +28,14 @@ struct LineEcho final : Protocol {
   size_t blob = 0;              // with close_after_first: this many bytes more before closing
   size_t big = 0;  // each echo is followed by `big` bytes of its first char, then the line again
   int drains = 0;
+  bool abort_at_once = false;  // abort() inside on_data
+  TcpEnd* ended = nullptr;     // where on_disconnect writes Transport::how_ended()
   Consumed on_data(Transport& t, std::span<uint8_t> data) override {
     offered.push_back(data.size());
+    if (abort_at_once) {
+      t.abort();
+      return data.size();
+    }
     if (close_silently) {
       t.close();
       return data.size();
@@ -65,7 +71,10 @@ struct LineEcho final : Protocol {
     return pos;
   }
   void on_drain(Transport&) override { ++drains; }
-  void on_disconnect(Transport&) override { disconnected = true; }
+  void on_disconnect(Transport& t) override {
+    disconnected = true;
+    if (ended != nullptr) *ended = t.how_ended();
+  }
 };
 
 struct Owner final : ConnectionOwner {
@@ -83,6 +92,7 @@ struct Pair {
   Connection* conn = nullptr;
   LineEcho* proto = nullptr;
   int peer = -1;
+  TcpEnd ended = TcpEnd::kOpen;  // how_ended() as the protocol heard it in on_disconnect
 
   explicit Pair(ConnectionOptions options = {}) {
     auto r = Reactor::create();
@@ -95,6 +105,7 @@ struct Pair {
     conn = new Connection(*context, sv[0]);
     auto p = std::make_unique<LineEcho>();
     proto = p.get();
+    proto->ended = &ended;
     REQUIRE(conn->start(std::move(p)).ok());
   }
   ~Pair() {
@@ -152,6 +163,16 @@ TEST_CASE("Connection: peer EOF finishes the connection and tells protocol and o
   ::shutdown(p.peer, SHUT_WR);
   p.spin();
   CHECK(p.owner.closed == 1);  // the owner deleted it; proto is gone with it
+  CHECK(p.ended == TcpEnd::kPeerEof);
+}
+
+TEST_CASE("Connection::abort drops at once: kAborted") {
+  Pair p;
+  p.proto->abort_at_once = true;
+  p.write_peer("x\n");
+  p.spin(2);
+  CHECK(p.owner.closed == 1);
+  CHECK(p.ended == TcpEnd::kAborted);
 }
 
 TEST_CASE("Connection::close flushes, half-closes, and finishes on the peer's EOF") {
@@ -167,6 +188,7 @@ TEST_CASE("Connection::close flushes, half-closes, and finishes on the peer's EO
   ::shutdown(p.peer, SHUT_WR);
   p.spin();
   CHECK(p.owner.closed == 1);
+  CHECK(p.ended == TcpEnd::kHalfClosed);  // RFC 6455 §7.1.1: we closed first, cleanly
 }
 
 TEST_CASE("Connection::close inside on_data with nothing to send half-closes at once") {
@@ -192,6 +214,7 @@ TEST_CASE("Connection::close gives up on a silent peer after the linger timeout"
   for (int i = 0; i < 20 && p.owner.closed == 0; ++i)
     p.loop->run_once(20);
   CHECK(p.owner.closed == 1);
+  CHECK(p.ended == TcpEnd::kLingerExpired);
 }
 
 TEST_CASE("Connection::close_peer_finished closes at once: no half-close, no wait for EOF") {
@@ -203,6 +226,7 @@ TEST_CASE("Connection::close_peer_finished closes at once: no half-close, no wai
   p.write_peer("last\n");
   p.spin(2);
   CHECK(p.owner.closed == 1);  // finished without the peer's EOF
+  CHECK(p.ended == TcpEnd::kClosedAtOnce);
   CHECK(p.read_peer() == "last\n");
   char c;
   CHECK(::read(p.peer, &c, 1) == 0);  // then a clean EOF, not a reset
@@ -249,6 +273,7 @@ TEST_CASE("Connection::close_peer_finished gives up on a peer that never reads")
   for (int i = 0; i < 50 && p.owner.closed == 0; ++i)
     p.loop->run_once(20);
   CHECK(p.owner.closed == 1);
+  CHECK(p.ended == TcpEnd::kFlushExpired);
 }
 
 TEST_CASE("Connection: answers too large to cork leave in order with the corked ones") {

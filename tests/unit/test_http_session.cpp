@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "http/http_session.h"
 #include "tests/support/fake_transport.h"
@@ -31,9 +32,11 @@ struct Switcher final : http::UpgradeHandler {
   int starts = 0;
   int upgrades = 0;
   std::string path;
+  std::vector<uint32_t> head_reads;  // Request::head_reads of the last upgrade
   std::unique_ptr<Protocol> on_upgrade(Transport& t, const http::Request& request) override {
     ++upgrades;
     path = std::string(request.path);
+    head_reads.assign(request.head_reads.begin(), request.head_reads.end());
     const std::string_view k101 = "HTTP/1.1 101 Switching Protocols\r\n\r\n";
     t.send({reinterpret_cast<const uint8_t*>(k101.data()), k101.size()});
     return std::make_unique<Recorder>(&after, &starts);
@@ -85,4 +88,52 @@ TEST_CASE(
   CHECK(sent.find("HTTP/1.1 101") != std::string::npos);
   CHECK(upgrades.upgrades == 1);
   CHECK(upgrades.after == "tail");
+}
+
+TEST_CASE("HttpSession: with note_head_reads, an upgrade names where each read of its head ended") {
+  struct Case {
+    std::vector<size_t> cuts;  // the stream is handed over in pieces ending here
+    bool note;
+    std::vector<uint32_t> want;
+  };
+  // A request before the upgrade in the first read: offsets count from the upgrade's head.
+  const std::string before = "GET /page HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  const Case cases[] = {
+      {{}, true, {}},              // one read: nothing to say
+      {{10}, true, {10}},          // two reads
+      {{10, 40}, true, {10, 40}},  // three
+      {{10, 40}, false, {}},       // off: nothing kept
+      {{2,  4,  6,  8,  10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36,
+        38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 62, 64, 66, 68, 70},
+       true,
+       {}},  // more than 32 reads: the last kept piece grows (checked below)
+  };
+  for (const Case& c : cases) {
+    for (bool pipelined : {false, true}) {
+      CAPTURE(c.cuts.size());
+      CAPTURE(pipelined);
+      http::HttpOptions options;
+      options.note_head_reads = c.note;
+      Switcher upgrades;
+      test::FakeTransport t;
+      t.protocol = std::make_unique<http::HttpSession>(options, nullptr, upgrades);
+      t.protocol->on_start(t);
+      const std::string prefix = pipelined ? before : "";
+      const std::string stream = prefix + kUpgrade;
+      size_t at = 0;
+      for (size_t cut : c.cuts) {
+        t.feed(std::string_view(stream).substr(at, prefix.size() + cut - at));
+        at = prefix.size() + cut;
+      }
+      t.feed(std::string_view(stream).substr(at));
+      REQUIRE(upgrades.upgrades == 1);
+      if (c.cuts.size() > 32) {
+        REQUIRE(upgrades.head_reads.size() == 32);
+        CHECK(upgrades.head_reads[30] == 62);
+        CHECK(upgrades.head_reads[31] == 70);  // reads 32..35 in one piece
+      } else {
+        CHECK(upgrades.head_reads == c.want);
+      }
+    }
+  }
 }

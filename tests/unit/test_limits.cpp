@@ -27,10 +27,10 @@
 #include "net/connection.h"
 #include "net/listener.h"
 #include "net/reactor.h"
+#include "server/server.h"
 #include "tests/support/fake_transport.h"
 #include "ws/close_code.h"
 #include "ws/frame.h"
-#include "server/server.h"
 
 using namespace wsedge;
 using wsedge::test::FakeTransport;
@@ -107,9 +107,13 @@ std::unique_ptr<net::Reactor> make_loop() {
 // `disconnected` lives outside: the protocol dies with its connection.
 struct Silent final : Protocol {
   bool* disconnected;
-  explicit Silent(bool* flag) : disconnected(flag) {}
+  TcpEnd* ended = nullptr;  // Transport::how_ended() at on_disconnect, when asked
+  explicit Silent(bool* flag, TcpEnd* end = nullptr) : disconnected(flag), ended(end) {}
   Consumed on_data(Transport&, std::span<uint8_t> data) override { return data.size(); }
-  void on_disconnect(Transport&) override { *disconnected = true; }
+  void on_disconnect(Transport& t) override {
+    *disconnected = true;
+    if (ended != nullptr) *ended = t.how_ended();
+  }
 };
 
 struct Owner final : net::ConnectionOwner {
@@ -127,6 +131,7 @@ struct NonReader {
   std::unique_ptr<net::ConnectionContext> context;
   net::Connection* conn = nullptr;
   bool disconnected = false;
+  TcpEnd ended = TcpEnd::kOpen;
   int peer = -1;
   explicit NonReader(net::ConnectionOptions o) {
     int sv[2];
@@ -137,7 +142,7 @@ struct NonReader {
     peer = sv[1];
     context = std::make_unique<net::ConnectionContext>(*loop, owner, o);
     conn = new net::Connection(*context, sv[0]);
-    REQUIRE(conn->start(std::make_unique<Silent>(&disconnected)).ok());
+    REQUIRE(conn->start(std::make_unique<Silent>(&disconnected, &ended)).ok());
   }
   ~NonReader() {
     if (owner.closed == 0) delete conn;
@@ -171,6 +176,7 @@ TEST_CASE("Connection: a send that would pass max_send_queue drops the connectio
   CHECK(n.conn->buffered_amount() == 0);
   n.loop->run_once(10);
   CHECK(n.disconnected);
+  CHECK(n.ended == TcpEnd::kQueueOverflow);
   CHECK(n.owner.closed == 1);
   // The peer sees the end of the stream after what was written before the drop.
   ssize_t got = 0, r;
