@@ -66,7 +66,7 @@ void BM_ParseAndCheckHandshake(benchmark::State& state) {
   for (auto _ : state) {
     auto r = wsedge::http::parse_request(bytes_of(kUpgrade), &req);
     auto h = wsedge::ws::check_handshake(req, {});
-    if (r.status != ParseStatus::kDone || !h.ok) {
+    if (r.status != ParseStatus::kDone || !h.ok()) {
       state.SkipWithError("handshake failed");
       break;
     }
@@ -86,7 +86,7 @@ void BM_CheckHandshake(benchmark::State& state) {
   }
   for (auto _ : state) {
     auto h = wsedge::ws::check_handshake(req, {});
-    if (!h.ok) {
+    if (!h.ok()) {
       state.SkipWithError("handshake failed");
       break;
     }

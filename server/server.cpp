@@ -205,7 +205,7 @@ std::unique_ptr<Protocol> Server::on_upgrade(Transport& t, const http::Request& 
   const ws::UpgradeFields fields = ws::gather_upgrade_fields(request);
   HandshakeResult result = check_handshake(request, fields, hs);
   if (trace != nullptr) tracer_->checks(*trace, request, fields, result.error);
-  if (!result.ok) {
+  if (!result.ok()) {
     WSEDGE_LOG(kInfo, "handshake from %.*s refused: %d %s",
                static_cast<int>(t.peer_address().size()), t.peer_address().data(),
                status_for(result.error), describe(result.error));

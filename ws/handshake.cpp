@@ -150,8 +150,7 @@ HandshakeResult check_handshake(const http::Request& req, const UpgradeFields& f
   // RFC 6455 §4.2.2 (4) and §10.2: an origin the server does not accept gets 403.
   if (!origin_allowed(f, options)) return refuse(HandshakeError::kOriginNotAllowed);
 
-  HandshakeResult r;
-  r.ok = true;
+  HandshakeResult r;  // error kNone: accepted
   // RFC 6455 §4.2.2 (5): the route's first preference that the client also offered; no
   // match means no Sec-WebSocket-Protocol header at all in the 101 (§4.2.2 /subprotocol/).
   for (const std::string& p : options.subprotocols) {

@@ -79,13 +79,13 @@ struct UpgradeFields {
 UpgradeFields gather_upgrade_fields(const http::Request& req);
 
 struct HandshakeResult {
-  // check_handshake sets one of the two: ok (answer 101; error stays kNone), or the rule
-  // the request broke in `error` (answer status_for(error)).
-  bool ok = false;
+  // kNone: accepted (answer 101); else the rule the request broke (answer
+  // status_for(error)). One field, so the verdict cannot disagree with itself.
   HandshakeError error = HandshakeError::kNone;
   std::string_view subprotocol;        // chosen, one of HandshakeOptions::subprotocols; empty: none
   char accept[kAcceptKeyLength] = {};  // Sec-WebSocket-Accept, when ok
 
+  bool ok() const { return error == HandshakeError::kNone; }
   std::string_view accept_key() const { return {accept, kAcceptKeyLength}; }
 };
 

@@ -147,16 +147,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (http::parse_request(in, &req).status != http::ParseStatus::kDone) return 0;
   const ws::UpgradeFields fields = ws::gather_upgrade_fields(req);
   const ws::HandshakeResult r = ws::check_handshake(req, fields, options);
-  FUZZ_CHECK(r.ok == reference_accepts(req, options));
-  FUZZ_CHECK(!r.ok || ws::is_websocket_upgrade(req));
-  if (r.ok) {
+  FUZZ_CHECK(r.ok() == reference_accepts(req, options));
+  FUZZ_CHECK(!r.ok() || ws::is_websocket_upgrade(req));
+  if (r.ok()) {
     check_accepted(req, options, fields, r, in);
   } else {
     check_refused(r);
   }
   // Pure: the same request gives the same verdict.
   const ws::HandshakeResult again = ws::check_handshake(req, options);
-  FUZZ_CHECK(again.ok == r.ok && again.error == r.error);
+  FUZZ_CHECK(again.ok() == r.ok() && again.error == r.error);
   FUZZ_CHECK(std::memcmp(again.accept, r.accept, ws::kAcceptKeyLength) == 0);
   return 0;
 }

@@ -138,7 +138,7 @@ TEST_CASE("check_handshake: each RFC 6455 §4.2.1 requirement refused on its own
     CAPTURE(name);
     Parsed p(row.head);
     HandshakeResult r = check_handshake(p.req, {});
-    CHECK(r.ok == (row.error == E::kNone));
+    CHECK(r.ok() == (row.error == E::kNone));
     CHECK(r.error == row.error);
   }
 }
@@ -156,7 +156,7 @@ TEST_CASE("check_handshake: Host is required even on a hand-built request") {
   req.headers[4] = {"host", "x"};
   req.num_headers = 5;
   HandshakeResult r = check_handshake(req, {});
-  CHECK(r.ok);
+  CHECK(r.ok());
   CHECK(r.error == HandshakeError::kNone);
 }
 
@@ -168,7 +168,7 @@ TEST_CASE("check_handshake: browsers' real requests are accepted") {
       "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n");
   const UpgradeFields fields = gather_upgrade_fields(chrome.req);
   HandshakeResult r = check_handshake(chrome.req, fields, {});
-  REQUIRE(r.ok);
+  REQUIRE(r.ok());
   CHECK(r.accept_key() == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
   REQUIRE(fields.extensions().size() == 1);
   CHECK(fields.extensions()[0] == "permessage-deflate; client_max_window_bits");
@@ -180,7 +180,7 @@ TEST_CASE("check_handshake: browsers' real requests are accepted") {
       "Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\nConnection: keep-alive, Upgrade\r\n"
       "Sec-Fetch-Mode: websocket\r\nUpgrade: websocket\r\n\r\n");
   r = check_handshake(firefox.req, {});
-  REQUIRE(r.ok);
+  REQUIRE(r.ok());
   CHECK(r.accept_key() == "HSmrc0sMlYUkAGmm5OPpG2HaGWk=");
 }
 
@@ -208,7 +208,7 @@ TEST_CASE("subprotocol: the route's first preference that the client offered") {
     CAPTURE(name);
     Parsed p(request("", row.offer));
     HandshakeResult r = check_handshake(p.req, opt);
-    REQUIRE(r.ok);
+    REQUIRE(r.ok());
     CHECK(r.subprotocol == row.chosen);
     Buffer out;
     write_handshake_response(out, r);
@@ -222,18 +222,18 @@ TEST_CASE("origin allow-list: §4.2.2 403 for an origin not accepted") {
   const std::vector<std::string> allowed = {"https://good.example", "http://example.com"};
   HandshakeOptions opt;
   opt.allowed_origins = allowed;
-  CHECK(check_handshake(Parsed(request()).req, opt).ok);
+  CHECK(check_handshake(Parsed(request()).req, opt).ok());
   Parsed bad(request("Origin", {"Origin: https://evil.example"}));
   HandshakeResult r = check_handshake(bad.req, opt);
-  CHECK(!r.ok);
+  CHECK(!r.ok());
   CHECK(r.error == HandshakeError::kOriginNotAllowed);
   Parsed upper(request("Origin", {"Origin: HTTPS://GOOD.EXAMPLE"}));
-  CHECK(check_handshake(upper.req, opt).ok);
+  CHECK(check_handshake(upper.req, opt).ok());
   Parsed none(request("Origin"));
-  CHECK(check_handshake(none.req, opt).ok);
+  CHECK(check_handshake(none.req, opt).ok());
   opt.require_origin = true;
   CHECK(check_handshake(none.req, opt).error == HandshakeError::kOriginNotAllowed);
-  CHECK(check_handshake(bad.req, HandshakeOptions{}).ok);  // empty list: any origin
+  CHECK(check_handshake(bad.req, HandshakeOptions{}).ok());  // empty list: any origin
 }
 
 TEST_CASE("write_handshake_response: the §4.2.2 101, byte for byte") {
@@ -242,7 +242,7 @@ TEST_CASE("write_handshake_response: the §4.2.2 101, byte for byte") {
   opt.subprotocols = route;
   Parsed p(request("", {"Sec-WebSocket-Protocol: chat"}));
   HandshakeResult r = check_handshake(p.req, opt);
-  REQUIRE(r.ok);
+  REQUIRE(r.ok());
   Buffer out;
   write_handshake_response(out, r, "permessage-deflate");
   CHECK(str(out) ==
@@ -301,6 +301,6 @@ TEST_CASE("gather_upgrade_fields: one pass keeps every protocol and extension li
   HandshakeOptions options;
   options.subprotocols = route;
   HandshakeResult r = check_handshake(p.req, f, options);
-  REQUIRE(r.ok);
+  REQUIRE(r.ok());
   CHECK(r.subprotocol == "chat");
 }

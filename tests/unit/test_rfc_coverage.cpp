@@ -86,10 +86,10 @@ std::vector<ServerFrame> server_frames(const std::vector<uint8_t>& sent) {
     REQUIRE(r.status == DecodeStatus::kDone);
     const size_t start = pos + r.header.header_length;
     REQUIRE(start + r.header.payload_length <= sent.size());
-    frames.push_back({r.header.opcode, std::string(sent.begin() + static_cast<long>(start),
-                                                   sent.begin() + static_cast<long>(
-                                                                      start +
-                                                                      r.header.payload_length))});
+    frames.push_back(
+        {r.header.opcode,
+         std::string(sent.begin() + static_cast<long>(start),
+                     sent.begin() + static_cast<long>(start + r.header.payload_length))});
     pos = start + r.header.payload_length;
   }
   return frames;
@@ -155,7 +155,7 @@ TEST_CASE("client handshake: parse_url takes only valid ws:// and wss:// URIs (R
   CHECK(o.host_header == "127.0.0.1:9001");
   CHECK_FALSE(o.tls.enabled);
   REQUIRE(load::detail::parse_url("ws://127.0.0.1", &o) == nullptr);
-  CHECK(o.path == "/");  // an empty path is "/"
+  CHECK(o.path == "/");                 // an empty path is "/"
   CHECK(o.host_header == "127.0.0.1");  // the default port (80) is not written
   REQUIRE(load::detail::parse_url("wss://[::1]:9443/", &o) == nullptr);
   CHECK(o.tls.enabled);  // the secure flag: TLS before the handshake (§4.1 item 5)
@@ -184,11 +184,10 @@ TEST_CASE("client handshake: build_request asks for exactly what RFC 6455 §4.1 
   const http::ParseResult p = http::parse_request(
       {reinterpret_cast<const uint8_t*>(r.data()), r.size()}, &req, http::ParseLimits{});
   REQUIRE(p.status == http::ParseStatus::kDone);
-  CHECK(check_handshake(req, HandshakeOptions{}).ok);
+  CHECK(check_handshake(req, HandshakeOptions{}).ok());
   // No extension offered unless asked (RFC 7692 §5: the offer names the extension).
   CHECK(r.find("Sec-WebSocket-Extensions") == std::string::npos);
-  const std::string d =
-      load::build_request("/", "h", kKey, load::DeflateOffer{.enabled = true});
+  const std::string d = load::build_request("/", "h", kKey, load::DeflateOffer{.enabled = true});
   CHECK(d.find("\r\nSec-WebSocket-Extensions: permessage-deflate") != std::string::npos);
 }
 
@@ -196,8 +195,7 @@ TEST_CASE("client handshake: check_response fails every response RFC 6455 §4.1 
   CHECK(verdict(response()) == nullptr);  // the control: a valid 101
   // Case-insensitive names and values are fine (§4.1: "ASCII case-insensitive").
   CHECK(verdict(with_line(response(), "Upgrade", "upgrade: WebSocket")) == nullptr);
-  CHECK(verdict(with_line(response(), "Connection", "CONNECTION: keep-alive, upgrade")) ==
-        nullptr);
+  CHECK(verdict(with_line(response(), "Connection", "CONNECTION: keep-alive, upgrade")) == nullptr);
   struct Row {
     const char* name;
     std::string head;
@@ -229,8 +227,8 @@ TEST_CASE("client handshake: the subprotocol answered must be one the client off
   CHECK(verdict(chat, false, "superchat") != nullptr);
   CHECK(verdict(chat, false, "Chat") != nullptr);  // compared exactly, as browsers do
   // RFC 6455 §11.3.4: at most one Sec-WebSocket-Protocol in a response.
-  CHECK(verdict(response("Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Protocol: chat\r\n"),
-                false, "chat") != nullptr);
+  CHECK(verdict(response("Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Protocol: chat\r\n"), false,
+                "chat") != nullptr);
 }
 
 TEST_CASE("client handshake: a permessage-deflate answer RFC 7692 forbids fails") {
