@@ -5,8 +5,9 @@
 // The opening handshake (ws/client_handshake), then a poll() loop over stdin and the socket:
 // lines become messages or commands (apps/client/commands), the server's frames become
 // printed messages (apps/client/session), and with --trace every step is described on stderr
-// by the same inspector the server's trace uses (ws/inspect). Exit status: 0 after a clean
-// close, 1 on a protocol or connection failure, 2 on a usage error.
+// by the same inspector the server's trace uses (ws/inspect). Exit status (apps/client/
+// verdict.h): 0 after a clean close, 1 on a protocol or connection failure, 2 on a usage
+// error, 130 after Ctrl-C.
 #include <openssl/rand.h>
 #include <poll.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include "apps/client/run.h"
 #include "apps/client/session.h"
 #include "apps/client/stream.h"
+#include "apps/client/verdict.h"
 #include "core/clock.h"
 #include "ws/client_handshake.h"
 #include "ws/close_code.h"
@@ -151,7 +153,7 @@ int main(int argc, char** argv) {
   ClientOptions o;
   if (std::string why = parse_client_options(argc, argv, &o); !why.empty()) {
     say(why);
-    return 2;
+    return kExitUsage;
   }
   if (o.help) {
     std::fputs(client_usage(), stdout);

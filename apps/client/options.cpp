@@ -163,6 +163,7 @@ const char* client_usage() {
          "Commands: /binary HEX, /ping [text], /close [code [reason]], /fragment N text,\n"
          "  /raw FIN=0 RSV1=1 OP=0x3 MASK=1 KEY=hex LEN=n FORM=7|16|64 PAYLOAD=hex, /help;\n"
          "  a line starting with // sends the text after the first /.\n"
+         "End of input closes with 1000; Ctrl-C closes with 1001 (a second Ctrl-C quits).\n"
          "\n"
          "  --subprotocol P   offer subprotocol P (repeatable, most preferred first)\n"
          "  --deflate         offer permessage-deflate (RFC 7692)\n"
@@ -171,13 +172,15 @@ const char* client_usage() {
          "  --trace           print the handshake and every frame, decoded, to stderr\n"
          "  --trace=hex       the same, with a hex dump of each frame\n"
          "  --send TEXT       send TEXT (repeatable, in order), then close 1000; no stdin\n"
-         "  --expect TEXT     wait for a message equal to TEXT (repeatable, in order)\n"
+         "  --expect TEXT     wait for a message equal to TEXT (repeatable, in order);\n"
+         "                    one that does not come in time: close 1001, exit 1\n"
          "  --timeout S       how long --expect and the close handshake wait (default 5)\n"
          "  --insecure        wss: do not verify the server's certificate\n"
          "  --ca FILE         wss: trust the CAs in FILE (PEM) instead of the system store\n"
          "\n"
          "Exit status: 0 after a clean close, 1 on a protocol or connection failure (or an\n"
-         "--expect that did not come), 2 on a usage error.\n";
+         "--expect that did not come, or TLS cut without close_notify before the close\n"
+         "handshake), 2 on a usage error, 130 after Ctrl-C.\n";
 }
 
 }  // namespace wsedge::client

@@ -5,10 +5,13 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "apps/client/commands.h"
+#include "apps/client/interrupt.h"
+#include "apps/client/verdict.h"
 #include "core/clock.h"
 #include "ws/close_code.h"
 #include "ws/inspect.h"
@@ -24,10 +27,18 @@ std::string escaped(std::string_view s) {
   return out;
 }
 
+std::string seconds(double s) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g s", s);
+  return text;
+}
+
 class Loop {
  public:
-  Loop(Stream& s, const ClientOptions& o, const ws::ServerResponse& agreed, KeySource keys)
+  Loop(Stream& s, const ClientOptions& o, const ws::ServerResponse& agreed, KeySource keys,
+       Interrupt& ctrl_c)
       : stream_(s),
+        ctrl_c_(ctrl_c),
         o_(o),
         timeout_ms_(static_cast<int64_t>(o.timeout_s * 1000)),
         session_({agreed.deflate, o.trace, "c1", keys}) {}
@@ -39,6 +50,7 @@ class Loop {
   bool step();  // one poll round; false when the loop is over
   int64_t deadline() const;
   bool on_deadline();
+  void on_interrupt();
   void read_socket();
   void read_stdin();
   void execute(const Command& c);
@@ -50,6 +62,7 @@ class Loop {
   int verdict();
 
   Stream& stream_;
+  Interrupt& ctrl_c_;
   const ClientOptions& o_;
   const int64_t timeout_ms_;
   ClientSession session_;
@@ -58,7 +71,11 @@ class Loop {
   size_t expected_ = 0;  // --expect texts seen so far
   int64_t expect_deadline_ = kNever, close_deadline_ = kNever;
   uint16_t peer_code_ = 0;
-  std::string failure_;  // why the run failed, when it did not fail by the protocol
+  int interrupts_ = 0;   // Ctrl-Cs so far: the first closes politely, the second quits
+  std::string failure_;  // why the run failed, when it did not fail by the protocol: ends it
+  // An --expect that did not come in time: the run has failed, but it still closes politely
+  // (the close handshake, bounded by --timeout) before it says so.
+  std::string expect_failure_;
 };
 
 int Loop::run(std::string_view first_bytes) {
@@ -67,7 +84,7 @@ int Loop::run(std::string_view first_bytes) {
   flush();
   while (step()) {
   }
-  flush();
+  if (interrupts_ < 2) flush();  // twice: at once, not even a write that could wait
   stream_.shutdown_write();
   return verdict();
 }
@@ -80,42 +97,55 @@ void Loop::start_script() {
 }
 
 bool Loop::step() {
-  if (session_.failed() || tcp_closed_ || !failure_.empty()) return false;
+  if (session_.failed() || tcp_closed_ || !failure_.empty() || interrupts_ >= 2) return false;
   // Scripted: every --expect arrived (or none was asked): the close handshake, with 1000.
   if (o_.scripted() && expected_ == o_.expect.size() && !session_.close_sent()) {
     session_.send_close(ws::close_code::kNormal, {});
     flush();
   }
   if (session_.close_sent() && close_deadline_ == kNever) close_deadline_ = mono_ms() + timeout_ms_;
-  pollfd fds[2] = {{stream_.fd(), POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
-  const nfds_t n = stdin_open_ && !session_.close_sent() ? 2 : 1;
+  // poll() skips a negative fd: the signalfd when SIGINT is ignored, stdin once it is done.
+  const int in = stdin_open_ && !session_.close_sent() ? STDIN_FILENO : -1;
+  pollfd fds[3] = {{stream_.fd(), POLLIN, 0}, {ctrl_c_.fd(), POLLIN, 0}, {in, POLLIN, 0}};
   const int64_t until = deadline();
   int wait = until == kNever ? -1 : static_cast<int>(std::max<int64_t>(0, until - mono_ms()));
   if (stream_.has_buffered()) wait = 0;
-  const int rc = ::poll(fds, n, wait);
+  const int rc = ::poll(fds, 3, wait);
   if (rc < 0 && errno != EINTR) {
     failure_ = "poll failed";
     return false;
   }
-  if (rc == 0 && !stream_.has_buffered() && mono_ms() >= until) return on_deadline();
+  if (fds[1].revents & POLLIN) on_interrupt();  // first: the user's word ends the others
+  if (interrupts_ >= 2) return false;
+  if (rc == 0 && !stream_.has_buffered() && mono_ms() >= until) {
+    const bool go_on = on_deadline();
+    flush();  // the Close an --expect timeout sends goes out now, not when the wait is over
+    return go_on;
+  }
   if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) || stream_.has_buffered()) read_socket();
-  if (n == 2 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) read_stdin();
+  if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) read_stdin();
   flush();
   return true;
 }
 
 int64_t Loop::deadline() const {
-  return std::min(expected_ < o_.expect.size() ? expect_deadline_ : kNever, close_deadline_);
+  // Once the close handshake has begun, only its own wait counts: an --expect still missing
+  // has either failed already or can no longer arrive as a reply to anything we sent.
+  const bool expecting = expected_ < o_.expect.size() && !session_.close_sent();
+  return std::min(expecting ? expect_deadline_ : kNever, close_deadline_);
 }
 
 bool Loop::on_deadline() {
   if (expected_ < o_.expect.size() && !session_.close_sent()) {
-    char secs[32];
-    std::snprintf(secs, sizeof secs, "%g", o_.timeout_s);
-    failure_ =
-        "--expect: no message \"" + escaped(o_.expect[expected_]) + "\" within " + secs + " s";
-    session_.send_close(ws::close_code::kNormal, {});
-    return false;
+    expect_failure_ = "--expect: no message \"" + escaped(o_.expect[expected_]) + "\" within " +
+                      seconds(o_.timeout_s);
+    // RFC 6455 §7.3: not a dropped TCP connection but the closing handshake, so the server
+    // learns why we leave; 1001 (going away, §7.4.1): the client gives up and goes, nothing
+    // the server sent broke a rule, and 1000 would claim the connection's purpose was met.
+    note("--expect timed out: the client starts the close handshake",
+         ws::inspect::Flow::kClientToServer);
+    session_.send_close(ws::close_code::kGoingAway, "--expect timed out");
+    return true;  // step() arms the close wait: the server's Close, at most --timeout
   }
   if (session_.close_received()) {
     // RFC 6455 §7.1.1: the server should close TCP first; past the wait we do it ourselves.
@@ -125,6 +155,24 @@ bool Loop::on_deadline() {
   }
   failure_ = "no Close frame from the server within the timeout";
   return false;
+}
+
+void Loop::on_interrupt() {
+  const int n = ctrl_c_.take();
+  if (n == 0) return;
+  interrupts_ += n;
+  if (interrupts_ >= 2) return;  // step() ends the loop at once
+  const std::string wait = "waiting up to " + seconds(o_.timeout_s) +
+                           " for the server's Close (Ctrl-C again quits at once)";
+  if (session_.close_sent()) {
+    say("interrupted: the close handshake is under way; " + wait);
+    return;
+  }
+  // RFC 6455 §7.4.1: 1001, "going away": the user is leaving, as a browser does when it
+  // navigates off a page; the closing handshake (§7.3) rather than a dropped connection.
+  note("Ctrl-C: the client starts the close handshake", ws::inspect::Flow::kClientToServer);
+  session_.send_close(ws::close_code::kGoingAway, {});
+  say("interrupted: closing with 1001 (going away); " + wait);
 }
 
 void Loop::read_socket() {
@@ -137,10 +185,14 @@ void Loop::read_socket() {
       continue;
     }
     if (r.status == IoStatus::kAgain) return;
-    if (r.status == IoStatus::kError) failure_ = "read failed: " + std::to_string(r.err);
+    if (r.status == IoStatus::kError)
+      failure_ = std::string("read failed: ") + std::strerror(r.err);
     tcp_closed_ = true;
-    note(session_.close_received() ? "TCP closed by the server (FIN), after the close handshake"
-                                   : "TCP closed by the server without a close handshake",
+    const char* when =
+        session_.close_received() ? "after the close handshake" : "without a close handshake";
+    note(stream_.truncated()
+             ? std::string("TLS stream ended without close_notify (truncation), ") + when
+             : std::string("TCP closed by the server (FIN), ") + when,
          ws::inspect::Flow::kServerToClient);
     return;
   }
@@ -271,26 +323,23 @@ void Loop::note(std::string_view text, ws::inspect::Flow flow) {
 }
 
 int Loop::verdict() {
-  if (session_.failed()) return 1;  // the event already said why
-  if (!failure_.empty()) {
-    say(failure_);
-    return 1;
-  }
-  if (!session_.close_received()) {
-    say("the connection closed without a Close frame (1006, abnormal closure)");
-    return 1;
-  }
-  if (expected_ < o_.expect.size()) {
-    say("--expect: the connection closed before \"" + escaped(o_.expect[expected_]) + "\"");
-    return 1;
-  }
-  const uint16_t c = peer_code_;
-  if (c == ws::close_code::kNormal || c == ws::close_code::kGoingAway ||
-      c == ws::close_code::kNoStatus || (we_started_close_ && c == session_.sent_close_code()))
-    return 0;
-  say("the server closed with " + std::to_string(c) + " (" + std::string(ws::close_code_name(c)) +
-      ")");
-  return 1;
+  Outcome out;
+  out.protocol_failed = session_.failed();
+  for (const std::string* f : {&expect_failure_, &failure_})
+    if (!f->empty()) out.failures.push_back(*f);
+  out.close_sent = session_.close_sent();
+  out.close_received = session_.close_received();
+  out.we_started_close = we_started_close_;
+  out.sent_code = session_.sent_close_code();
+  out.peer_code = peer_code_;
+  out.expect_missing = expected_ < o_.expect.size();
+  if (out.expect_missing) out.next_expect = escaped(o_.expect[expected_]);
+  out.tls_truncated = stream_.truncated();
+  out.interrupts = interrupts_;
+  const Verdict v = judge(out);
+  for (const std::string& line : v.lines)
+    say(line);
+  return v.status;
 }
 
 }  // namespace
@@ -305,8 +354,11 @@ int run_session(Stream& stream, const ClientOptions& o, const ws::ServerResponse
                       o.url.host_header + o.url.target;
   if (!agreed.subprotocol.empty()) hello += ", subprotocol " + std::string(agreed.subprotocol);
   if (agreed.deflate.enabled) hello += ", permessage-deflate";
+  // Ctrl-C is the loop's from here on (before, it ends the client at once: no WebSocket to
+  // close yet); made before the "connected" line, which tests wait for before they send one.
+  Interrupt ctrl_c;
   say(hello);
-  Loop loop(stream, o, agreed, keys);
+  Loop loop(stream, o, agreed, keys, ctrl_c);
   return loop.run(first_bytes);
 }
 

@@ -73,6 +73,17 @@ int connect_one(const addrinfo* ai, int64_t deadline_ms, std::string* error) {
   return fd;
 }
 
+// Whether SSL_read's error `e` means the TCP stream ended without close_notify. OpenSSL 3
+// names it (SSL_R_UNEXPECTED_EOF_WHILE_READING); 1.1 reports a syscall error with errno 0.
+// A reset (ECONNRESET) carried no close_notify either.
+bool unexpected_eof(int e) {
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+  if (e == SSL_ERROR_SSL)
+    return ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+#endif
+  return e == SSL_ERROR_SYSCALL && (errno == 0 || errno == ECONNRESET);
+}
+
 // Sets *error; returns false, for one-line failure returns.
 bool fail(std::string* error, std::string why) {
   *error = std::move(why);
@@ -84,6 +95,8 @@ bool fail(std::string* error, std::string why) {
 struct Stream::Tls {
   SSL_CTX* ctx = nullptr;
   SSL* ssl = nullptr;
+  // After SSL_ERROR_SYSCALL or SSL_ERROR_SSL, OpenSSL forbids SSL_shutdown on this SSL.
+  bool fatal = false;
   ~Tls() {
     SSL_free(ssl);
     SSL_CTX_free(ctx);
@@ -177,10 +190,16 @@ IoResult Stream::read(uint8_t* buf, size_t n) {
     if (rc > 0) return IoResult::ok(static_cast<size_t>(rc));
     const int e = SSL_get_error(tls_->ssl, rc);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return IoResult::again();
-    if (e == SSL_ERROR_ZERO_RETURN) return IoResult::closed();
-    // An EOF without close_notify is a truncation (RFC 8446 §6.1); to a WebSocket it reads
-    // as the end of the TCP connection either way.
-    return e == SSL_ERROR_SYSCALL && errno == 0 ? IoResult::closed() : IoResult::error(EPROTO);
+    if (e == SSL_ERROR_ZERO_RETURN) return IoResult::closed();  // close_notify: a proper end
+    tls_->fatal = true;
+    // RFC 8446 §6.1: the end of the stream without close_notify is a truncation, which an
+    // attacker on the path can cause as easily as the server; it is reported, and the loop
+    // judges it by whether the WebSocket close handshake had completed (docs/client.md).
+    if (unexpected_eof(e)) {
+      truncated_ = true;
+      return IoResult::closed();
+    }
+    return IoResult::error(EPROTO);
   }
   for (;;) {
     const ssize_t rc = ::recv(fd_, buf, n, 0);
@@ -204,8 +223,10 @@ bool Stream::write_all(const uint8_t* p, size_t n, int timeout_ms, std::string* 
       rc = w;
       if (w <= 0) {
         const int e = SSL_get_error(tls_->ssl, w);
-        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+          tls_->fatal = true;
           return fail(error, "TLS write failed: " + tls_reason());
+        }
         want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
       }
     } else {
@@ -225,8 +246,10 @@ bool Stream::write_all(const uint8_t* p, size_t n, int timeout_ms, std::string* 
 }
 
 void Stream::shutdown_write() {
-  if (tls_) (void)SSL_shutdown(tls_->ssl);  // sends close_notify; the answer is not awaited
-  (void)::shutdown(fd_, SHUT_WR);           // best effort: the peer may be gone already
+  // Sends close_notify; the answer is not awaited. Not after a fatal error, which OpenSSL
+  // forbids (and a truncated stream has no one left to tell).
+  if (tls_ && !tls_->fatal) (void)SSL_shutdown(tls_->ssl);
+  (void)::shutdown(fd_, SHUT_WR);  // best effort: the peer may be gone already
 }
 
 }  // namespace wsedge::client

@@ -3,8 +3,10 @@
 // open() resolves and connects (within a deadline), and for wss:// runs the TLS handshake
 // with SNI and, unless --insecure, verification of the chain and the host name. The socket is
 // non-blocking afterwards: read() returns what is there (IoResult: kAgain when nothing is),
-// write_all() waits in poll() while the kernel is full. A tool's loop, not the server's
-// reactor: one thread, one Stream; it owns the fd and the SSL.
+// write_all() waits in poll() while the kernel is full. A TLS stream that ends without the
+// server's close_notify reads as kClosed, with truncated() set (RFC 8446 §6.1): the loop
+// decides what that costs. A tool's loop, not the server's reactor: one thread, one Stream;
+// it owns the fd and the SSL.
 #pragma once
 
 #include <cstddef>
@@ -34,12 +36,15 @@ class Stream {
   bool write_all(const uint8_t* p, size_t n, int timeout_ms, std::string* error);
   // Our side is done sending: TLS close_notify, then a TCP half-close (FIN).
   void shutdown_write();
+  // The TLS stream ended (EOF or reset) without the server's close_notify: a truncation.
+  bool truncated() const { return truncated_; }
 
  private:
   Stream() = default;
   bool tls_handshake(const ClientOptions& o, int timeout_ms, std::string* error);
 
   int fd_ = -1;
+  bool truncated_ = false;
   struct Tls;
   std::unique_ptr<Tls> tls_;
 };

@@ -12,7 +12,10 @@ fragments, close code, /raw frames that break a rule (the server's 1002 shown), 
 checked byte by byte), wss:// with --ca / --insecure. Against python3-websockets and Node ws:
 echo, subprotocol, deflate. Against raw-socket stubs: a masked frame, invalid UTF-8, a bad
 accept key, a refused upgrade, an unoffered subprotocol or extension, a close without a close
-frame, a ping (answered with the same data), fresh masking keys. Bad command lines: exit 2.
+frame, a ping (answered with the same data), fresh masking keys; TLS stubs that end the stream
+without close_notify, before and after the close handshake. Ctrl-C (SIGINT sent to the client):
+the close handshake with 1001, exit 130, and a second one that quits at once; an --expect that
+times out closes with 1001 and waits for the answer. Bad command lines: exit 2.
 Every server listens on a free port. Last line: "N passed, N failed"; exit 1 if any failed.
 """
 import asyncio
@@ -21,6 +24,8 @@ import contextlib
 import hashlib
 import os
 import re
+import select
+import signal
 import socket
 import subprocess
 import sys
@@ -29,7 +34,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from support.server import ROOT, server_binary, wsedge_server  # noqa: E402
+from support.server import ROOT, server_binary, wait_until, wsedge_server  # noqa: E402
 from support.tls import make_pki  # noqa: E402
 from support.wsload import check, free_port, main, test  # noqa: E402
 
@@ -48,6 +53,61 @@ def run_client(args, stdin=None, timeout=20):
     p = subprocess.run([client_binary()] + args, input=stdin if stdin is not None else "",
                        capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
+
+
+def _sigint_default():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+class LiveClient:
+    """The client as a running child, for signals: stdin held open (so it stays interactive
+    unless args script it), stderr read as it comes. Killed on the way out if still running."""
+
+    def __init__(self, args):
+        # A SIGINT ignored here (a suite run with `&` from a script) would be inherited, and
+        # the client keeps an inherited "ignore" on purpose: give the child the default back.
+        restore = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        self.p = subprocess.Popen([client_binary()] + args, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  preexec_fn=_sigint_default if restore else None)
+        self.got = {"stdout": b"", "stderr": b""}
+
+    def send_line(self, line):
+        self.p.stdin.write(line.encode() + b"\n")
+        self.p.stdin.flush()
+
+    def wait_for(self, text, stream="stderr", timeout=5):
+        """Reads stdout or stderr until what it has printed holds `text`."""
+        pipe = getattr(self.p, stream)
+        end = time.monotonic() + timeout
+        while text.encode() not in self.got[stream]:
+            left = end - time.monotonic()
+            check(left > 0, f"no {text!r} on {stream} within {timeout} s: {self.got}")
+            if select.select([pipe], [], [], left)[0]:
+                chunk = os.read(pipe.fileno(), 65536)
+                check(chunk, f"{stream} ended before {text!r}: {self.got}")
+                self.got[stream] += chunk
+
+    def interrupt(self):
+        self.p.send_signal(signal.SIGINT)
+
+    def finish(self, timeout):
+        """Waits for the exit; returns (status, stdout, stderr, seconds it took)."""
+        t = time.monotonic()
+        try:
+            out, err = self.p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the client still runs after {timeout} s: {self.got}")
+        return (self.p.returncode, (self.got["stdout"] + out).decode(),
+                (self.got["stderr"] + err).decode(), time.monotonic() - t)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.communicate()
 
 
 def accept_of(key):
@@ -251,38 +311,14 @@ def _(v):
     ctx.load_cert_chain(pki.server_cert, pki.server_key)
     snis = []
     ctx.sni_callback = lambda sslobj, name, _ctx: snis.append(name)
-
-    def serve_one(sock):
-        conn, _ = sock.accept()
-        with ctx.wrap_socket(conn, server_side=True) as tls:
-            tls.settimeout(5)
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = tls.recv(4096)
-                if not chunk:
-                    return
-                head += chunk
-            key = re.search(r"Sec-WebSocket-Key: (\S+)", head.decode()).group(1)
-            tls.sendall(ok_response()(key).encode() + b"\x88\x02\x03\xe8")
-            try:
-                tls.recv(4096)  # the client's answering Close
-                tls.unwrap()    # close_notify, then TCP closes
-            except OSError:
-                pass
-
     for host, args, want in [("localhost", ["--ca", pki.ca_cert], ["localhost"]),
                              ("127.0.0.1", ["--insecure"], [None])]:
         snis.clear()
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(1)
-        t = threading.Thread(target=serve_one, args=(sock,), daemon=True)
-        t.start()
-        rc, out, err = run_client(args + ["--timeout", "3",
-                                          f"wss://{host}:{sock.getsockname()[1]}/"])
+        port, t = tls_stub(close_then_notify, ctx)
+        rc, out, err = run_client(args + ["--timeout", "3", f"wss://{host}:{port}/"])
         t.join(10)
-        sock.close()
         check(rc == 0, f"{host}: exit {rc}: {err}")
+        check("close_notify" not in err, f"{host}: {err}")
         # Python calls the SNI callback with None when the ClientHello names no server.
         check(snis == want, f"{host}: the server saw SNI {snis}")
 
@@ -322,13 +358,18 @@ def _(v):
 
 # ----- against python3-websockets -------------------------------------------------------------
 @contextlib.contextmanager
-def websockets_server(**kwargs):
-    """A python3-websockets echo server in a thread, on a free port; yields the port."""
+def websockets_server(closes=None, **kwargs):
+    """A python3-websockets echo server in a thread, on a free port; yields the port. With
+    `closes` (a list), each connection appends the (code, reason) of the Close it received."""
     import websockets  # python3-websockets (10.x)
 
     async def echo(ws, path=None):
-        async for m in ws:
-            await ws.send(m)
+        try:
+            async for m in ws:
+                await ws.send(m)
+        finally:
+            if closes is not None:
+                closes.append((ws.close_code, ws.close_reason))
 
     loop = asyncio.new_event_loop()
     ready = threading.Event()
@@ -367,6 +408,42 @@ def _(v):
         check(re.search(r"^c1 < frame FIN=1 RSV1=1 ", err, re.M), err)
 
 
+@test("Ctrl-C: the client closes with 1001 (going away), the server's answer ends it, exit 130")
+def _(v):
+    closes = []
+    with websockets_server(closes=closes) as port:
+        with LiveClient([f"ws://127.0.0.1:{port}/"]) as c:
+            c.wait_for("connected to ")
+            c.send_line("before ctrl-c")
+            c.wait_for("before ctrl-c\n", "stdout")
+            c.interrupt()
+            rc, out, err, secs = c.finish(10)
+        check(rc == 130, f"exit {rc}: {err}")
+        check(wait_until(lambda: closes, 5), "the server saw no close")
+    check(closes == [(1001, "")], f"the server saw {closes}")
+    # The echo came back before the Close, and the server's Close was awaited and printed.
+    check(out.splitlines() == ["before ctrl-c", "[close 1001 going away]"], repr(out))
+    check("interrupted: closing with 1001 (going away)" in err, err)
+    check("interrupted: the close handshake completed" in err, err)
+    check(secs < 3, f"took {secs:.1f} s: the answer was not what ended the wait")
+
+
+@test("--expect that never comes: the close handshake with 1001, the server's answer awaited, exit 1")
+def _(v):
+    closes = []
+    with websockets_server(closes=closes) as port:
+        rc, out, err = run_client(["--trace", "--expect", "never", "--timeout", "0.5",
+                                   f"ws://127.0.0.1:{port}/"])
+        check(wait_until(lambda: closes, 5), "the server saw no close")
+    check(rc == 1, f"exit {rc}: {err}")
+    check(closes == [(1001, "--expect timed out")], f"the server saw {closes}")
+    # The server's answering Close was read, not cut off by a dropped connection.
+    check(out.splitlines() == ["[close 1001 going away] --expect timed out"], repr(out))
+    check('--expect: no message "never" within 0.5 s' in err, err)
+    check("TCP closed by the server (FIN), after the close handshake" in err, err)
+    check("1006" not in err, err)
+
+
 # ----- against Node's ws ----------------------------------------------------------------------
 NODE_SERVER = r"""
 const { WebSocketServer } = require('ws');
@@ -398,6 +475,19 @@ def _(v):
 
 
 # ----- against stubs that misbehave -----------------------------------------------------------
+def read_upgrade(conn):
+    """Reads the client's request head from conn (a socket or an SSLSocket); returns it as
+    text with its Sec-WebSocket-Key, or ("", None) when the client left before the end."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return "", None
+        head += chunk
+    text = head.decode()
+    return text, re.search(r"Sec-WebSocket-Key: (\S+)", text).group(1)
+
+
 class Stub:
     """One-connection raw-socket server on a free port: answers the upgrade with `response`
     (a function of the key), then runs `after(conn)`; keeps what the client sent."""
@@ -417,14 +507,9 @@ class Stub:
         conn, _ = self.sock.accept()
         conn.settimeout(5)
         with conn:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                head += chunk
-            self.request = head.decode()
-            key = re.search(r"Sec-WebSocket-Key: (\S+)", self.request).group(1)
+            self.request, key = read_upgrade(conn)
+            if key is None:
+                return
             conn.sendall(self.response(key).encode())
             if self.after:
                 self.after(conn)
@@ -628,6 +713,148 @@ def _(v):
     keys = [f[2] for f in frames]
     check(all(len(k) == 4 for k in keys), f"unmasked frame among {keys}")
     check(len(set(keys)) == len(keys), f"a key repeats: {keys}")
+
+
+def ctrl_c_silent_stub(timeout, then=None):
+    """Ctrl-C to a client whose server (a stub) never answers the Close; then(client) runs
+    after the first one. Checks that the client's only frame was a Close 1001; returns
+    (status, stdout, stderr, seconds from the last step to the exit)."""
+    stub = Stub(ok_response())
+    try:
+        with LiveClient(["--timeout", str(timeout), stub.url()]) as c:
+            c.wait_for("connected to ")
+            c.interrupt()
+            c.wait_for("interrupted: closing with 1001")
+            if then:
+                then(c)
+            result = c.finish(10)
+    finally:
+        stub.close()
+    frames = client_frames(stub.received)
+    check([f[0] for f in frames] == [8] and frames[0][3] == (1001).to_bytes(2, "big"),
+          f"the client sent {frames}")
+    return result
+
+
+@test("stub: Ctrl-C while the server never answers the Close: exit 130 once --timeout has passed")
+def _(v):
+    rc, out, err, secs = ctrl_c_silent_stub(1)
+    check(rc == 130, f"exit {rc}: {err}")
+    check(0.7 < secs < 4, f"exit after {secs:.1f} s, not after the 1 s close wait")
+    check("no Close frame from the server within the timeout" in err, err)
+
+
+@test("stub: a second Ctrl-C quits at once, without waiting for the server's Close")
+def _(v):
+    def again(c):
+        time.sleep(0.3)
+        check(c.p.poll() is None, "the first Ctrl-C did not wait for the server's Close")
+        c.interrupt()
+    rc, out, err, secs = ctrl_c_silent_stub(10, again)
+    check(rc == 130, f"exit {rc}: {err}")
+    check(secs < 1.5, f"the second Ctrl-C took {secs:.1f} s")
+    check("interrupted again: quitting without waiting for the server" in err, err)
+
+
+@test("stub: --expect times out and the server never answers the Close: exit 1, both said")
+def _(v):
+    t = time.monotonic()
+    rc, out, err, stub = stub_case(ok_response(), None, ["--expect", "x", "--timeout", "0.5"])
+    secs = time.monotonic() - t
+    check(rc == 1, f"exit {rc}: {err}")
+    check('--expect: no message "x" within 0.5 s' in err, err)
+    check("no Close frame from the server within the timeout" in err, err)
+    check(0.9 < secs < 4, f"{secs:.1f} s: not the --expect wait and then the close wait")
+    frames = client_frames(stub.received)
+    check(len(frames) == 1 and frames[0][0] == 8 and
+          frames[0][3] == (1001).to_bytes(2, "big") + b"--expect timed out", f"{frames}")
+
+
+def tls_stub(after, ctx=None):
+    """A one-connection TLS server on a free port (ctx, else one with the suite's
+    certificate): answers the upgrade, then runs after(tls). Returns (port, thread)."""
+    import ssl
+    if ctx is None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(Env.pki.server_cert, Env.pki.server_key)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+
+    def serve():
+        with sock:
+            conn, _ = sock.accept()
+            tls = ctx.wrap_socket(conn, server_side=True)
+            tls.settimeout(5)
+            key = read_upgrade(tls)[1]
+            if key is None:
+                return
+            tls.sendall(ok_response()(key).encode())
+            try:
+                after(tls)
+            except OSError:
+                pass
+            tls.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return sock.getsockname()[1], t
+
+
+def cut_tcp(tls):
+    """Ends the TCP connection under TLS without close_notify: a truncation (RFC 8446 §6.1).
+    SSLSocket.shutdown() shuts the socket itself; only unwrap() would send close_notify."""
+    tls.shutdown(socket.SHUT_RDWR)
+
+
+@test("wss stub: TLS cut without close_notify before any Close: exit 1, truncation said")
+def _(v):
+    def cut_soon(tls):
+        time.sleep(0.2)
+        cut_tcp(tls)
+    port, t = tls_stub(cut_soon)
+    rc, out, err = run_client(["--ca", Env.pki.ca_cert, "--trace", "--expect", "x", "--timeout",
+                               "3", f"wss://localhost:{port}/"])
+    t.join(10)
+    check(rc == 1, f"exit {rc}: {err}")
+    check("wsedge-client: TLS stream ended without close_notify (truncation) before the close "
+          "handshake completed (RFC 8446 §6.1)" in err, err)
+    check("c1 < TLS stream ended without close_notify (truncation), without a close handshake"
+          in err, err)
+    check("read failed" not in err, err)
+
+
+@test("wss stub: TLS cut without close_notify after the close handshake: a warning, exit 0")
+def _(v):
+    def close_then_cut(tls):
+        tls.sendall(b"\x88\x02\x03\xe8")
+        tls.recv(4096)  # the client's answering Close
+        cut_tcp(tls)
+    port, t = tls_stub(close_then_cut)
+    rc, out, err = run_client(["--ca", Env.pki.ca_cert, "--timeout", "3",
+                               f"wss://localhost:{port}/"], stdin=None)
+    t.join(10)
+    check(rc == 0, f"exit {rc}: {err}")
+    check(out.splitlines() == ["[close 1000 normal closure]"], repr(out))
+    check("wsedge-client: warning: TLS stream ended without close_notify (truncation, "
+          "RFC 8446 §6.1) after the close handshake" in err, err)
+
+
+def close_then_notify(tls):
+    """A Close 1000, the client's answer read, then TLS's close_notify and the TCP close."""
+    tls.sendall(b"\x88\x02\x03\xe8")
+    tls.recv(4096)
+    tls.unwrap()
+
+
+@test("wss stub: the same close with close_notify: no warning, exit 0")
+def _(v):
+    port, t = tls_stub(close_then_notify)
+    rc, out, err = run_client(["--ca", Env.pki.ca_cert, "--timeout", "3",
+                               f"wss://localhost:{port}/"])
+    t.join(10)
+    check(rc == 0, f"exit {rc}: {err}")
+    check("close_notify" not in err, err)
 
 
 # ------------------------------------------------------------------------------------------

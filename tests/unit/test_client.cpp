@@ -1,16 +1,20 @@
 // wsedge-client's pure parts: the client handshake (ws/client_handshake: request, every §4.1
 // response check, RFC 7692 §7 answers), the URL and command line (apps/client/options), the
-// stdin commands and /raw's bytes (apps/client/commands), and the session (apps/client/session)
-// fed server bytes: echoes, pings, close, and each rule a server can break.
+// stdin commands and /raw's bytes (apps/client/commands), the session (apps/client/session)
+// fed server bytes: echoes, pings, close, and each rule a server can break, the exit status
+// table (apps/client/verdict) and Ctrl-C as an fd (apps/client/interrupt).
 #include <doctest/doctest.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
 #include "apps/client/commands.h"
+#include "apps/client/interrupt.h"
 #include "apps/client/options.h"
 #include "apps/client/session.h"
+#include "apps/client/verdict.h"
 #include "ws/client_handshake.h"
 #include "ws/handshake.h"
 
@@ -445,4 +449,126 @@ TEST_CASE("client session: RFC 7692 §6: RSV1 on a control frame or a continuati
     REQUIRE(out.size() == 1);
     CHECK((out[0].opcode == 8 && out[0].payload.substr(0, 2) == "\x03\xea"));
   }
+}
+
+namespace {
+
+// A run whose close handshake completed: both Close frames, the server's code `peer`.
+Outcome closed_with(uint16_t peer) {
+  Outcome o;
+  o.close_sent = o.close_received = true;
+  o.we_started_close = true;
+  o.sent_code = 1000;
+  o.peer_code = peer;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("client verdict: each way a run ends, its exit status and what is said") {
+  struct Row {
+    const char* name;
+    Outcome o;
+    int status;
+    std::vector<std::string> lines;
+  };
+  Outcome echoed = closed_with(4000);
+  echoed.sent_code = 4000;
+  Outcome theirs = closed_with(4000);
+  theirs.we_started_close = false;  // the server started it with 4000: not an echo of ours
+  theirs.sent_code = 4000;
+  Outcome no_close;
+  no_close.close_sent = true;
+  Outcome proto = closed_with(1002);
+  proto.protocol_failed = true;
+  Outcome missing = closed_with(1000);
+  missing.expect_missing = true;
+  missing.next_expect = "x";
+  Outcome timed_out = closed_with(1001);
+  timed_out.failures = {"--expect: no message \"x\" within 1 s"};
+  timed_out.expect_missing = true;
+  Outcome timed_out_silent = no_close;
+  timed_out_silent.failures = {"--expect: no message \"x\" within 1 s",
+                               "no Close frame from the server within the timeout"};
+  Outcome cut_after = closed_with(1000);
+  cut_after.tls_truncated = true;
+  Outcome cut_after_bad = closed_with(1011);
+  cut_after_bad.tls_truncated = true;
+  Outcome cut_before = no_close;
+  cut_before.tls_truncated = true;
+  Outcome ctrl_c = closed_with(1001);
+  ctrl_c.interrupts = 1;
+  Outcome ctrl_c_silent = no_close;
+  ctrl_c_silent.interrupts = 1;
+  ctrl_c_silent.failures = {"no Close frame from the server within the timeout"};
+  Outcome ctrl_c_twice = no_close;
+  ctrl_c_twice.interrupts = 2;
+  const std::string trunc_warning =
+      "warning: TLS stream ended without close_notify (truncation, RFC 8446 §6.1) after the "
+      "close handshake";
+  const std::vector<Row> rows = {
+      {"1000", closed_with(1000), 0, {}},
+      {"1001", closed_with(1001), 0, {}},
+      {"no code (1005)", closed_with(1005), 0, {}},
+      {"the echo of our 4000", echoed, 0, {}},
+      {"the server's own 4000", theirs, 1, {"the server closed with 4000 (private use)"}},
+      {"TCP gone, no Close",
+       no_close,
+       1,
+       {"the connection closed without a Close frame (1006, abnormal closure)"}},
+      {"a protocol error: the event said it", proto, 1, {}},
+      {"closed before an --expect", missing, 1, {"--expect: the connection closed before \"x\""}},
+      {"--expect timed out, the server answered", timed_out, 1, timed_out.failures},
+      {"--expect timed out, no answer", timed_out_silent, 1, timed_out_silent.failures},
+      {"TLS cut after the close handshake", cut_after, 0, {trunc_warning}},
+      {"TLS cut after a bad close",
+       cut_after_bad,
+       1,
+       {trunc_warning, "the server closed with 1011 (internal error)"}},
+      {"TLS cut before the close handshake",
+       cut_before,
+       1,
+       {"TLS stream ended without close_notify (truncation) before the close handshake "
+        "completed (RFC 8446 §6.1)"}},
+      {"Ctrl-C, answered", ctrl_c, 130, {"interrupted: the close handshake completed"}},
+      {"Ctrl-C, unanswered", ctrl_c_silent, 130, ctrl_c_silent.failures},
+      {"Ctrl-C twice",
+       ctrl_c_twice,
+       130,
+       {"interrupted again: quitting without waiting for the server"}},
+  };
+  for (const Row& r : rows) {
+    CAPTURE(r.name);
+    const Verdict v = judge(r.o);
+    CHECK(v.status == r.status);
+    CHECK(v.lines == r.lines);
+  }
+}
+
+TEST_CASE("client interrupt: SIGINT becomes a readable fd; an ignored SIGINT stays ignored") {
+  sigset_t intr;
+  sigemptyset(&intr);
+  sigaddset(&intr, SIGINT);
+  {
+    Interrupt i;
+    REQUIRE(i.fd() >= 0);
+    CHECK(i.take() == 0);
+    REQUIRE(::raise(SIGINT) == 0);  // blocked: pending, not the default action
+    CHECK(i.take() == 1);
+    CHECK(i.take() == 0);
+  }
+  REQUIRE(::sigprocmask(SIG_UNBLOCK, &intr, nullptr) == 0);  // nothing pending: safe
+  struct sigaction ignore {
+  }, old{};
+  ignore.sa_handler = SIG_IGN;
+  REQUIRE(::sigaction(SIGINT, &ignore, &old) == 0);
+  {
+    Interrupt i;
+    CHECK(i.fd() == -1);
+    CHECK(i.take() == 0);
+    sigset_t now;
+    REQUIRE(::sigprocmask(SIG_BLOCK, nullptr, &now) == 0);
+    CHECK_FALSE(sigismember(&now, SIGINT));  // not blocked: "ignore" keeps acting
+  }
+  REQUIRE(::sigaction(SIGINT, &old, nullptr) == 0);
 }
