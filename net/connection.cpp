@@ -88,7 +88,7 @@ void Connection::on_io(uint32_t events) {
       // Re-check after the write side ran: a fatal write error finishes the connection.
       if (state_ == State::kDone) return;
     }
-    if (events & kReadable) handle_readable(events);
+    if (events & kReadable) read_ready(events);
   } catch (const std::bad_alloc&) {
     // The connection's own buffers (a tail for a large frame or head), on_drain, or the
     // TLS handshake's protocol start. dispatch() handles on_data itself; whatever is left
@@ -169,6 +169,10 @@ void Connection::continue_handshake(uint32_t events) {
 }
 
 void Connection::handle_readable(uint32_t events) {
+  read_ready(events);
+}
+
+inline void Connection::read_ready(uint32_t events) {
   if (state_ == State::kLingering) {
     discard_input();
     return;
