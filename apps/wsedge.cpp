@@ -66,7 +66,7 @@ wsedge::ServerOptions server_options(const wsedge::app::Options& o) {
 wsedge::ws::SessionOptions session_options(const wsedge::app::Options& o) {
   wsedge::ws::SessionOptions s;
   s.max_message_size = o.max_message_size;
-  s.max_frame_size = o.max_frame_size;
+  s.max_frame_size = o.max_frame_size != 0 ? o.max_frame_size : UINT64_MAX;  // 0: not given
   s.max_inflated_size = o.max_inflated_size;
   s.ping_interval_ms = o.ping_interval_ms;
   s.idle_timeout_ms = o.idle_timeout_ms;

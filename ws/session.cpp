@@ -121,7 +121,7 @@ Consumed Session::on_data(Transport& t, std::span<uint8_t> data) {
   const ReadRules rules{
       .expect_masked = true,  // RFC 6455 §5.1: a server fails on an unmasked client frame
       .allow_rsv1 = compression_ != nullptr,  // RFC 7692 §6: only once deflate is agreed
-      .max_frame_size = options_.max_frame_size != 0 ? options_.max_frame_size : UINT64_MAX,
+      .max_frame_size = options_.max_frame_size,
       .max_message_size = options_.max_message_size};
   size_t pos = 0;
   while (pos < data.size() && state_ != State::kClosed) {

@@ -50,8 +50,9 @@ struct MessageCounters {
 struct SessionOptions {
   uint64_t max_message_size = 64ull << 20;  // a message (all fragments) above it: close 1009
   // One frame above it: close 1009, refused from its header before any payload is kept.
-  // 0: the same as max_message_size. Never above kMaxFrameSize, whatever is set.
-  uint64_t max_frame_size = 0;
+  // UINT64_MAX: only max_message_size limits a frame. Never above kMaxFrameSize, whatever
+  // is set (ws/reader.h). Handed to the Reader as it is, once per read.
+  uint64_t max_frame_size = UINT64_MAX;
   // A compressed message (RFC 7692) that inflates past this: close 1009. Conservative by
   // default because a few KiB on the wire can inflate to it (a decompression bomb);
   // max_message_size still bounds the compressed bytes. The smaller of the two applies.
