@@ -96,6 +96,8 @@ class Conn final : public net::IoHandler {
     if (state_ == State::kConnecting || state_ == State::kTlsHandshaking ||
         state_ == State::kHandshaking)
       fail(ErrorKind::kTimeout, "opening handshake took over %lld ms", kOpenTimeoutMs);
+    else if (server_closed_)
+      shut();  // it closed, we answered, its TCP close never came: counted already
     else if (live())
       fail(ErrorKind::kTimeout, "close handshake took over %lld ms", kCloseTimeoutMs);
   }
@@ -128,6 +130,7 @@ class Conn final : public net::IoHandler {
   int index_ = 0;
   int fd_ = -1;
   State state_ = State::kIdle;
+  bool server_closed_ = false;  // the server sent a Close we did not start; answered
   net::Timer timer_{&Conn::on_timer, this};
   int64_t started_ns_ = 0;  // connect() time: handshake latency, connect-mode cycle time
   int64_t now_ns_ = 0;      // when the bytes being consumed were read
@@ -169,6 +172,7 @@ inline bool Conn::bind_source(int fd) {
 inline void Conn::start() {
   const Options& o = ctx_->opt;
   started_ns_ = mono_ns();
+  server_closed_ = false;  // connect mode starts the same Conn again
   fd_ = socket(o.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) return start_failed("socket: errno %lld", errno);
   // Connect mode writes the request and later the close frame, each after the peer has
@@ -296,8 +300,12 @@ inline void Conn::build_upgrade_request() {
     data += used;
     n -= used;
   }
+  // After the server's Close (answered): nothing more is a frame of ours; read on, to
+  // see its TCP close (RFC 6455 §5.5.1: no data follows a Close).
+  if (server_closed_) [[unlikely]]
+    return true;
   replies_ = 0;
-  if (!reader_.feed(data, n, *this)) return false;
+  if (!reader_.feed(data, n, *this)) return live();  // failed, or the server closed
   if (replies_ > 0 && open()) {
     for (size_t i = 0; i < replies_; ++i)
       push_time(now_ns_);
@@ -415,11 +423,26 @@ inline bool Conn::on_close(uint16_t code) {
     state_ = State::kAwaitEof;  // RFC 6455 §7.1.1: the server closes TCP first
     return true;
   }
-  fail(ErrorKind::kUnexpectedClose, "server sent close %lld", code);
-  return false;
+  if (state_ != State::kOpen) {
+    fail(ErrorKind::kUnexpectedClose, "server sent close %lld", code);
+    return false;
+  }
+  // A server under load should not close mid-run: counted as a failure. It is still
+  // answered as the protocol asks. RFC 6455 §5.5.1: a Close we did not start is answered
+  // with a Close, here echoing its code (none for 1005, which never goes on the wire).
+  ctx_->stats.error(ErrorKind::kUnexpectedClose, "server sent close %lld", code);
+  const uint8_t body[2] = {static_cast<uint8_t>(code >> 8), static_cast<uint8_t>(code)};
+  (void)write_control(ws::Opcode::kClose, body, code == ws::close_code::kNoStatus ? 0 : 2);
+  // RFC 6455 §7.1.1: then the server closes TCP first; we wait for it, at most the close
+  // timeout, and send nothing more.
+  server_closed_ = true;
+  state_ = State::kAwaitEof;
+  ctx_->reactor->arm_after(timer_, kCloseTimeoutMs);
+  return false;  // nothing after its close is read as an echo
 }
 
 inline void Conn::on_eof(int err) {
+  if (server_closed_) return shut();  // the failure is counted; its TCP close was awaited
   const bool clean = state_ == State::kAwaitEof || (ctx_->opt.raw && state_ == State::kClosing);
   if (!clean) {
     if (err != 0) return fail(ErrorKind::kReset, "connection reset (errno %lld)", err);

@@ -404,6 +404,22 @@ class StubHandler(socketserver.BaseRequestHandler):
             if self.server.behaviour == "close" and count == 5:
                 # 1001 going away, with a reason a client must not show its user
                 sock.sendall(server_frame(0x8, b"\x03\xe9" + CLOSE_REASON))
+                # RFC 6455 §5.5.1: the client answers with a Close (echoes in flight may
+                # come first); §7.1.1: then it waits for our TCP close, not closing first.
+                while True:
+                    frame = read_frame(sock, buf)
+                    if frame is None:
+                        self.server.pongs.append(("eof before a close", b""))
+                        return
+                    opcode, payload, buf = frame
+                    if opcode == 0x8:
+                        break
+                sock.settimeout(0.5)
+                try:
+                    waited = sock.recv(1) == b"" and "closed first" or "sent more"
+                except socket.timeout:
+                    waited = "waited"
+                self.server.pongs.append((opcode, payload, waited))
                 return
             if self.server.behaviour == "ping" and count == 3:
                 # RFC 6455 §5.5.2: the ping goes out before the echo, so the client's next
@@ -485,11 +501,14 @@ def _(v):
     check("mismatch" in err and "differs at byte 0" in err, f"stderr: {err!r}")
 
 
-@test("error: server close frame mid-run -> unexpected_close, exit 1")
+@test("error: server close frame mid-run -> answered with its code, unexpected_close, exit 1")
 def _(v):
-    rc, d, out, err = run_against_stub("close")
+    answers = []
+    rc, d, out, err = run_against_stub("close", seen=answers)
     check(rc == 1, f"exit {rc}, expected 1")
     check(d["error_kinds"].get("unexpected_close", 0) == 2, f"error_kinds {d['error_kinds']}")
+    # Each connection's answer: a Close with the same code, and no TCP close of its own.
+    check(answers == [(0x8, b"\x03\xe9", "waited")] * 2, f"answers to the close: {answers}")
     # RFC 6455 §5.5.1: a client does not show the close reason to its user.
     check(CLOSE_REASON.decode() not in err + out, f"the reason was shown: {err!r}")
 
