@@ -15,8 +15,7 @@ struct ChatHandler::Member {
   std::string name;
   std::string room;
   bool json;            // speaks superchat
-  bool in_room = true;  // false once it left or was dropped: no second leave notice
-  size_t index = 0;     // position in its room's member list (O(1) removal)
+  bool in_room = true;  // false once it was dropped: no second leave notice
 };
 
 namespace {
@@ -32,22 +31,13 @@ std::span<const uint8_t> bytes_of(std::string_view s) {
 
 }  // namespace
 
-ChatHandler::~ChatHandler() {
-  // A forced exit (second signal) leaves members behind; their sessions are deleted by the
-  // server without callbacks, so only our own state is freed here.
-  for (auto& [name, room] : rooms_) {
-    for (Member* m : room.members) {
-      delete m;
-    }
-  }
-}
+ChatHandler::ChatHandler()
+    : rooms_({.slow = ws::Topics::SlowPolicy::kClose,
+              .on_dropped = [this](ws::Session& s, std::string_view) { dropped(s); }}) {}
 
-size_t ChatHandler::members() const {
-  size_t n = 0;
-  for (const auto& [name, room] : rooms_)
-    n += room.members.size();
-  return n;
-}
+// A forced exit (second signal) leaves members behind; their sessions are deleted by the
+// server without callbacks, and joined_ frees our own state.
+ChatHandler::~ChatHandler() = default;
 
 void ChatHandler::on_open(ws::Session& s, const http::Request& request) {
   std::string raw;
@@ -58,15 +48,16 @@ void ChatHandler::on_open(ws::Session& s, const http::Request& request) {
       query_param(request.query, "name", &raw) ? clean_label(raw, kMaxNameBytes) : std::string();
   if (name.empty()) name = "guest-" + std::to_string(++guests_);
 
-  auto* m = new Member{&s, std::move(name), room_name, s.subprotocol() == kJsonProtocol};
+  auto owned = std::make_unique<Member>(
+      Member{&s, std::move(name), room_name, s.subprotocol() == kJsonProtocol});
+  Member* m = owned.get();
+  joined_[&s] = std::move(owned);
   s.user_data = m;
-  Room& room = rooms_[room_name];
-  m->index = room.members.size();
-  room.members.push_back(m);
+  rooms_.subscribe(room_name, s, m->json ? 1 : 0);
   WSEDGE_LOG(kDebug, "chat: %s (%s) joined %s", m->name.c_str(),
              std::string(s.subprotocol()).c_str(), room_name.c_str());
   std::string text = m->name + " joined " + room_name;
-  say(room, Line{"join", m->name, text, room.members.size()}, m);
+  say(room_name, Line{"join", m->name, text, rooms_.members(room_name)}, m);
 }
 
 void ChatHandler::on_message(ws::Session& s, std::span<const uint8_t> payload,
@@ -90,7 +81,6 @@ void ChatHandler::on_message(ws::Session& s, std::span<const uint8_t> payload,
     text.assign(in);
   }
   // One chat line per line of input: a line protocol must never carry a raw newline.
-  Room& room = rooms_[m->room];
   std::string_view rest = text;
   while (!rest.empty()) {
     size_t nl = rest.find('\n');
@@ -98,7 +88,7 @@ void ChatHandler::on_message(ws::Session& s, std::span<const uint8_t> payload,
     rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
     if (!one.empty() && one.back() == '\r') one.remove_suffix(1);
     if (one.empty()) continue;
-    say(room, Line{"", m->name, one}, m);
+    say(m->room, Line{"", m->name, one}, m);
     if (!m->in_room) return;  // the sender itself was too slow and is gone
   }
 }
@@ -110,10 +100,10 @@ void ChatHandler::on_close(ws::Session& s, uint16_t code, std::string_view /*rea
   if (m->in_room) {
     WSEDGE_LOG(kDebug, "chat: %s left %s (close %u)", m->name.c_str(), m->room.c_str(),
                static_cast<unsigned>(code));
-    remove(m);
+    rooms_.leave_all(s);
     announce_leave(m->room, "leave", m->name);
   }
-  delete m;
+  joined_.erase(&s);  // frees m
 }
 
 void ChatHandler::encode(const Line& line, bool json, Buffer& out) {
@@ -148,67 +138,29 @@ void ChatHandler::send_one(Member& m, const Line& line) {
   m.session->send_encoded(frame.view());
 }
 
-// The fan-out: each subprotocol's frame is built once (only if some member speaks it) and
-// the same bytes go to every member. A member whose queue is past the high-water mark
-// after this write is dropped once the loop is done: removing members mid-loop would
-// disturb the list being walked. The speaker is not judged here: we run inside its read
-// callback, where its sends are corked (counted as buffered though the kernel refused
-// nothing). A speaker that stops reading is caught by the others' messages, and its own
-// input stops at its high-water mark (the connection pauses reading), so it cannot grow.
-void ChatHandler::say(Room& room, const Line& line, const Member* speaker) {
-  bool line_ready = false;
-  bool json_ready = false;
-  std::vector<Member*> slow;
-  for (Member* m : room.members) {
-    bool& ready = m->json ? json_ready : line_ready;
-    Buffer& frame = m->json ? json_frame_ : line_frame_;
-    if (!ready) {
-      encode(line, m->json, frame);
-      ready = true;
-    }
-    ws::Session& s = *m->session;
-    s.send_encoded(frame.view());
-    if (m != speaker && s.buffered_amount() > s.high_water_mark()) slow.push_back(m);
-  }
-  if (!slow.empty()) drop_slow(slow);
+// The fan-out is the room's topic: each subprotocol's frame is built once (only if some
+// member speaks it) and the same bytes go to every member (ws/topics.h).
+void ChatHandler::say(std::string_view room, const Line& line, const Member* speaker) {
+  rooms_.publish(
+      room, [&](ws::Topics::Format format, Buffer& out) { encode(line, format == 1, out); },
+      speaker != nullptr ? speaker->session : nullptr);
 }
 
-// Every slow member leaves the room before anyone is told, so the notices below (which
-// are fan-outs themselves, and may find more slow members) never meet a half-dropped one.
-void ChatHandler::drop_slow(std::vector<Member*>& slow) {
-  for (Member* m : slow) {
-    WSEDGE_LOG(kWarn, "chat: dropping %s from %s (%s): %zu bytes queued, high-water %zu",
-               m->name.c_str(), m->room.c_str(), std::string(m->session->peer_address()).c_str(),
-               m->session->buffered_amount(), m->session->high_water_mark());
-    remove(m);
-    // RFC 6455 §7.4.1: 1008, a policy violation. The frame queues behind the backlog; the
-    // session's close grace then drops the TCP connection if the peer never reads it.
-    m->session->close(ws::close_code::kPolicyViolation, "too slow: send queue over the limit");
-  }
-  for (Member* m : slow)
-    announce_leave(m->room, "drop", m->name);
-}
-
-void ChatHandler::announce_leave(const std::string& room_name, std::string_view event,
-                                 std::string_view who) {
-  auto it = rooms_.find(room_name);
-  if (it == rooms_.end()) return;
-  std::string text = std::string(who) + (event == "drop" ? " was dropped (too slow)" : " left");
-  say(it->second, Line{event, who, text, it->second.members.size()});
-  // say() may have dropped members; the room goes when the last one is gone.
-  it = rooms_.find(room_name);
-  if (it != rooms_.end() && it->second.members.empty()) rooms_.erase(it);
-}
-
-void ChatHandler::remove(Member* m) {
+// The topics unsubscribed s from its room and closed it with 1008; the room hears of it.
+void ChatHandler::dropped(ws::Session& s) {
+  auto* m = static_cast<Member*>(s.user_data);
+  if (m == nullptr || !m->in_room) return;
   m->in_room = false;
-  auto it = rooms_.find(m->room);
-  if (it == rooms_.end()) return;
-  std::vector<Member*>& list = it->second.members;
-  Member* last = list.back();
-  list[m->index] = last;
-  last->index = m->index;
-  list.pop_back();
+  WSEDGE_LOG(kWarn, "chat: dropping %s from %s (%s): %zu bytes queued, high-water %zu",
+             m->name.c_str(), m->room.c_str(), std::string(s.peer_address()).c_str(),
+             s.buffered_amount(), s.high_water_mark());
+  announce_leave(m->room, "drop", m->name);
+}
+
+void ChatHandler::announce_leave(std::string_view room, std::string_view event,
+                                 std::string_view who) {
+  std::string text = std::string(who) + (event == "drop" ? " was dropped (too slow)" : " left");
+  say(room, Line{event, who, text, rooms_.members(room)});
 }
 
 }  // namespace wsedge::app

@@ -4,9 +4,11 @@
 // handshake (RFC 6455 §1.9, §4.2.2) decides what a member reads: "chat" gets plain text
 // lines ("alice: hi", "* bob joined lobby (2 here)"), "superchat" gets JSON objects
 // {"from","text","ts"} (notices add "event"). Every message goes to every member of the
-// room, the sender included, encoded once per subprotocol and written as the same bytes to
-// each member. A member whose send queue passes the high-water mark is dropped (close 1008)
-// so it can neither stall the room nor grow the server's memory. Loop thread only.
+// room, the sender included. Rooms are ws::Topics: each line is encoded once per
+// subprotocol (the topic's formats) and written as the same bytes to each member, and a
+// member whose send queue passes the high-water mark is dropped (close 1008, the topics'
+// kClose policy) so it can neither stall the room nor grow the server's memory. Loop thread
+// only.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +20,7 @@
 
 #include "core/buffer.h"
 #include "ws/session.h"
+#include "ws/topics.h"
 
 namespace wsedge::app {
 
@@ -29,7 +32,7 @@ class ChatHandler final : public ws::Handler {
   static constexpr const char* kLineProtocol = "chat";
   static constexpr const char* kJsonProtocol = "superchat";
 
-  ChatHandler() = default;
+  ChatHandler();
   ~ChatHandler() override;
   ChatHandler(const ChatHandler&) = delete;
   ChatHandler& operator=(const ChatHandler&) = delete;
@@ -38,13 +41,10 @@ class ChatHandler final : public ws::Handler {
   void on_message(ws::Session& s, std::span<const uint8_t> payload, ws::MessageType type) override;
   void on_close(ws::Session& s, uint16_t code, std::string_view reason) override;
 
-  size_t members() const;  // across every room (for logs and tests)
+  size_t members() const { return rooms_.session_count(); }  // across every room
 
  private:
   struct Member;
-  struct Room {
-    std::vector<Member*> members;
-  };
   // One thing said in a room: a message (event empty) or a notice (join, leave, drop).
   struct Line {
     std::string_view event;
@@ -53,18 +53,16 @@ class ChatHandler final : public ws::Handler {
     size_t here = 0;  // members in the room, for notices
   };
 
-  // `speaker`: whose message this is (its own copy is corked, not refused: see say()).
-  void say(Room& room, const Line& line, const Member* speaker = nullptr);
+  // `speaker`: whose message this is (its own copy is corked, not refused: ws/topics.h).
+  void say(std::string_view room, const Line& line, const Member* speaker = nullptr);
   void encode(const Line& line, bool json, Buffer& out);
   void send_one(Member& m, const Line& line);
-  void remove(Member* m);
-  void drop_slow(std::vector<Member*>& slow);
-  void announce_leave(const std::string& room_name, std::string_view event, std::string_view who);
+  void dropped(ws::Session& s);  // the topics closed s for being slow
+  void announce_leave(std::string_view room, std::string_view event, std::string_view who);
 
-  std::unordered_map<std::string, Room> rooms_;
+  ws::Topics rooms_;  // a room is a topic; format 0 reads "chat", 1 "superchat"
+  std::unordered_map<const ws::Session*, std::unique_ptr<Member>> joined_;
   uint64_t guests_ = 0;  // for default names: guest-1, guest-2, ...
-  Buffer line_frame_;    // the current fan-out, encoded once per subprotocol
-  Buffer json_frame_;
 };
 
 }  // namespace wsedge::app
