@@ -38,7 +38,7 @@ else
 endif
 LDLIBS   := -lssl -lcrypto -lz -pthread
 
-LIB_SRC   := $(wildcard core/*.cpp net/*.cpp http/*.cpp ws/*.cpp server/*.cpp)
+LIB_SRC   := $(wildcard core/*.cpp net/*.cpp http/*.cpp ws/*.cpp server/*.cpp redis/*.cpp)
 # apps/client.cpp is wsedge-client's main; its parts live in apps/client/.
 APP_SRC   := $(filter-out apps/client.cpp,$(wildcard apps/*.cpp))
 CLIENT_SRC := apps/client.cpp $(wildcard apps/client/*.cpp)
@@ -146,7 +146,7 @@ format:
 
 lint:
 	cppcheck --quiet --enable=warning,performance,portability --std=c++20 --inline-suppr \
-	  --suppress=missingIncludeSystem -I. core net http ws server apps
+	  --suppress=missingIncludeSystem -I. core net http ws server redis apps
 
 clean:
 	rm -rf build build-asan $(FUZZ_BUILD)
