@@ -14,10 +14,16 @@
 # or a path to a wsedge binary (to compare two builds). Needs valgrind and `make` (and
 # `make test-bins` for raw). Pins the server to CPU 1 and wsload to CPU 0. About 30 s per
 # server per run. Prints one line per server.
+#
+# MEASURE=wsload counts the load generator's instructions instead (the server runs natively,
+# wsload under callgrind), the same way: its own cost per echo, decoding and verifying
+# included. WSLOAD=PATH names the wsload binary (default build/wsload), to compare two builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHORT=${SHORT:-2}
 LONG=${LONG:-6}
+MEASURE=${MEASURE:-server}
+WSLOAD=${WSLOAD:-build/wsload}
 servers=("$@")
 [ ${#servers[@]} -gt 0 ] || servers=(wsedge raw)
 work=$(mktemp -d)
@@ -31,13 +37,14 @@ run() {
     raw) argv=(build/peers/raw_echo --port 0); raw=--raw ;;
     *) argv=("$1" --port 0 --log-level warn --web "" --ping-interval 0) ;;
   esac
-  taskset -c 1 valgrind --tool=callgrind --quiet --callgrind-out-file="$cg" "${argv[@]}" \
-    >"$out" 2>/dev/null &
+  local server=(valgrind --tool=callgrind --quiet --callgrind-out-file="$cg") client=()
+  if [ "$MEASURE" = wsload ]; then client=("${server[@]}"); server=(); fi
+  taskset -c 1 "${server[@]}" "${argv[@]}" >"$out" 2>/dev/null &
   pid=$!
   for _ in $(seq 200); do grep -qs listening "$out" && break; sleep 0.1; done
   url=$(grep -o 'ws://[0-9.]*:[0-9]*/' "$out" | head -n 1)
   [ -n "$url" ] || { echo "instructions.sh: $1 did not start" >&2; kill "$pid"; exit 2; }
-  messages=$(taskset -c 0 build/wsload rate --url "$url" --connections 50 --rate 1000 \
+  messages=$(taskset -c 0 "${client[@]}" "$WSLOAD" rate --url "$url" --connections 50 --rate 1000 \
     --size 16 --duration "$2" --warmup 0 --json --quiet $raw |
     python3 -c 'import json,sys; j=json.load(sys.stdin); assert j["errors"]==0, j; print(j["messages"])')
   kill -TERM "$pid"
@@ -54,7 +61,7 @@ for s in "${servers[@]}"; do
     figures+=("$(python3 -c "import sys; m1,i1,m2,i2=map(int,sys.argv[1:]); print(f'{(i2-i1)/(m2-m1):.1f}')" \
       "$m1" "$i1" "$m2" "$i2")")
   done
-  python3 -c "import statistics,sys; f=sorted(map(float,sys.argv[2:])); \
-print(f'{sys.argv[1]:>10}: {statistics.median(f):7.1f} Ir per echoed 16 B message ({f[0]:.1f}-{f[-1]:.1f}, {len(f)} runs)')" \
-    "$s" "${figures[@]}"
+  python3 -c "import statistics,sys; f=sorted(map(float,sys.argv[3:])); \
+print(f'{sys.argv[1]:>10}: {statistics.median(f):7.1f} Ir ({sys.argv[2]}) per echoed 16 B message ({f[0]:.1f}-{f[-1]:.1f}, {len(f)} runs)')" \
+    "$s" "$MEASURE" "${figures[@]}"
 done

@@ -2,10 +2,11 @@
 //
 // decode_header() reads one frame header from the front of a byte span, never more than
 // kMaxHeaderSize bytes and never past the span; FrameSequence checks the order of frames
-// (§5.4). Both are the receive side's and are defined in ws/reader.cpp, beside the Reader
-// (ws/reader.h) that runs them for a connection. Encoders write into caller memory. No I/O, no heap
-// (except encode_frame, which appends to a Buffer), no state beyond a FrameSequence the caller
-// owns; one thread per object.
+// (§5.4). Both are the receive side's: decode_header is defined in ws/reader.cpp with the
+// Reader (ws/reader.h) that runs them for a connection, FrameSequence::on_frame here, in
+// line, so that each Reader (the server's and wsload's streaming one) has it in line. Encoders
+// write into caller memory. No I/O, no heap (except encode_frame, which appends to a Buffer), no
+// state beyond a FrameSequence the caller owns; one thread per object.
 #pragma once
 
 #include <cstddef>
@@ -42,6 +43,12 @@ constexpr bool is_control(Opcode op) {
 }
 constexpr bool is_data(Opcode op) {
   return static_cast<uint8_t>(op) <= 0x2;
+}
+
+// RFC 6455 §5.2: 0x3-0x7 are reserved for further non-control frames, 0xB-0xF for
+// further control frames; only the six below are defined.
+constexpr bool is_defined_opcode(uint8_t op) {
+  return op <= 0x2 || (op >= 0x8 && op <= 0xA);
 }
 
 struct FrameHeader {
@@ -97,6 +104,31 @@ class FrameSequence {
   bool compressed_ = false;
   Opcode opcode_ = Opcode::kContinuation;
 };
+
+inline WsError FrameSequence::on_frame(const FrameHeader& h) {
+  if (!is_defined_opcode(static_cast<uint8_t>(h.opcode))) return WsError::kReservedOpcode;
+  if (is_control(h.opcode)) {
+    // RFC 7692 §6.1: permessage-deflate applies to data messages only; an endpoint
+    // MUST NOT set RSV1 on a control frame.
+    if (h.rsv1) return WsError::kCompressedControl;
+    // RFC 6455 §5.4: control frames MAY be injected in the middle of a fragmented message.
+    return WsError::kNone;
+  }
+  if (h.opcode == Opcode::kContinuation) {
+    // RFC 6455 §5.4: a continuation frame continues a message that was started.
+    if (!open_) return WsError::kUnexpectedContinuation;
+    // RFC 7692 §6.1: RSV1 is set on the first frame of a message only.
+    if (h.rsv1) return WsError::kCompressedContinuation;
+    open_ = !h.fin;
+    return WsError::kNone;
+  }
+  // RFC 6455 §5.4: fragments of different messages MUST NOT be interleaved.
+  if (open_) return WsError::kExpectedContinuation;
+  opcode_ = h.opcode;
+  compressed_ = h.rsv1;
+  open_ = !h.fin;
+  return WsError::kNone;
+}
 
 // Writes a header with the minimal length encoding; returns its size (2..14).
 // REQUIRES: out has kMaxHeaderSize bytes; payload_length < 2^63; a control opcode only

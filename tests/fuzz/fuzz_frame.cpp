@@ -12,14 +12,21 @@
 //   frame leaves its state unchanged.
 // - a close payload parses as §5.5.1 says and re-encodes to itself; every unmask kernel
 //   agrees with the byte-at-a-time reference, at any phase.
+// - ws::Reader (frames kept whole) and ws::StreamReader (streaming mode, reads cut where
+//   the input's last byte says) give the same events for the stream: status, error and its
+//   offset in the stream, each data frame's payload, close code and reason; the streaming
+//   one consumes what each data event hands out and leaves fewer than kMaxUnconsumed bytes.
 #include <algorithm>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "tests/fuzz/fuzz_check.h"
 #include "ws/close_code.h"
 #include "ws/frame.h"
 #include "ws/mask.h"
+#include "ws/reader.h"
+#include "ws/reader_impl.h"
 
 using namespace wsedge::ws;
 using wsedge::fuzz::Copy;
@@ -132,12 +139,92 @@ void check_unmask(std::span<const uint8_t> payload, const MaskKey& key, size_t p
   }
 }
 
+// One event as both modes must report it; a data frame's payload joined over its chunks.
+struct Seen {
+  ReadStatus status;
+  WsError error;
+  size_t error_at;  // in the stream
+  uint16_t close_code;
+  std::string payload;
+  bool operator==(const Seen&) const = default;
+};
+
+bool is_data_event(ReadStatus s) {
+  return s == ReadStatus::kIncomplete || s == ReadStatus::kFragment || s == ReadStatus::kMessage;
+}
+
+// Feeds `stream` in reads of `chunk` bytes, keeping what was not consumed in front of the
+// next read, as a transport does; stops at the first error. Reader and StreamReader share
+// the event shape, so one loop drives either.
+template <class R>
+std::vector<Seen> read_stream(std::span<const uint8_t> stream, const ReadRules& rules, size_t chunk,
+                              bool streaming) {
+  R reader;
+  std::vector<uint8_t> held;
+  size_t base = 0;  // stream offset of held[0]
+  std::string frame;
+  std::vector<Seen> seen;
+  for (size_t off = 0; off < stream.size(); off += chunk) {
+    const size_t end = std::min(stream.size(), off + chunk);
+    held.insert(held.end(), stream.begin() + static_cast<long>(off),
+                stream.begin() + static_cast<long>(end));
+    size_t at = 0;
+    for (;;) {
+      const ReadEvent e = reader.next(std::span<uint8_t>(held).subspan(at), rules);
+      if (streaming && is_data_event(e.status))
+        frame.append(reinterpret_cast<const char*>(e.fresh.data()), e.fresh.size());
+      if (e.status == ReadStatus::kIncomplete) {
+        FUZZ_CHECK(streaming || e.consumed == 0);
+        if (e.consumed == 0) break;
+        FUZZ_CHECK(e.consumed >= e.fresh.size() && e.need > 0);
+        at += e.consumed;
+        if (at == held.size()) break;
+        continue;
+      }
+      Seen s{e.status, e.error, 0, 0, {}};
+      if (e.status == ReadStatus::kError) {
+        s.error_at = base + at + e.error_offset;
+        seen.push_back(s);
+        return seen;
+      }
+      if (e.status == ReadStatus::kClose) s.close_code = e.close_code;
+      if (streaming && is_data_event(e.status)) {
+        s.payload = frame;
+      } else {
+        s.payload.assign(reinterpret_cast<const char*>(e.payload.data()), e.payload.size());
+      }
+      frame.clear();
+      seen.push_back(s);
+      at += e.consumed;
+      if (at == held.size()) break;
+    }
+    held.erase(held.begin(), held.begin() + static_cast<long>(at));
+    base += at;
+    if (streaming) FUZZ_CHECK(held.size() < kMaxUnconsumed);
+  }
+  return seen;
+}
+
+// The two modes agree (the rules byte also picks a message limit, so kMessageTooBig is hit).
+void check_modes(std::span<const uint8_t> stream, uint8_t rule_byte, uint8_t cut_byte) {
+  ReadRules rules;
+  rules.expect_masked = (rule_byte & 1) == 0;
+  rules.allow_rsv1 = (rule_byte & 2) != 0;
+  if (rule_byte & 4) rules.max_message_size = rule_byte;
+  const size_t whole_chunk = cut_byte & 0x80 ? stream.size() : 1 + (cut_byte & 7);
+  const size_t stream_chunk = 1 + (cut_byte & 0x7F);
+  const std::vector<Seen> whole = read_stream<Reader>(stream, rules, whole_chunk, false);
+  const std::vector<Seen> streamed = read_stream<StreamReader>(stream, rules, stream_chunk, true);
+  FUZZ_CHECK(whole == streamed);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const DecodeRules rules = pick_rules(data[0]);
   const std::span<const uint8_t> stream(data + 1, size - 1);
+  if (!stream.empty()) check_modes(stream, data[0], data[size - 1]);
   FrameSequence seq;
   ReferenceSequence ref;
   size_t pos = 0;

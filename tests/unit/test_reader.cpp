@@ -1,7 +1,8 @@
 // ws/reader: the receive side of RFC 6455 §5 as events. Every row is a byte stream read
 // whole, byte by byte and in 3-byte reads, the way a transport hands bytes over (what was
 // not consumed comes back first): the events must not depend on how the stream was cut,
-// and errors must be reported with the offending byte's offset as soon as it arrives.
+// and errors must be reported with the offending byte's offset as soon as it arrives. The
+// same rows run through the streaming mode (StreamReader), split at every offset too.
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include "core/buffer.h"
 #include "ws/frame.h"
 #include "ws/reader.h"
+#include "ws/reader_impl.h"
 
 using namespace wsedge;      // NOLINT(google-build-using-namespace): test file
 using namespace wsedge::ws;  // NOLINT(google-build-using-namespace): test file
@@ -82,6 +84,69 @@ std::vector<Event> read_all(const std::string& wire, const ReadRules& rules, siz
   return events;
 }
 
+// The same stream through a StreamReader (streaming mode), read in pieces ending at `cuts`
+// (offsets into `wire`): what it does not consume is kept and put in front of the next
+// piece, as wsload does. A data frame's chunks are joined, so that each frame gives the event
+// it gives whole. Checked on the way: a chunk is consumed with its header, the bytes left
+// unconsumed are fewer than kMaxUnconsumed, and in the end nothing is left over.
+std::vector<Event> stream_all(const std::string& wire, const ReadRules& rules,
+                              const std::vector<size_t>& cuts) {
+  StreamReader reader;
+  std::vector<uint8_t> held;
+  size_t base = 0;  // stream offset of held[0]
+  std::string frame_payload;
+  std::vector<Event> events;
+  std::vector<size_t> ends = cuts;
+  ends.push_back(wire.size());
+  size_t from = 0;
+  for (size_t end : ends) {
+    held.insert(held.end(), wire.begin() + static_cast<long>(from),
+                wire.begin() + static_cast<long>(end));
+    from = end;
+    size_t at = 0;  // consumed of held
+    for (;;) {
+      const ReadEvent e = reader.next(std::span<uint8_t>(held).subspan(at), rules);
+      const bool data = e.status == ReadStatus::kIncomplete || e.status == ReadStatus::kFragment ||
+                        e.status == ReadStatus::kMessage;
+      if (data) {
+        // Streaming data events hand out what they consume: payload and fresh are one span.
+        CHECK(e.payload.size() == e.fresh.size());
+        if (!e.fresh.empty()) CHECK(e.payload.data() == e.fresh.data());
+        frame_payload.append(reinterpret_cast<const char*>(e.fresh.data()), e.fresh.size());
+      }
+      if (e.status == ReadStatus::kIncomplete && e.consumed == 0) {
+        CHECK(e.fresh.empty());
+        break;
+      }
+      if (e.status == ReadStatus::kIncomplete) {
+        CHECK(reader.in_frame());
+        CHECK(e.need > 0);
+        at += e.consumed;
+        if (at == held.size()) break;
+        continue;
+      }
+      std::string payload(e.payload.begin(), e.payload.end());
+      if (e.status == ReadStatus::kFragment || e.status == ReadStatus::kMessage) {
+        payload = frame_payload;
+        CHECK(e.need == 0);
+      }
+      frame_payload.clear();
+      events.push_back({e.status, payload, e.text, e.compressed, e.error,
+                        e.status == ReadStatus::kError ? base + at + e.error_offset : 0,
+                        e.status == ReadStatus::kClose ? e.close_code : uint16_t{0}});
+      if (e.status == ReadStatus::kError) return events;
+      CHECK_FALSE(reader.in_frame());
+      at += e.consumed;
+      if (at == held.size()) break;
+    }
+    held.erase(held.begin(), held.begin() + static_cast<long>(at));
+    base += at;
+    CHECK(held.size() < kMaxUnconsumed);
+  }
+  CHECK(held.empty());
+  return events;
+}
+
 struct Row {
   const char* name;
   std::string wire;
@@ -105,6 +170,21 @@ std::vector<Row> rows() {
   std::string huge = {'\x82', '\xFF', 0, 0, 0, 1, 0, 0, 0, 0};  // 2^32: > kMaxFrameSize
   huge += std::string(reinterpret_cast<const char*>(kKey.data()), 4);
   const std::string compressed = frame(Opcode::kText, std::string("\xFF\xFE"), true, true);
+  // A server's frames, unmasked (§5.1), read with a client's rules: a long text message in
+  // three fragments with a ping and a pong between them, a close split wherever the reads
+  // cut it.
+  const ReadRules client{.expect_masked = false};
+  std::string long_text(300, 'a');
+  for (size_t i = 0; i < long_text.size(); ++i)
+    long_text[i] = static_cast<char>('a' + i % 26);
+  long_text.replace(100, 2, "\xC3\xA9");  // a code point cut by the fragments' edge below
+  const std::string served =
+      frame(Opcode::kText, long_text.substr(0, 101), false, false, false) +
+      frame(Opcode::kPing, "are you there", true, false, false) +
+      frame(Opcode::kContinuation, long_text.substr(101, 150), false, false, false) +
+      frame(Opcode::kPong, "", true, false, false) +
+      frame(Opcode::kContinuation, long_text.substr(251), true, false, false) +
+      frame(Opcode::kClose, std::string("\x03\xe8") + "done", true, false, false);
   return {
       {"§5.2: a whole masked text frame is one message event",
        hello,
@@ -163,7 +243,34 @@ std::vector<Row> rows() {
        compressed,
        {{ReadStatus::kMessage, "\xFF\xFE", true, true}},
        {.allow_rsv1 = true}},
+      {"§5.4, §5.5: a server's fragmented text with control frames between, then its close",
+       served,
+       {{ReadStatus::kFragment, long_text.substr(0, 101), true},
+        {ReadStatus::kPing, "are you there"},
+        {ReadStatus::kFragment, long_text.substr(101, 150), true},
+        {ReadStatus::kPong, ""},
+        {ReadStatus::kMessage, long_text.substr(251), true},
+        {ReadStatus::kClose, "done", false, false, WsError::kNone, 0, 1000}},
+       client},
+      {"§5.1: a client fails on a masked frame",
+       frame(Opcode::kBinary, "x"),
+       {error_at(WsError::kMaskedFrame, 1)},
+       client},
+      {"§8.1: invalid UTF-8 in a server's second fragment fails at its byte",
+       frame(Opcode::kText, "ok", false, false, false) +
+           frame(Opcode::kContinuation, std::string("fine\xFF"), true, false, false),
+       {{ReadStatus::kFragment, "ok", true}, error_at(WsError::kInvalidUtf8, 4 + 2 + 4)},
+       client},
   };
+}
+
+void check_events(const std::vector<Event>& got, const std::vector<Event>& want) {
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    CAPTURE(describe_event(got[i]));
+    CAPTURE(describe_event(want[i]));
+    CHECK(got[i] == want[i]);
+  }
 }
 
 }  // namespace
@@ -174,15 +281,96 @@ TEST_CASE("Reader: every row gives the same events whole, byte by byte and in 3-
     CAPTURE(name);
     for (size_t chunk : {size_t{0}, size_t{1}, size_t{3}}) {
       CAPTURE(chunk);
-      const std::vector<Event> got = read_all(row.wire, row.rules, chunk);
-      REQUIRE(got.size() == row.events.size());
-      for (size_t i = 0; i < got.size(); ++i) {
-        CAPTURE(describe_event(got[i]));
-        CAPTURE(describe_event(row.events[i]));
-        CHECK(got[i] == row.events[i]);
-      }
+      check_events(read_all(row.wire, row.rules, chunk), row.events);
     }
   }
+}
+
+TEST_CASE("StreamReader: every row gives the same events split at every offset, bytewise, by 3") {
+  for (const Row& row : rows()) {
+    const std::string name = row.name;
+    CAPTURE(name);
+    std::vector<std::vector<size_t>> splits = {{}};
+    for (size_t cut = 1; cut < row.wire.size(); ++cut)
+      splits.push_back({cut});
+    for (size_t step : {size_t{1}, size_t{3}}) {
+      std::vector<size_t> cuts;
+      for (size_t cut = step; cut < row.wire.size(); cut += step)
+        cuts.push_back(cut);
+      splits.push_back(cuts);
+    }
+    for (const std::vector<size_t>& cuts : splits) {
+      CAPTURE(cuts.size());
+      CAPTURE(cuts.empty() ? 0 : cuts[0]);
+      check_events(stream_all(row.wire, row.rules, cuts), row.events);
+    }
+  }
+}
+
+TEST_CASE("StreamReader: a data frame's header is consumed once, then each chunk as it comes") {
+  std::string payload(200, '\0');
+  for (size_t i = 0; i < payload.size(); ++i)
+    payload[i] = static_cast<char>(i);
+  const std::string wire = frame(Opcode::kBinary, payload);  // 2 + 2 + 4 header bytes
+  std::vector<uint8_t> buf(wire.begin(), wire.end());
+  const std::span<uint8_t> all(buf);
+  StreamReader reader;
+  ReadEvent e = reader.next(all.first(3), {});  // not a whole header: nothing consumed
+  CHECK(e.status == ReadStatus::kIncomplete);
+  CHECK(e.consumed == 0);
+  e = reader.next(all.first(8), {});  // the header alone: consumed, and the frame's size known
+  CHECK(e.status == ReadStatus::kIncomplete);
+  CHECK(e.consumed == 8);
+  CHECK(e.fresh.empty());
+  CHECK(e.need == 200);
+  CHECK(reader.in_frame());
+  e = reader.next(all.subspan(8, 50), {});  // the key's phase carries over the chunks
+  CHECK(e.status == ReadStatus::kIncomplete);
+  CHECK(e.consumed == 50);
+  CHECK(e.need == 150);
+  CHECK(std::string(e.fresh.begin(), e.fresh.end()) == payload.substr(0, 50));
+  e = reader.next(all.subspan(58, 51), {});
+  CHECK(e.consumed == 51);
+  CHECK(std::string(e.fresh.begin(), e.fresh.end()) == payload.substr(50, 51));
+  e = reader.next(all.subspan(109), {});
+  REQUIRE(e.status == ReadStatus::kMessage);
+  CHECK(e.consumed == 99);
+  CHECK(e.need == 0);
+  CHECK(std::string(e.payload.begin(), e.payload.end()) == payload.substr(101));
+  CHECK_FALSE(reader.in_frame());
+}
+
+TEST_CASE("StreamReader: only a partial header or control frame is left, under kMaxUnconsumed") {
+  // The longest control frame a peer can send: masked, 125 bytes (RFC 6455 §5.5).
+  const std::string ping = frame(Opcode::kPing, std::string(kMaxControlPayload, 'p'));
+  std::vector<uint8_t> buf(ping.begin(), ping.end());
+  for (size_t n = 0; n < buf.size(); ++n) {
+    CAPTURE(n);
+    StreamReader reader;
+    const ReadEvent e = reader.next(std::span<uint8_t>(buf).first(n), {});
+    CHECK(e.status == ReadStatus::kIncomplete);
+    CHECK(e.consumed == 0);
+    CHECK(n < kMaxUnconsumed);
+  }
+  StreamReader reader;
+  CHECK(reader.next(buf, {}).status == ReadStatus::kPing);
+  // A data frame's header is consumed as soon as it is whole, whatever its length.
+  const std::string big = frame(Opcode::kBinary, std::string(70'000, 'b'));
+  std::vector<uint8_t> head(big.begin(), big.begin() + kMaxHeaderSize);
+  StreamReader r2;
+  const ReadEvent e = r2.next(head, {});
+  CHECK(e.consumed == kMaxHeaderSize);
+  CHECK(e.need == 70'000);
+}
+
+TEST_CASE("StreamReader: a server's unmasked payload is handed out untouched") {
+  const std::string wire = frame(Opcode::kBinary, "abcdef", true, false, false);
+  std::vector<uint8_t> buf(wire.begin(), wire.end());
+  StreamReader reader;
+  const ReadEvent e = reader.next(buf, {.expect_masked = false});
+  REQUIRE(e.status == ReadStatus::kMessage);
+  CHECK(e.payload.data() == buf.data() + 2);
+  CHECK(std::string(buf.begin() + 2, buf.end()) == "abcdef");
 }
 
 TEST_CASE("Reader: a partial frame is unmasked as it arrives and says how much is missing") {
