@@ -332,6 +332,7 @@ void Connection::overflow(size_t wanted) {
   WSEDGE_LOG(kWarn, "%.*s: send queue would reach %zu bytes (limit %zu): dropping the connection",
              static_cast<int>(peer_address().size()), peer_address().data(), wanted,
              ctx_.options.max_send_queue);
+  ++ctx_.send_queue_overflows;
   finish(TcpEnd::kQueueOverflow);
   if (pending_) {
     note_memory(pending_->out.capacity());

@@ -80,6 +80,8 @@ struct ConnectionContext {
   // Told when a connection frees a large buffer or the cork kept a large capacity, so the
   // owner can give the memory back to the system once large messages stop. May be null.
   MemoryReturn* memory_return = nullptr;
+  // Connections dropped because a send would pass max_send_queue (overflow()).
+  uint64_t send_queue_overflows = 0;
   // Out-of-memory failures, and the log's rate limit (one line a second at most).
   uint64_t out_of_memory = 0;
   uint64_t out_of_memory_logged = 0;
