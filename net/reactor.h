@@ -44,16 +44,15 @@ class IoHandler {
 };
 
 // What the loop measures of itself, for the metrics page (docs/metrics.md): plain
-// integers of the loop thread, read between iterations. Cheap by construction: the event
-// count of each iteration goes into a bucket picked by its bit width (no search, no clock),
-// and an iteration's duration is measured on one iteration in kSampleEvery only — the one
-// clock read per iteration the loop makes anyway gives its start, a second read ends it.
+// integers of the loop thread, read between iterations. Cheap by construction: each
+// iteration adds one to the slot of its event count (one instruction: no search, no sum;
+// the buckets and the sum are made from the slots when the page is read), and an
+// iteration's duration is measured on one iteration in kSampleEvery only — the one clock
+// read per iteration the loop makes anyway gives its start, a second read ends it.
 struct LoopStats {
-  // events_by_width[w]: iterations whose user events numbered n with bit_width(n) == w:
-  // 0, 1, 2-3, 4-7, ..., 128-255, 256 (kMaxBatch).
-  static constexpr int kEventBuckets = 10;
-  uint64_t events_by_width[kEventBuckets] = {};
-  uint64_t events = 0;  // their sum
+  static constexpr int kMaxEvents = 256;  // Reactor::kMaxBatch
+  // iterations_by_events[n]: iterations that handed n events to user handlers.
+  uint64_t iterations_by_events[kMaxEvents + 1] = {};
   static constexpr int kSampleEvery = 64;
   // Upper bounds of the duration buckets (ns), then one bucket above the last.
   static constexpr int64_t kBusyBoundsNs[] = {
@@ -66,7 +65,7 @@ struct LoopStats {
 
 class Reactor {
  public:
-  static constexpr int kMaxBatch = 256;  // events taken per epoll_wait
+  static constexpr int kMaxBatch = LoopStats::kMaxEvents;  // events taken per epoll_wait
 
   static Result<std::unique_ptr<Reactor>> create();
   ~Reactor();

@@ -3,6 +3,7 @@
 // the connection context, the listeners, the reactor's LoopStats); what belongs to each
 // connection (its queue, what the kernel still holds for it, its zlib streams, its route)
 // is not tracked as it changes but summed here, by walking the registry at scrape time.
+#include <bit>
 #include <cstdio>
 #include <map>
 #include <string_view>
@@ -186,13 +187,22 @@ void Server::write_metrics(Buffer& out) const {
 
   // --- the loop ----------------------------------------------------------------------------
   const net::LoopStats& loop = loop_.stats();
-  double event_bounds[net::LoopStats::kEventBuckets - 1];
-  for (int i = 0; i < net::LoopStats::kEventBuckets - 1; ++i)
-    event_bounds[i] = static_cast<double>((1u << i) - 1);  // 0, 1, 3, ..., 255; 256 in +Inf
+  // Buckets by bit width of the count: 0, 1, 2-3, ..., 128-255 (le 0, 1, 3, ..., 255),
+  // and 256 in +Inf; the sum is exact, made from the per-count slots.
+  constexpr int kWidths = std::bit_width(static_cast<unsigned>(net::LoopStats::kMaxEvents));
+  uint64_t by_width[kWidths + 1] = {};
+  uint64_t events = 0;
+  for (int n = 0; n <= net::LoopStats::kMaxEvents; ++n) {
+    by_width[std::bit_width(static_cast<unsigned>(n))] += loop.iterations_by_events[n];
+    events += static_cast<uint64_t>(n) * loop.iterations_by_events[n];
+  }
+  double event_bounds[kWidths];
+  for (int i = 0; i < kWidths; ++i)
+    event_bounds[i] = static_cast<double>((1u << i) - 1);
   w.family("wsedge_loop_events_per_iteration", Type::kHistogram,
            "I/O events handed to connections and listeners per event-loop iteration.");
-  w.histogram("wsedge_loop_events_per_iteration", event_bounds, loop.events_by_width,
-              static_cast<double>(loop.events));
+  w.histogram("wsedge_loop_events_per_iteration", event_bounds, by_width,
+              static_cast<double>(events));
   double busy_bounds[net::LoopStats::kBusyBuckets - 1];
   for (int i = 0; i < net::LoopStats::kBusyBuckets - 1; ++i)
     busy_bounds[i] = static_cast<double>(net::LoopStats::kBusyBoundsNs[i]) / 1e9;
