@@ -212,4 +212,12 @@ class Connection final : public IoHandler, public Transport {
   TcpEnd end_ = TcpEnd::kOpen;
 };
 
+// The accept path every owner shares. A Connection on `fd`, which it owns from here on; out
+// of memory, fd is closed and std::bad_alloc thrown (the listener logs it and goes on).
+std::unique_ptr<Connection> make_connection(ConnectionContext& context, int fd);
+// An owner's registry of live connections is an intrusive list through prev/next, `head`
+// its first element: link puts a started connection at the head, unlink takes one out.
+void link_connection(Connection*& head, Connection* c);
+void unlink_connection(Connection*& head, Connection* c);
+
 }  // namespace wsedge::net

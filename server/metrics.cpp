@@ -2,8 +2,6 @@
 
 #include <unistd.h>
 
-#include <new>
-
 #include "core/exposition.h"
 #include "core/log.h"
 #include "http/response.h"
@@ -90,28 +88,19 @@ void MetricsPort::on_accept(int fd) {
     ::close(fd);
     return;
   }
-  auto* fresh = new (std::nothrow) net::Connection(context_, fd);
-  if (fresh == nullptr) {
-    ::close(fd);
-    throw std::bad_alloc();
-  }
-  std::unique_ptr<net::Connection> c(fresh);
+  std::unique_ptr<net::Connection> c = net::make_connection(context_, fd);
   if (Result<void> r = c->start(std::make_unique<http::HttpSession>(http_, &page_, *this)); !r) {
     char why[160];
     WSEDGE_LOG(kWarn, "metrics: cannot register connection: %s",
                describe(r.error(), why, sizeof why));
     return;
   }
-  c->next = connections_;
-  if (connections_ != nullptr) connections_->prev = c.get();
-  connections_ = c.release();
+  net::link_connection(connections_, c.release());
   ++open_;
 }
 
 void MetricsPort::on_connection_closed(net::Connection* c) {
-  if (c->prev != nullptr) c->prev->next = c->next;
-  if (c->next != nullptr) c->next->prev = c->prev;
-  if (connections_ == c) connections_ = c->next;
+  net::unlink_connection(connections_, c);
   --open_;
   delete c;
 }

@@ -144,12 +144,7 @@ void Server::on_accept(int fd, bool tls) {
   }
   // Out of memory anywhere below, the connection (and with it fd) is freed and the
   // listener goes on (net/listener.h): nothing leaks, nothing is left half-registered.
-  auto* fresh = new (std::nothrow) net::Connection(context_, fd);
-  if (fresh == nullptr) {
-    ::close(fd);
-    throw std::bad_alloc();
-  }
-  std::unique_ptr<net::Connection> c(fresh);
+  std::unique_ptr<net::Connection> c = net::make_connection(context_, fd);
   if (tls) {
     std::unique_ptr<net::TlsStream> stream = net::TlsStream::over_fd(tls_.get(), fd);
     if (!stream) {
@@ -164,17 +159,13 @@ void Server::on_accept(int fd, bool tls) {
     WSEDGE_LOG(kWarn, "cannot register connection: %s", describe(r.error(), why, sizeof why));
     return;
   }
-  c->next = connections_;
-  if (connections_ != nullptr) connections_->prev = c.get();
-  connections_ = c.release();
+  net::link_connection(connections_, c.release());
   ++stats_.connections_accepted;
   ++stats_.connections_open;
 }
 
 void Server::on_connection_closed(net::Connection* c) {
-  if (c->prev != nullptr) c->prev->next = c->next;
-  if (c->next != nullptr) c->next->prev = c->prev;
-  if (connections_ == c) connections_ = c->next;
+  net::unlink_connection(connections_, c);
   --stats_.connections_open;
   delete c;
   maybe_finish_shutdown();
