@@ -115,7 +115,9 @@ Result<void> Server::start() {
   // Known only now when --port 0 asked for a free one; sessions read it by reference.
   options_.http.hosts.ports.push_back(listener_.port());
   if (metrics_port_) {
-    if (Result<void> r = metrics_port_->listen(); !r) return r;
+    // Named, so the one line on stderr does not blame the WebSocket port.
+    if (Result<void> r = metrics_port_->listen(); !r)
+      return Error{"the --metrics port", r.error().sys_errno};
   }
   if (!options_.tls.enabled() || options_.tls.port < 0) return {};
   net::Listener::Options tls_listen = options_.listen;
