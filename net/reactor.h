@@ -51,7 +51,8 @@ class IoHandler {
 // read per iteration the loop makes anyway gives its start, a second read ends it.
 struct LoopStats {
   static constexpr int kMaxEvents = 256;  // Reactor::kMaxBatch
-  // iterations_by_events[n]: iterations that handed n events to user handlers.
+  // iterations_by_events[n]: iterations whose epoll_wait returned n events (the loop's
+  // own eventfd and signalfd included).
   uint64_t iterations_by_events[kMaxEvents + 1] = {};
   static constexpr int kSampleEvery = 64;
   // Upper bounds of the duration buckets (ns), then one bucket above the last.

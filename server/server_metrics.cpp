@@ -200,7 +200,7 @@ void Server::write_metrics(Buffer& out) const {
   for (int i = 0; i < kWidths; ++i)
     event_bounds[i] = static_cast<double>((1u << i) - 1);
   w.family("wsedge_loop_events_per_iteration", Type::kHistogram,
-           "I/O events handed to connections and listeners per event-loop iteration.");
+           "I/O events one epoll_wait returned, per event-loop iteration.");
   w.histogram("wsedge_loop_events_per_iteration", event_bounds, by_width,
               static_cast<double>(events));
   double busy_bounds[net::LoopStats::kBusyBuckets - 1];
