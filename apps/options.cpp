@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -116,6 +117,11 @@ const char* usage_text() {
          "  --trace-filter F      trace only connections matching F: path=/P (a trailing *\n"
          "                        matches a prefix), peer=IP or peer=IP:PORT, several joined\n"
          "                        with ','; repeatable (any may match); implies --trace\n"
+         "metrics (docs/metrics.md):\n"
+         "  --metrics HOST:PORT   serve GET /metrics (Prometheus text format) on a port of\n"
+         "                        its own (port 0: a free one, printed); off by default\n"
+         "  --metrics same-port[:PATH]  serve it on the WebSocket port instead, at PATH\n"
+         "                        (default /metrics)\n"
          "demo routes:\n"
          "  --push-interval S     /push sends every S seconds (default 3)\n"
          "  --exec \"CMD ARGS\"     enable /exec: each connection runs CMD (no shell; quote\n"
@@ -171,7 +177,7 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
         "--close-grace", "--high-water", "--deflate", "--deflate-window-bits",
         "--deflate-min-size", "--deflate-mem-level", "--push-interval", "--exec",
         "--exec-token",
-        "--allow-host"};
+        "--allow-host", "--metrics"};
     static constexpr std::string_view kTlsWithValue[] = {
         "--tls-cert", "--tls-key", "--tls-port", "--tls-handshake-timeout"};
     static constexpr std::string_view kLimitsWithValue[] = {
@@ -287,6 +293,12 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
       // At least a request line's worth; at most what a per-connection buffer may hold.
       ok = parse_size(value, &out->max_head_size) && out->max_head_size >= 1024 &&
            out->max_head_size <= (16u << 20);
+    } else if (flag == "--metrics") {
+      if (!parse_metrics(value, out)) {
+        *error = std::string("--metrics: invalid value '") + value +
+                 "' (HOST:PORT, same-port or same-port:/PATH)";
+        return ParseOutcome::kError;
+      }
     } else if (flag == "--max-headers") {
       ok = parse_size(value, &out->max_headers) && out->max_headers >= 1 && out->max_headers <= 100;
     }
@@ -323,11 +335,54 @@ ParseOutcome parse_options(int argc, char** argv, Options* out, std::string* err
     }
     out->message_memory_budget = out->max_message_size;
   }
+  if (out->metrics && !out->metrics_same_port && out->metrics_port != 0 &&
+      out->metrics_port == out->port) {
+    *error = "--metrics: the port is --port's (use --metrics same-port to share it)";
+    return ParseOutcome::kError;
+  }
   if (!out->exec_token.empty() && out->exec_argv.empty()) {
     *error = "--exec-token without --exec";
     return ParseOutcome::kError;
   }
   return ParseOutcome::kRun;
+}
+
+bool parse_metrics(std::string_view value, Options* out) {
+  constexpr std::string_view kSame = "same-port";
+  if (value.starts_with(kSame)) {
+    std::string_view rest = value.substr(kSame.size());
+    if (!rest.empty()) {
+      // A path as a request's would be compared: absolute, no query, visible ASCII.
+      if (rest.front() != ':' || rest.size() < 2 || rest[1] != '/') return false;
+      rest.remove_prefix(1);
+      if (std::any_of(rest.begin(), rest.end(),
+                      [](char c) { return c <= ' ' || c >= 127 || c == '?' || c == '#'; }))
+        return false;
+      out->metrics_path = std::string(rest);
+    }
+    out->metrics = true;
+    out->metrics_same_port = true;
+    return true;
+  }
+  const size_t colon = value.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  std::string_view host = value.substr(0, colon);
+  const std::string_view port = value.substr(colon + 1);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string_view::npos) {
+    return false;  // an IPv6 address needs its brackets: [::1]:9100
+  }
+  uint64_t n = 0;
+  if (host.empty() || port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string_view::npos || !parse_size(port, &n) ||
+      n > 65535)
+    return false;
+  out->metrics = true;
+  out->metrics_same_port = false;
+  out->metrics_host = std::string(host);
+  out->metrics_port = static_cast<uint16_t>(n);
+  return true;
 }
 
 bool is_loopback_host(const std::string& host) {

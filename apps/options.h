@@ -66,8 +66,18 @@ struct Options {
   std::string exec_token;              // /exec clients must present it (main makes one if none)
   bool exec_token_generated = false;   // made at start, so printed for the user
   // --trace[=hex], --trace-filter (ws/trace.h, docs/trace.md); a filter turns tracing on.
-  ws::TraceOptions trace;
+  ws::TraceOptions
+      trace;  // --metrics HOST:PORT | same-port[:PATH] (docs/metrics.md): off unless given.
+  bool metrics = false;
+  bool metrics_same_port = false;
+  std::string metrics_host;
+  uint16_t metrics_port = 0;
+  std::string metrics_path = "/metrics";
 };
+
+// --metrics VALUE into `out`; false (with `out` unchanged in part) when VALUE is none of
+// HOST:PORT ([v6]:PORT), same-port, same-port:/PATH.
+bool parse_metrics(std::string_view value, Options* out);
 
 // 128 random bits from the system's CSPRNG, as 32 hex digits: a fresh /exec token.
 std::string random_token();

@@ -49,6 +49,15 @@ wsedge::ServerOptions server_options(const wsedge::app::Options& o) {
   s.shutdown_grace_ms = o.close_grace_ms + 500;
   s.message_memory_budget = static_cast<size_t>(o.message_memory_budget);
   s.trace = o.trace;
+  s.metrics.enabled = o.metrics;
+  s.metrics.same_port = o.metrics_same_port;
+  s.metrics.path = o.metrics_path;
+  s.metrics.listen.host = o.metrics_host;
+  s.metrics.listen.port = o.metrics_port;
+  // The metrics port has the WebSocket port's guard, judged by its own address.
+  s.metrics.hosts.enabled =
+      !any_host && (wsedge::app::is_loopback_host(o.metrics_host) || !o.allowed_hosts.empty());
+  s.metrics.hosts.names = o.allowed_hosts;
   s.tls.cert_file = o.tls_cert;
   s.tls.key_file = o.tls_key;
   s.tls.port = o.tls_port;
@@ -266,6 +275,11 @@ int main(int argc, char** argv) {
               server.address().c_str());
   if (!server.tls_address().empty()) {
     std::printf("wsedge listening on wss://%s/\n", server.tls_address().c_str());
+  }
+  // After the listening lines, which keep their places: where the metrics are.
+  if (!server.metrics_address().empty()) {
+    std::printf("wsedge metrics on http://%s%s\n", server.metrics_address().c_str(),
+                server.metrics_path().c_str());
   }
   if (exec) {
     std::printf("wsedge /exec runs: %s (token required)\n", opts.exec_command.c_str());

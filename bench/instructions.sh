@@ -13,7 +13,8 @@
 # SERVER is `wsedge`, `raw` (bench/peers/raw_echo, a TCP echo with no WebSocket: the floor)
 # or a path to a wsedge binary (to compare two builds). Needs valgrind and `make` (and
 # `make test-bins` for raw). Pins the server to CPU 1 and wsload to CPU 0. About 30 s per
-# server per run. Prints one line per server.
+# server per run. Prints one line per server. EXTRA_ARGS (split on spaces) is added to every
+# wsedge command line, e.g. EXTRA_ARGS="--metrics 127.0.0.1:0" to measure with metrics on.
 #
 # MEASURE=wsload counts the load generator's instructions instead (the server runs natively,
 # wsload under callgrind), the same way: its own cost per echo, decoding and verifying
@@ -33,9 +34,9 @@ trap 'rm -rf "$work"' EXIT
 run() {
   local argv raw="" out="$work/out" cg="$work/cg" pid url messages
   case $1 in
-    wsedge) argv=(build/wsedge --port 0 --log-level warn --web "" --ping-interval 0) ;;
+    wsedge) argv=(build/wsedge --port 0 --log-level warn --web "" --ping-interval 0 ${EXTRA_ARGS:-}) ;;
     raw) argv=(build/peers/raw_echo --port 0); raw=--raw ;;
-    *) argv=("$1" --port 0 --log-level warn --web "" --ping-interval 0) ;;
+    *) argv=("$1" --port 0 --log-level warn --web "" --ping-interval 0 ${EXTRA_ARGS:-}) ;;
   esac
   local server=(valgrind --tool=callgrind --quiet --callgrind-out-file="$cg") client=()
   if [ "$MEASURE" = wsload ]; then client=("${server[@]}"); server=(); fi

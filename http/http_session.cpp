@@ -5,7 +5,6 @@
 #include "core/buffer.h"
 #include "core/log.h"
 #include "http/response.h"
-#include "http/static_files.h"
 
 namespace wsedge::http {
 namespace {
@@ -18,9 +17,9 @@ Buffer& scratch() {
 }
 }  // namespace
 
-HttpSession::HttpSession(const HttpOptions& options, const StaticFiles* files,
+HttpSession::HttpSession(const HttpOptions& options, const RequestHandler* requests,
                          UpgradeHandler& upgrades)
-    : options_(options), files_(files), upgrades_(upgrades) {}
+    : options_(options), requests_(requests), upgrades_(upgrades) {}
 
 void HttpSession::on_start(Transport& t) {
   // The first head's deadline counts from here, not from its first byte: a client that
@@ -116,6 +115,8 @@ bool HttpSession::host_admitted(Transport& t, const Request& request) {
     WSEDGE_LOG(kInfo, "http %.*s: Host '%.*s' refused (421)",
                static_cast<int>(t.peer_address().size()), t.peer_address().data(),
                static_cast<int>(std::min<size_t>(host.size(), 100)), host.data());
+    if (options_.upgrades_refused != nullptr && request.header_has_token("upgrade", "websocket"))
+      options_.upgrades_refused->add(421);
     reply_error(t, 421, "this server does not answer for that Host (see --allow-host)");
     return false;
   }
@@ -129,13 +130,9 @@ bool HttpSession::answer(Transport& t, const Request& request) {
     return false;
   }
   Buffer& out = scratch();
-  if (files_ != nullptr) {
-    files_->serve(request, out);
-  } else if (request.method == "GET" || request.method == "HEAD") {
-    write_error(out, 404, "not found", false);
-  } else {
-    write_error(out, 405, "method not allowed", false);
-  }
+  const ServeResult served =
+      requests_ != nullptr ? requests_->serve(request, out) : serve_nothing(request, out);
+  if (options_.responses != nullptr) options_.responses->add(served.status);
   t.send(out.view());
   if (!request.keep_alive()) {
     t.close();
@@ -147,6 +144,7 @@ bool HttpSession::answer(Transport& t, const Request& request) {
 void HttpSession::reply_error(Transport& t, int status, std::string_view reason) {
   Buffer& out = scratch();
   write_error(out, status, reason, true);
+  if (options_.responses != nullptr) options_.responses->add(status);
   t.send(out.view());
   t.close();
 }
@@ -160,6 +158,7 @@ void HttpSession::on_out_of_memory(Transport& t) {
       "Connection: close\r\n"
       "\r\n"
       "out of memory\n";
+  if (options_.responses != nullptr) options_.responses->add(503);
   t.send({reinterpret_cast<const uint8_t*>(k503.data()), k503.size()});
 }
 

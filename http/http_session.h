@@ -1,9 +1,9 @@
 // http/http_session.h — the Protocol a connection starts with: HTTP/1.1 until an upgrade.
 //
 // Parses request heads incrementally (pipelined requests in one read are answered in
-// order), serves static files, answers errors with a one-line reason, keeps connections
-// alive per RFC 9112 §9.3, and hands WebSocket upgrade requests to an UpgradeHandler,
-// which either refuses them or switches the connection to a WebSocket session (the
+// order), hands plain requests to a RequestHandler (static files), answers errors with a one-line
+// reason, keeps connections alive per RFC 9112 §9.3, and hands WebSocket upgrade requests to an
+// UpgradeHandler, which either refuses them or switches the connection to a WebSocket session (the
 // hijack). Request bodies are not accepted: such requests get an error and a close.
 // Every request, upgrade or not, must first pass the HostPolicy (421 otherwise).
 // Slowloris guard: the first request head must complete within head_timeout_ms of the
@@ -21,10 +21,9 @@
 #include "core/transport.h"
 #include "http/host_policy.h"
 #include "http/parser.h"
+#include "http/request_handler.h"
 
 namespace wsedge::http {
-
-class StaticFiles;
 
 class UpgradeHandler {
  public:
@@ -46,12 +45,19 @@ struct HttpOptions {
   // --trace: keep where each read of a request head ended, so the trace can show a head
   // that arrived in pieces (Request::head_reads). Off: nothing is kept.
   bool note_head_reads = false;
+  // Where every response the sessions send is counted by status (the 101 of an upgrade
+  // is the UpgradeHandler's to count). Null: not counted.
+  StatusCounts* responses = nullptr;
+  // Upgrade requests refused before the UpgradeHandler saw them (421 for their Host), by
+  // status: a handshake outcome the handler cannot count. Null: not counted.
+  StatusCounts* upgrades_refused = nullptr;
 };
 
 class HttpSession final : public Protocol {
  public:
-  // `files` may be null (no static files: every plain GET is a 404).
-  HttpSession(const HttpOptions& options, const StaticFiles* files, UpgradeHandler& upgrades);
+  // `requests` answers plain requests (static files, the metrics page); null: every plain
+  // GET is a 404 (serve_nothing).
+  HttpSession(const HttpOptions& options, const RequestHandler* requests, UpgradeHandler& upgrades);
 
   void on_start(Transport& t) override;
   Consumed on_data(Transport& t, std::span<uint8_t> data) override;
@@ -64,15 +70,15 @@ class HttpSession final : public Protocol {
  private:
   // The HostPolicy's verdict on the request's authority; false: 421 sent, closing.
   bool host_admitted(Transport& t, const Request& request);
-  // A plain (non-upgrade) request: a file, 404, 405 or 413. False when that closed the
-  // connection.
+  // A plain (non-upgrade) request: the RequestHandler's answer, 404, 405 or 413. False
+  // when that closed the connection.
   bool answer(Transport& t, const Request& request);
   void reply_error(Transport& t, int status, std::string_view reason);
   // Whether the bytes of `data` behind its scanned_ prefix could change the verdict.
   bool worth_parsing(std::span<const uint8_t> data) const;
 
   const HttpOptions& options_;
-  const StaticFiles* files_;
+  const RequestHandler* requests_;
   UpgradeHandler& upgrades_;
   size_t scanned_ = 0;           // bytes of the head in progress already parsed: incomplete
   bool head_started_ = false;    // bytes of a request head have arrived

@@ -14,14 +14,9 @@
 #include "core/buffer.h"
 #include "core/result.h"
 #include "http/parser.h"
+#include "http/request_handler.h"
 
 namespace wsedge::http {
-
-struct ServeResult {
-  int status = 0;           // the status written to `out`
-  uint64_t body_bytes = 0;  // file bytes appended (0 for HEAD and for errors)
-  const char* reason = "";  // why, for the access log, when status is not 200
-};
 
 // Result of turning a request path into a path relative to the root.
 struct DecodedPath {
@@ -37,7 +32,7 @@ struct DecodedPath {
 // itself (only a symlink can, which serve() checks after resolving).
 DecodedPath decode_request_path(std::string_view path, std::span<char> out);
 
-class StaticFiles {
+class StaticFiles final : public RequestHandler {
  public:
   static constexpr uint64_t kDefaultMaxFileBytes = 16u << 20;
 
@@ -50,7 +45,7 @@ class StaticFiles {
   // GET/HEAD: 200 with the file (a directory means its index.html), else 400 (bad path),
   // 403 (escapes the root, not a regular file), 404, 405 (other methods, with Allow),
   // 500 (larger than max_file_bytes, read error). Connection follows req.keep_alive().
-  ServeResult serve(const Request& req, Buffer& out) const;
+  ServeResult serve(const Request& req, Buffer& out) const override;
 
  private:
   ServeResult serve_resolved(const Request& req, const char* real, Buffer& out) const;

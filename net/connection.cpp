@@ -19,6 +19,27 @@ namespace {
 constexpr size_t kMinTailRead = 16 * 1024;
 }  // namespace
 
+std::unique_ptr<Connection> make_connection(ConnectionContext& context, int fd) {
+  auto* fresh = new (std::nothrow) Connection(context, fd);
+  if (fresh == nullptr) {
+    ::close(fd);
+    throw std::bad_alloc();
+  }
+  return std::unique_ptr<Connection>(fresh);
+}
+
+void link_connection(Connection*& head, Connection* c) {
+  c->next = head;
+  if (head != nullptr) head->prev = c;
+  head = c;
+}
+
+void unlink_connection(Connection*& head, Connection* c) {
+  if (c->prev != nullptr) c->prev->next = c->next;
+  if (c->next != nullptr) c->next->prev = c->prev;
+  if (head == c) head = c->next;
+}
+
 Connection::Connection(ConnectionContext& context, int fd)
     : ctx_(context), timer_(&Connection::on_timer_fired, this), fd_(fd) {}
 
@@ -336,6 +357,7 @@ void Connection::overflow(size_t wanted) {
   WSEDGE_LOG(kWarn, "%.*s: send queue would reach %zu bytes (limit %zu): dropping the connection",
              static_cast<int>(peer_address().size()), peer_address().data(), wanted,
              ctx_.options.max_send_queue);
+  ++ctx_.send_queue_overflows;
   finish(TcpEnd::kQueueOverflow);
   if (pending_) {
     note_memory(pending_->out.capacity());

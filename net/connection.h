@@ -80,6 +80,8 @@ struct ConnectionContext {
   // Told when a connection frees a large buffer or the cork kept a large capacity, so the
   // owner can give the memory back to the system once large messages stop. May be null.
   MemoryReturn* memory_return = nullptr;
+  // Connections dropped because a send would pass max_send_queue (overflow()).
+  uint64_t send_queue_overflows = 0;
   // Out-of-memory failures, and the log's rate limit (one line a second at most).
   uint64_t out_of_memory = 0;
   uint64_t out_of_memory_logged = 0;
@@ -214,5 +216,13 @@ class Connection final : public IoHandler, public Transport {
   bool above_high_ = false;   // on_drain owed once out falls below half the mark
   TcpEnd end_ = TcpEnd::kOpen;
 };
+
+// The accept path every owner shares. A Connection on `fd`, which it owns from here on; out
+// of memory, fd is closed and std::bad_alloc thrown (the listener logs it and goes on).
+std::unique_ptr<Connection> make_connection(ConnectionContext& context, int fd);
+// An owner's registry of live connections is an intrusive list through prev/next, `head`
+// its first element: link puts a started connection at the head, unlink takes one out.
+void link_connection(Connection*& head, Connection* c);
+void unlink_connection(Connection*& head, Connection* c);
 
 }  // namespace wsedge::net

@@ -43,9 +43,30 @@ class IoHandler {
   ~IoHandler() = default;  // never deleted through this interface
 };
 
+// What the loop measures of itself, for the metrics page (docs/metrics.md): plain
+// integers of the loop thread, read between iterations. Cheap by construction: each
+// iteration adds one to the slot of its event count (one instruction: no search, no sum;
+// the buckets and the sum are made from the slots when the page is read), and an
+// iteration's duration is measured on one iteration in kSampleEvery only — the one clock
+// read per iteration the loop makes anyway gives its start, a second read ends it.
+struct LoopStats {
+  static constexpr int kMaxEvents = 256;  // Reactor::kMaxBatch
+  // iterations_by_events[n]: iterations whose epoll_wait returned n events (the loop's
+  // own eventfd and signalfd included).
+  uint64_t iterations_by_events[kMaxEvents + 1] = {};
+  static constexpr int kSampleEvery = 64;
+  // Upper bounds of the duration buckets (ns), then one bucket above the last.
+  static constexpr int64_t kBusyBoundsNs[] = {
+      1'000,   2'500,     5'000,     10'000,    25'000,     50'000,     100'000,    250'000,
+      500'000, 1'000'000, 2'500'000, 5'000'000, 10'000'000, 25'000'000, 100'000'000};
+  static constexpr int kBusyBuckets = sizeof(kBusyBoundsNs) / sizeof(kBusyBoundsNs[0]) + 1;
+  uint64_t busy_by_bucket[kBusyBuckets] = {};
+  int64_t busy_ns = 0;  // the sampled iterations' durations, summed
+};
+
 class Reactor {
  public:
-  static constexpr int kMaxBatch = 256;  // events taken per epoll_wait
+  static constexpr int kMaxBatch = LoopStats::kMaxEvents;  // events taken per epoll_wait
 
   static Result<std::unique_ptr<Reactor>> create();
   ~Reactor();
@@ -82,6 +103,8 @@ class Reactor {
   // mono_ms() read when epoll_wait returns: one clock read per iteration, and every timer
   // armed in one batch shares the same "now".
   int64_t now_ms() const { return now_ms_; }
+  // The loop's own measurements (LoopStats). Loop thread only.
+  const LoopStats& stats() const { return stats_; }
 
   // Thread-safe: queue fn for the loop thread and wake it (eventfd). Tasks run in FIFO
   // order after the iteration's timers; a task posted by a task runs next iteration.
@@ -126,6 +149,7 @@ class Reactor {
   void forget_pending(IoHandler* handler);  // null handler's events left in this batch
   void run_posted();
   void run_deferred();
+  [[gnu::cold, gnu::noinline]] void sample_iteration();
   void wake();
 
   EpollBackend backend_;
@@ -134,6 +158,9 @@ class Reactor {
   int ready_pos_ = 0;   // index of the event being dispatched
   int own_events_ = 0;  // events of this batch for the waker and the signal reader
   int64_t now_ms_;
+  int64_t wake_ns_ = 0;  // mono_ns() when this iteration's epoll_wait returned
+  LoopStats stats_;
+  int sample_countdown_ = LoopStats::kSampleEvery;
   TimerHeap timers_;
   std::vector<std::function<void()>> deferred_;
   std::thread::id loop_thread_;  // set by each run_once; checks loop-thread-only calls

@@ -54,6 +54,11 @@ Result<void> set_reuseport(int fd);
 // The pending socket error (SO_ERROR), consumed by the read; 0 when none.
 int socket_error(int fd);
 
+// Bytes of a TCP socket's send queue the peer has not acknowledged yet (ioctl SIOCOUTQ,
+// tcp(7)): what the kernel still holds for it. One syscall: for sampling, not per send.
+// 0 when the ioctl fails (not a TCP socket).
+size_t unsent_bytes(int fd);
+
 // "1.2.3.4:80" or "[::1]:80" into buf (NUL-terminated, truncated to len). Returns the
 // length written (excluding NUL). Unknown families format as "?".
 size_t format_address(const sockaddr* addr, char* buf, size_t len);

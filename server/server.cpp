@@ -63,6 +63,20 @@ Server::Server(net::Reactor& loop, ServerOptions options)
   if (!options_.web_root.empty()) {
     files_ = std::make_unique<http::StaticFiles>(options_.web_root);
   }
+  requests_ = files_.get();
+  options_.http.responses = &stats_.http_responses;
+  options_.http.upgrades_refused = &stats_.refused_by_status;
+  if (options_.metrics.enabled) {
+    const MetricsOptions& m = options_.metrics;
+    metrics_page_ = std::make_unique<MetricsPage>(
+        m.path, [this](Buffer& out) { write_metrics(out); }, m.same_port ? files_.get() : nullptr);
+    if (m.same_port) {
+      requests_ = metrics_page_.get();
+    } else {
+      metrics_port_ = std::make_unique<MetricsPort>(loop_, m, options_.http, options_.connection,
+                                                    *metrics_page_);
+    }
+  }
   context_.memory_return = &memory_return_;
   memory_return_.watch(context_.cork);
   memory_return_.watch(context_.tls_join);
@@ -71,6 +85,7 @@ Server::Server(net::Reactor& loop, ServerOptions options)
 
 Server::~Server() {
   loop_.disarm(shutdown_timer_);
+  metrics_port_.reset();
   while (connections_ != nullptr) {
     net::Connection* c = connections_;
     connections_ = c->next;
@@ -99,6 +114,11 @@ Result<void> Server::start() {
   if (Result<void> r = listener_.listen(options_.listen); !r) return r;
   // Known only now when --port 0 asked for a free one; sessions read it by reference.
   options_.http.hosts.ports.push_back(listener_.port());
+  if (metrics_port_) {
+    // Named, so the one line on stderr does not blame the WebSocket port.
+    if (Result<void> r = metrics_port_->listen(); !r)
+      return Error{"the --metrics port", r.error().sys_errno};
+  }
   if (!options_.tls.enabled() || options_.tls.port < 0) return {};
   net::Listener::Options tls_listen = options_.listen;
   tls_listen.port = static_cast<uint16_t>(options_.tls.port);
@@ -126,12 +146,7 @@ void Server::on_accept(int fd, bool tls) {
   }
   // Out of memory anywhere below, the connection (and with it fd) is freed and the
   // listener goes on (net/listener.h): nothing leaks, nothing is left half-registered.
-  auto* fresh = new (std::nothrow) net::Connection(context_, fd);
-  if (fresh == nullptr) {
-    ::close(fd);
-    throw std::bad_alloc();
-  }
-  std::unique_ptr<net::Connection> c(fresh);
+  std::unique_ptr<net::Connection> c = net::make_connection(context_, fd);
   if (tls) {
     std::unique_ptr<net::TlsStream> stream = net::TlsStream::over_fd(tls_.get(), fd);
     if (!stream) {
@@ -140,23 +155,19 @@ void Server::on_accept(int fd, bool tls) {
     }
     c->use_tls(std::move(stream));
   }
-  auto http = std::make_unique<http::HttpSession>(options_.http, files_.get(), *this);
+  auto http = std::make_unique<http::HttpSession>(options_.http, requests_, *this);
   if (Result<void> r = c->start(std::move(http)); !r) {
     char why[160];
     WSEDGE_LOG(kWarn, "cannot register connection: %s", describe(r.error(), why, sizeof why));
     return;
   }
-  c->next = connections_;
-  if (connections_ != nullptr) connections_->prev = c.get();
-  connections_ = c.release();
+  net::link_connection(connections_, c.release());
   ++stats_.connections_accepted;
   ++stats_.connections_open;
 }
 
 void Server::on_connection_closed(net::Connection* c) {
-  if (c->prev != nullptr) c->prev->next = c->next;
-  if (c->next != nullptr) c->next->prev = c->prev;
-  if (connections_ == c) connections_ = c->next;
+  net::unlink_connection(connections_, c);
   --stats_.connections_open;
   delete c;
   maybe_finish_shutdown();
@@ -180,8 +191,9 @@ std::unique_ptr<Protocol> Server::on_upgrade(Transport& t, const http::Request& 
     trace = tracer_->begin(t.peer_address(), request.path);
     if (trace != nullptr) tracer_->request(*trace, request.raw_head, request.head_reads);
   }
-  auto refuse = [&](auto write) -> std::unique_ptr<Protocol> {
+  auto refuse = [&](int status, auto write) -> std::unique_ptr<Protocol> {
     ++stats_.handshakes_refused;
+    stats_.refused_by_status.add(status);
     write();
     if (trace != nullptr) tracer_->refused(trace, out.view());
     t.send(out.view());
@@ -190,11 +202,12 @@ std::unique_ptr<Protocol> Server::on_upgrade(Transport& t, const http::Request& 
   };
   const Route* route = find_route(request.path);
   if (route == nullptr) {
-    return refuse([&] { http::write_error(out, 404, "no WebSocket route at this path", true); });
+    return refuse(404,
+                  [&] { http::write_error(out, 404, "no WebSocket route at this path", true); });
   }
   if (route->authorize) {
     if (int status = route->authorize(request); status != 0) {
-      return refuse([&] {
+      return refuse(status, [&] {
         http::write_error(out, status, status == 401 ? "authorization required" : "forbidden",
                           true);
       });
@@ -209,7 +222,7 @@ std::unique_ptr<Protocol> Server::on_upgrade(Transport& t, const http::Request& 
     WSEDGE_LOG(kInfo, "handshake from %.*s refused: %d %s",
                static_cast<int>(t.peer_address().size()), t.peer_address().data(),
                status_for(result.error), describe(result.error));
-    return refuse([&] { write_handshake_error(out, result); });
+    return refuse(status_for(result.error), [&] { write_handshake_error(out, result); });
   }
   NegotiationResult deflate;
   // RFC 6455 §9.1: several Sec-WebSocket-Extensions lines form one list, in order.
@@ -225,13 +238,16 @@ std::unique_ptr<Protocol> Server::on_upgrade(Transport& t, const http::Request& 
                   .deflate = deflate.accepted() ? &deflate.config : nullptr,
                   .deflate_policy = &route->deflate,
                   .trace = trace};
-  return std::make_unique<Session>(t, *route->handler, route->session, opening);
+  auto session = std::make_unique<Session>(t, *route->handler, route->session, opening);
+  ++stats_.handshakes_ok;
+  return session;
 }
 
 void Server::shutdown(std::function<void()> done) {
   shutdown_done_ = std::move(done);
   listener_.close();
   tls_listener_.close();
+  if (metrics_port_) metrics_port_->shutdown();
   WSEDGE_LOG(kInfo, "shutting down: closing %llu connections",
              static_cast<unsigned long long>(stats_.connections_open));
   for (net::Connection* c = connections_; c != nullptr; c = c->next)

@@ -24,6 +24,7 @@
 #include "net/listener.h"
 #include "net/reactor.h"
 #include "net/tls.h"
+#include "server/metrics.h"
 #include "ws/session.h"
 #include "ws/trace.h"
 
@@ -66,12 +67,17 @@ struct ServerOptions {
   size_t message_memory_budget = 128ull << 20;
   // --trace, --trace=hex, --trace-filter (ws/trace.h, docs/trace.md): off by default.
   ws::TraceOptions trace;
+  // --metrics (server/metrics.h, docs/metrics.md): off by default.
+  MetricsOptions metrics;
 };
 
 struct ServerStats {
   uint64_t connections_accepted = 0;
   uint64_t connections_open = 0;
-  uint64_t handshakes_refused = 0;
+  uint64_t handshakes_ok = 0;            // 101 sent
+  uint64_t handshakes_refused = 0;       // every refusal, whichever status
+  http::StatusCounts refused_by_status;  // the same, by the status answered
+  http::StatusCounts http_responses;     // every response HttpSession sent on our ports
   ws::MessageCounters messages;
 };
 
@@ -90,6 +96,12 @@ class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
   bool main_is_tls() const { return options_.tls.enabled() && options_.tls.port < 0; }
   // The second (TLS) listener's address; empty without one.
   std::string tls_address() const { return tls_listener_.address(); }
+  // Where GET /metrics is served ("HOST:PORT", the path apart); empty without --metrics.
+  std::string metrics_address() const;
+  const std::string& metrics_path() const { return options_.metrics.path; }
+  // The metrics page's text (Prometheus exposition format 0.0.4): every counter and
+  // gauge of docs/metrics.md, the per-connection ones summed over the registry now.
+  void write_metrics(Buffer& out) const;
   // Re-reads the certificate and key for connections accepted from now on; a failure
   // keeps the current ones (false, with why in `error`). Open connections are untouched.
   bool reload_tls(std::string* error);
@@ -120,6 +132,11 @@ class Server final : public net::ConnectionOwner, public http::UpgradeHandler {
   net::Listener tls_listener_;  // --tls-port: TLS beside the plain listener
   net::TlsContext tls_;
   std::unique_ptr<http::StaticFiles> files_;
+  // --metrics: the page, and its own port unless same_port (then the page answers the
+  // WebSocket port's plain requests, handing every other path to files_).
+  std::unique_ptr<MetricsPage> metrics_page_;
+  std::unique_ptr<MetricsPort> metrics_port_;
+  const http::RequestHandler* requests_ = nullptr;  // what plain requests go to
   std::deque<Route> routes_;                // sessions keep references into it: never reallocated
   net::Connection* connections_ = nullptr;  // intrusive list of every live connection
   ServerStats stats_;

@@ -6,6 +6,7 @@
 // Plain values and string literals: no state, no allocation, callable from any thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace wsedge::ws {
@@ -33,6 +34,7 @@ enum class WsError : uint8_t {
   kBadCloseCode,      // close code that must not appear on the wire
   kBadCompressedData  // permessage-deflate payload that does not inflate
 };
+inline constexpr size_t kWsErrorCount = static_cast<size_t>(WsError::kBadCompressedData) + 1;
 
 // The close code to fail the connection with: 1007 for invalid UTF-8 (and undecodable
 // compressed data, which is invalid payload data), 1009 for too big, 1002 otherwise.

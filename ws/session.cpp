@@ -188,6 +188,10 @@ bool Session::inflate(std::span<const uint8_t> compressed, bool fin) {
   const size_t limit = std::min(options_.max_message_size, options_.max_inflated_size);
   InflateStatus st = fin ? compression_->inflater.finish(out, limit)
                          : compression_->inflater.feed(compressed, out, limit);
+  if (MessageCounters* c = options_.counters) {
+    c->inflate_in += compressed.size();
+    c->inflate_out += out.readable() - before;
+  }
   // What inflated before a failure is validated first: an invalid byte there comes earlier in
   // the message than the corrupt data or the limit, and checking it whatever the status keeps
   // the verdict (1007 or 1009) independent of how the payload was cut into reads.
@@ -236,6 +240,7 @@ inline void Session::deliver_message(std::span<const uint8_t> payload) {
 void Session::handle_close(uint16_t code, std::span<const uint8_t> reason) {
   if (traced_) [[unlikely]]
     trace_step(state_ == State::kOpen ? TraceStep::kClientCloses : TraceStep::kClientAnswers, code);
+  if (options_.counters != nullptr) options_.counters->close_received.add(code);
   if (state_ == State::kOpen) {
     // RFC 6455 §5.5.1: answer a close with a close, echoing the status code it carried.
     // A close without a code is answered without one (1005 is never sent, §7.4.1).
@@ -252,6 +257,8 @@ void Session::handle_close(uint16_t code, std::span<const uint8_t> reason) {
 void Session::fail(WsError error, const uint8_t* at) {
   if (traced_) [[unlikely]]
     trace_step(TraceStep::kError, static_cast<uint64_t>(error), at);
+  if (options_.counters != nullptr && static_cast<size_t>(error) < kWsErrorCount)
+    ++options_.counters->protocol_errors[static_cast<size_t>(error)];
   fail_with(close_code_for(error), describe(error));
 }
 
@@ -318,6 +325,7 @@ void Session::close(uint16_t code, std::string_view reason) {
 void Session::send_close(uint16_t code, std::string_view reason) {
   uint8_t body[kMaxControlPayload];
   size_t n = encode_close_payload(body, code, reason);
+  if (options_.counters != nullptr) options_.counters->close_sent.add(code);
   if (traced_) [[unlikely]]
     trace_step(TraceStep::kCloseSent, code);
   send_control(Opcode::kClose, {body, n});
@@ -387,6 +395,10 @@ bool Session::send_compressed(Opcode op, std::span<const uint8_t> payload) {
   if (stream_was_freed && compression_->deflater.options().no_context_takeover)
     schedule_keepalive();
   if (done.ok()) {
+    if (MessageCounters* c = options_.counters) {
+      c->deflate_in += payload.size();
+      c->deflate_out += compressed.readable();
+    }
     uint8_t header[kMaxHeaderSize];
     // RFC 7692 §6: RSV1 on the first (here: only) frame marks the message compressed.
     size_t n = encode_header(header, op, compressed.readable(), true, true);

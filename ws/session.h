@@ -22,6 +22,7 @@
 #include "core/memory_return.h"
 #include "core/transport.h"
 #include "ws/deflate.h"
+#include "ws/errors.h"
 #include "ws/extensions.h"
 #include "ws/frame.h"
 #include "ws/reader.h"
@@ -37,7 +38,27 @@ struct TracedConnection;
 
 enum class MessageType : uint8_t { kText, kBinary };
 
-// Traffic totals, shared by the sessions of one server (one loop thread: plain counters).
+// Close frames by code (RFC 6455 §7.4): the codes a close frame can carry, 1000-1015 and
+// 3000-4999, one slot each (1005: a close frame without a code); a fixed table, so
+// counting one never allocates.
+struct CloseCodeCounts {
+  static constexpr size_t kSlots = 16 + 2000;
+  uint64_t by_slot[kSlots] = {};
+  static size_t slot(uint16_t code) {
+    if (code >= 1000 && code <= 1015) return code - 1000;
+    if (code >= 3000 && code <= 4999) return 16 + (code - 3000);
+    return kSlots;  // not a code a frame carries: not counted
+  }
+  static uint16_t code(size_t slot) {
+    return static_cast<uint16_t>(slot < 16 ? 1000 + slot : 3000 + (slot - 16));
+  }
+  void add(uint16_t c) {
+    if (size_t i = slot(c); i < kSlots) ++by_slot[i];
+  }
+};
+
+// Traffic totals, shared by the sessions of one server (one loop thread: plain counters,
+// read at scrape time by the metrics page, docs/metrics.md).
 struct MessageCounters {
   uint64_t websockets_open = 0;  // sessions alive: their 101 sent, not yet destroyed
   uint64_t messages_in = 0;
@@ -45,6 +66,12 @@ struct MessageCounters {
   uint64_t bytes_in = 0;            // message payload bytes, not frame overhead
   uint64_t bytes_out = 0;           // payload bytes (whole frames for send_encoded)
   uint64_t closed_over_budget = 0;  // sessions closed 1013 to bring the memory budget back
+  // permessage-deflate (RFC 7692): payload bytes before and after compressing the
+  // messages we sent compressed, and compressed bytes received and what they inflated to.
+  uint64_t deflate_in = 0, deflate_out = 0;
+  uint64_t inflate_in = 0, inflate_out = 0;
+  uint64_t protocol_errors[kWsErrorCount] = {};  // by WsError: the peer broke a rule
+  CloseCodeCounts close_sent, close_received;
 };
 
 struct SessionOptions {
@@ -162,6 +189,8 @@ class Session final : public Protocol {
   size_t high_water_mark() const { return transport_.high_water_mark(); }
   bool is_open() const { return state_ == State::kOpen; }
   std::string_view subprotocol() const { return subprotocol_; }
+  // The options it was opened with: the route's (wsedge::Server tells routes apart by it).
+  const SessionOptions& options() const { return options_; }
   std::string_view peer_address() const { return transport_.peer_address(); }
   // For the application's per-connection state; never touched by wsedge.
   void* user_data = nullptr;
