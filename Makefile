@@ -120,7 +120,7 @@ $(BUILD)/micro_%: $(BUILD)/obj/bench/micro_%.o $(LIB)
 
 # --- use -------------------------------------------------------------------------------
 run: all
-	$(SERVER) --host $(HOST) --port $(PORT) --web apps/web
+	$(SERVER) --host $(HOST) --port $(PORT) --web apps/web --metrics same-port
 
 # Everything the suites run: the binaries, the raw TCP and TLS echoes bench/compare's tests
 # use, and the failing-malloc shim the out-of-memory tests preload (tests/support/failmalloc.c).

@@ -185,6 +185,48 @@ test('chat page: two tabs in one room see each other, each with the subprotocol 
   }
 });
 
+// ----- metrics: /metrics.html -----------------------------------------------------------
+test('metrics page: reads /metrics live and its numbers move with traffic', async () => {
+  const page = await newPage('/metrics.html');
+  await waitText(page, '#status', 'live:');
+  const before = Number((await page.textContent('#messages')).split(' / ')[0]);
+  // Traffic from inside the page: 25 echoes over a WebSocket of its own.
+  await page.evaluate(async (url) => {
+    const ws = new WebSocket(url);
+    await new Promise((ok, fail) => { ws.onopen = ok; ws.onerror = fail; });
+    let got = 0;
+    const done = new Promise((ok) => { ws.onmessage = () => { if (++got === 25) ok(); }; });
+    for (let i = 0; i < 25; i++) ws.send(`m${i}`);
+    await done;
+    window.keptOpen = ws;  // stays open: the connection gauge must count it
+  }, SRV.base.replace('http:', 'ws:') + '/echo');
+  await page.waitForFunction((b) => {
+    const [inn, out] = document.querySelector('#messages').textContent.split(' / ').map(Number);
+    return inn >= b + 25 && out >= b + 25;
+  }, before);
+  await waitText(page, '#websockets', /^[1-9]/);
+  // The charts have points, and the connections chart has seen at least one connection.
+  await page.waitForFunction(() => Number(document.querySelector('#chart-connections').dataset.points) >= 3);
+  check(Number(await page.getAttribute('#chart-connections', 'data-max')) >= 1, 'connections chart max');
+  await shot(page, 'metrics');
+  check(page.jsErrors.length === 0, `page errors: ${page.jsErrors}`);
+  await page.context().close();
+});
+
+test('metrics page: a server without --metrics same-port gets a clear message', async () => {
+  const plain = await startServer(['--web', 'apps/web', '--log-level', 'warn']);
+  try {
+    const context = await BROWSER.newContext();
+    const page = await context.newPage();
+    await page.goto(plain.base + '/metrics.html');
+    await waitText(page, '#status', 'start it with --metrics same-port');
+    await context.close();
+  } finally {
+    const problem = await stopServer(plain);
+    check(problem === null, `the second server: ${problem}`);
+  }
+});
+
 // ----- push: /push.html ------------------------------------------------------------------
 test('push page: the counter and the server statistics go up on their own', async () => {
   const page = await newPage('/push.html');
@@ -246,7 +288,7 @@ async function main() {
   let failed = 0;
   try {
     SRV = await startServer(['--web', 'apps/web', '--log-level', 'warn', '--push-interval', '0.2',
-      '--exec', 'cat']);
+      '--exec', 'cat', '--metrics', 'same-port']);
     BROWSER = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: OFFLINE_ARGS, timeout: 20000 });
   } catch (e) {
     console.log(`FAIL setup: ${e.message}`);
