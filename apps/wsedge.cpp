@@ -17,6 +17,7 @@
 #include "apps/exec.h"
 #include "apps/options.h"
 #include "apps/push.h"
+#include "apps/socket_activation.h"
 #include "core/log.h"
 #include "net/reactor.h"
 #include "server/server.h"
@@ -189,6 +190,17 @@ int main(int argc, char** argv) {
       break;
   }
   set_log_level(opts.log_level);
+  // systemd socket activation: the WebSocket port is the socket we were started with.
+  const app::SocketActivation activation = app::take_socket_activation();
+  if (!activation.error.empty()) {
+    std::fprintf(stderr, "wsedge: %s\n", activation.error.c_str());
+    return 2;
+  }
+  if (activation.active) {
+    // The Host policy and the logs go by where the socket really listens.
+    opts.host = app::bound_host(activation.fd);
+    opts.port = 0;
+  }
   // Without a token, any page the user's browser visits could reach the command through a
   // rebound name or a proxy; so there is always one (printed below, as Jupyter does).
   if (!opts.exec_argv.empty() && opts.exec_token.empty()) {
@@ -214,7 +226,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   net::Reactor& reactor = *loop.value();
-  Server server(reactor, server_options(opts));
+  ServerOptions server_opts = server_options(opts);
+  server_opts.listen.inherited_fd = activation.fd;
+  Server server(reactor, server_opts);
 
   Routes routes;
   add_routes(server, reactor, opts, routes);

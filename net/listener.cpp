@@ -71,19 +71,28 @@ Listener::~Listener() {
 
 Result<void> Listener::listen(const Options& options) {
   if (fd_ >= 0) return Error{"listen: already listening", 0};
-  sockaddr_storage addr;
-  socklen_t len = 0;
-  if (auto r = resolve(options.host, options.port, &addr, &len); !r) return r;
-  int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Error{"socket", errno};
-  // Each failure below must close fd, so collect the first error and close once.
-  Result<void> r = set_reuseaddr(fd);
-  if (r && options.reuse_port) r = set_reuseport(fd);
-  // Linux copies TCP_NODELAY from the listening socket to every socket accept4 returns:
-  // set once here instead of one setsockopt per connection.
-  if (r) r = set_nodelay(fd);
-  if (r && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) r = Error{"bind", errno};
-  if (r && ::listen(fd, options.backlog) != 0) r = Error{"listen", errno};
+  int fd = options.inherited_fd;
+  Result<void> r;
+  if (fd >= 0) {
+    // Bound and listening already (socket activation): only our per-socket settings.
+    r = set_nonblocking(fd);
+    if (r) r = set_cloexec(fd);
+    if (r) r = set_nodelay(fd);
+  } else {
+    sockaddr_storage addr;
+    socklen_t len = 0;
+    if (auto res = resolve(options.host, options.port, &addr, &len); !res) return res;
+    fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return Error{"socket", errno};
+    // Each failure below must close fd, so collect the first error and close once.
+    r = set_reuseaddr(fd);
+    if (r && options.reuse_port) r = set_reuseport(fd);
+    // Linux copies TCP_NODELAY from the listening socket to every socket accept4 returns:
+    // set once here instead of one setsockopt per connection.
+    if (r) r = set_nodelay(fd);
+    if (r && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) r = Error{"bind", errno};
+    if (r && ::listen(fd, options.backlog) != 0) r = Error{"listen", errno};
+  }
   socklen_t blen = sizeof bound_;
   if (r && ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound_), &blen) != 0) {
     r = Error{"getsockname", errno};

@@ -26,6 +26,9 @@ class Listener final : public IoHandler {
     uint16_t port = 0;               // 0: the kernel picks a free port; see port()
     bool reuse_port = false;         // SO_REUSEPORT: one listener per loop thread
     int backlog = 4096;
+    // A listening socket handed to us already bound (systemd socket activation): adopted
+    // instead of making one; host, port, reuse_port and backlog are then the giver's.
+    int inherited_fd = -1;
   };
   // fd is non-blocking, close-on-exec, TCP_NODELAY (inherited from the listening socket);
   // the callee owns it. A callee that throws std::bad_alloc must have closed it: the
@@ -42,7 +45,9 @@ class Listener final : public IoHandler {
   Listener& operator=(const Listener&) = delete;
 
   // socket, SO_REUSEADDR (+SO_REUSEPORT), TCP_NODELAY, bind, listen, register with the loop.
-  // Names resolve through getaddrinfo; the first address returned is used.
+  // Names resolve through getaddrinfo; the first address returned is used. With
+  // inherited_fd: that socket made non-blocking and TCP_NODELAY, and registered; it is ours
+  // from then on (closed on failure too).
   Result<void> listen(const Options& options);
   uint16_t port() const;        // bound port; 0 when not listening
   std::string address() const;  // "127.0.0.1:PORT" or "[::1]:PORT"
