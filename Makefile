@@ -64,7 +64,7 @@ BENCHES   := $(BENCH_SRC:bench/%.cpp=$(BUILD)/%)
 TOOLS     := $(TOOL_SRC:bench/%.cpp=$(BUILD)/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all run test test-bins asan bench deps clean format lint
+.PHONY: all run test test-bins asan bench deps clean format lint install
 .DEFAULT_GOAL := all
 
 all: $(DEPS_STAMP) $(SERVER) $(CLIENT) $(UNIT) $(TOOLS)
@@ -121,6 +121,26 @@ $(BUILD)/micro_%: $(BUILD)/obj/bench/micro_%.o $(LIB)
 # --- use -------------------------------------------------------------------------------
 run: all
 	$(SERVER) --host $(HOST) --port $(PORT) --web apps/web --metrics same-port
+
+# make install PREFIX=/usr/local DESTDIR=...: the three binaries, the demo pages, the man
+# page (made from `wsedge --help` by apps/make_man.py, so it cannot drift from the options)
+# and the systemd units. Installs what is built; it never runs as part of a build.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+MAN     := $(BUILD)/wsedge.1
+
+$(MAN): $(SERVER) apps/make_man.py
+	$(SERVER) --help | python3 apps/make_man.py --version "$$($(SERVER) --version)" > $@.tmp
+	mv $@.tmp $@
+
+install: all $(MAN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/wsedge/web \
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/doc/wsedge/deploy
+	install -m 755 $(SERVER) $(CLIENT) $(BUILD)/wsload $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 apps/web/*.html apps/web/*.js apps/web/*.css $(DESTDIR)$(PREFIX)/share/wsedge/web/
+	install -m 644 $(MAN) $(DESTDIR)$(PREFIX)/share/man/man1/wsedge.1
+	install -m 644 docs/deploy/wsedge.socket docs/deploy/wsedge.service docs/deploy/README.md \
+	  $(DESTDIR)$(PREFIX)/share/doc/wsedge/deploy/
 
 # Everything the suites run: the binaries, the raw TCP and TLS echoes bench/compare's tests
 # use, and the failing-malloc shim the out-of-memory tests preload (tests/support/failmalloc.c).
