@@ -11,21 +11,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from support.server import server_binary, wsedge_server  # noqa: E402
+from support.cases import case, finish  # noqa: E402
 
-results = []
-
-
-def case(name):
-    def wrap(fn):
-        try:
-            fn()
-            results.append((name, None))
-            print(f"ok {name}")
-        except Exception as e:  # noqa: BLE001 - any failure is a failed case
-            results.append((name, e))
-            print(f"FAIL {name}: {e!r}")
-        return fn
-    return wrap
 
 
 def run(*args, timeout=10):
@@ -224,7 +211,4 @@ def _():
         s.close()
 
 
-passed = sum(1 for _, e in results if e is None)
-failed = len(results) - passed
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

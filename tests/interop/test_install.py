@@ -16,21 +16,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from support.server import ROOT, server_binary, wsedge_server  # noqa: E402
+from support.cases import case, finish  # noqa: E402
 
-results = []
-
-
-def case(name):
-    def wrap(fn):
-        try:
-            fn()
-            results.append((name, None))
-            print(f"ok {name}")
-        except Exception as e:  # noqa: BLE001 - any failure is a failed case
-            results.append((name, e))
-            print(f"FAIL {name}: {e!r}")
-        return fn
-    return wrap
 
 
 def help_flags():
@@ -107,5 +94,4 @@ def _():
             os.environ["WSEDGE_BIN"] = os.environ.pop("WSEDGE_BIN_SAVED")
 
 
-failed = sum(1 for _, e in results if e is not None)
-print(f"{len(results) - failed} passed, {failed} failed")
+finish()

@@ -17,8 +17,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from support.server import server_binary, wait_until, wsedge_server  # noqa: E402
-
-results = []
+from support.cases import case, finish  # noqa: E402
 
 
 def is_asan_build():
@@ -36,19 +35,6 @@ def plain_build_case(name, why):
         return case(name)(fn)
     return wrap
 
-
-def case(name):
-    def wrap(fn):
-        t0 = time.monotonic()
-        try:
-            fn()
-            results.append((name, None))
-            print(f"ok {name} ({time.monotonic() - t0:.1f}s)", flush=True)
-        except Exception as e:  # noqa: BLE001 - any failure is a failed case
-            results.append((name, e))
-            print(f"FAIL {name}: {e!r}", flush=True)
-        return fn
-    return wrap
 
 
 def run(*args, timeout=10):
@@ -771,7 +757,4 @@ def _():
         s.close()
 
 
-passed = sum(1 for _, e in results if e is None)
-failed = len(results) - passed
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

@@ -13,30 +13,16 @@ import re
 import socket
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from support.raw_ws import close_body, frame, ws_key  # noqa: E402
 from support.server import server_binary, wait_until, wsedge_server  # noqa: E402
+from support.cases import case, finish  # noqa: E402
 
 import websockets  # noqa: E402
 
-results = []
 METRICS_LINE = re.compile(r"^wsedge metrics on http://(127\.0\.0\.1):(\d+)(/\S*)$")
 
-
-def case(name):
-    def wrap(fn):
-        t0 = time.monotonic()
-        try:
-            fn()
-            results.append((name, None))
-            print(f"ok {name} ({time.monotonic() - t0:.1f}s)", flush=True)
-        except Exception as e:  # noqa: BLE001 - any failure is a failed case
-            results.append((name, e))
-            print(f"FAIL {name}: {e!r}", flush=True)
-        return fn
-    return wrap
 
 
 # ----- a strict parser of the text format, version 0.0.4 ----------------------------------
@@ -485,7 +471,4 @@ def _():
         assert "--metrics" in r.stderr, r.stderr
 
 
-passed = sum(1 for _, e in results if e is None)
-failed = len(results) - passed
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

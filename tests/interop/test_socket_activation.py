@@ -19,21 +19,8 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from support.raw_ws import accept_for, frame, ws_key  # noqa: E402
 from support.server import server_binary  # noqa: E402
+from support.cases import case, finish  # noqa: E402
 
-results = []
-
-
-def case(name):
-    def wrap(fn):
-        try:
-            fn()
-            results.append((name, None))
-            print(f"ok {name}")
-        except Exception as e:  # noqa: BLE001 - any failure is a failed case
-            results.append((name, e))
-            print(f"FAIL {name}: {e!r}")
-        return fn
-    return wrap
 
 
 def activated(fd3, args=(), pid="self", fds="1"):
@@ -182,5 +169,4 @@ def _():
     udp.close()
 
 
-failed = sum(1 for _, e in results if e is not None)
-print(f"{len(results) - failed} passed, {failed} failed")
+finish()

@@ -24,21 +24,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from support.raw_ws import GUID, close_body, frame, mask_bytes, ws_key  # noqa: E402
 from support.server import server_binary, wsedge_server  # noqa: E402
+from support.cases import case, finish  # noqa: E402
 
-results = []
-
-
-def case(name):
-    def wrap(fn):
-        try:
-            fn()
-            results.append((name, None))
-            print(f"ok {name}")
-        except Exception as e:  # noqa: BLE001 - any failure is a failed case
-            results.append((name, e))
-            print(f"FAIL {name}: {e!r}")
-        return fn
-    return wrap
 
 
 def wait_for(srv, pattern, timeout=5.0):
@@ -520,6 +507,4 @@ def _():
         assert flag in r.stdout, flag
 
 
-failed = sum(1 for _, e in results if e is not None)
-print(f"{len(results) - failed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()
